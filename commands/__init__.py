@@ -1,0 +1,4 @@
+"""One module per subcommand; each wraps library code in ``memoire_cli`` thinly.
+
+Installed as ``memoire_cli.commands`` (see pyproject.toml).
+"""

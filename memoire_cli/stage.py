@@ -1,0 +1,207 @@
+"""Running a stage over users: selection, sharding, caching by fingerprint, resumption, run records.
+
+A stage computes per user. For each selected user the runner compares the user's *fingerprint*
+(stage parameters + code version + the digests of the user's upstream outputs, as DVC's lock file
+does with content hashes) with the committed one in ``stage_users``:
+
+* equal → nothing to do (cached); a run where every user is cached says so and is ``skipped``;
+* different or absent (or ``--force``) → compute without holding the database, retract the user's
+  old outputs, write its arrays, then commit its rows and fingerprint in one short transaction.
+
+An interrupted run therefore keeps every user it committed; the next run continues with the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from memoire_cli import __version__
+from memoire_cli.errors import UsageError
+from memoire_cli.workspace import Columns, Workspace, digest_columns, utcnow
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which users a process handles: ``--users a,b`` and ``--shard i/n``."""
+
+    user_ids: tuple[str, ...] = ()
+    shard_index: int = 0
+    shard_count: int = 1
+
+    @property
+    def shard(self) -> str:
+        return f"{self.shard_index}/{self.shard_count}"
+
+    def apply(self, universe: list[str]) -> list[str]:
+        """The users of this shard: the k-th user (sorted) belongs to shard k mod n."""
+        users = sorted(universe)
+        if self.user_ids:
+            missing = sorted(set(self.user_ids) - set(users))
+            if missing:
+                raise UsageError(f"unknown user(s): {', '.join(missing[:5])}")
+            users = [u for u in users if u in set(self.user_ids)]
+        return [u for k, u in enumerate(users) if k % self.shard_count == self.shard_index]
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``"i/n"`` → (i, n) with 0 ≤ i < n."""
+    if not text:
+        return 0, 1
+    try:
+        i_text, n_text = text.split("/")
+        i, n = int(i_text), int(n_text)
+    except ValueError:
+        raise UsageError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise UsageError(f"--shard {text}: need 0 <= i < n and n >= 1")
+    return i, n
+
+
+def parse_selection(users: str | None, shard: str | None) -> Selection:
+    i, n = parse_shard(shard)
+    ids = tuple(u.strip() for u in users.split(",") if u.strip()) if users else ()
+    return Selection(ids, i, n)
+
+
+@dataclass
+class UserOutput:
+    """What a stage computed for one user: rows per table, and arrays per declared array name."""
+
+    tables: dict[str, Columns] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Stage(ABC):
+    """A stage: parameters, the users it can run on, their inputs' digests, and per-user compute."""
+
+    name: str = ""
+    code_version: str = "1"
+
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """The parameters that change the outputs (they enter the fingerprint)."""
+
+    @abstractmethod
+    def universe(self, ws: Workspace) -> list[str]:
+        """Every user this stage could run on in this workspace."""
+
+    def input_digest(self, ws: Workspace, user_id: str) -> str:
+        """Digest of the user's inputs (upstream digests); empty for source stages."""
+        return ""
+
+    def prepare(self, ws: Workspace, console: Any) -> None:  # noqa: B027 - optional hook
+        """Load what every user shares (models, banks) once, before the first compute."""
+
+    @abstractmethod
+    def compute(self, ws: Workspace, user_id: str) -> UserOutput:
+        """Compute one user's outputs (must not write to the workspace)."""
+
+    def finish(self, ws: Workspace, selection: Selection) -> None:  # noqa: B027 - optional hook
+        """After every selected user is committed (e.g. drop users no longer in the universe)."""
+
+    def code(self) -> str:
+        return f"{__version__}+{self.name}.{self.code_version}"
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def fingerprint(stage: Stage, input_digest: str) -> str:
+    return _hash(canonical_json({"params": stage.params(), "code": stage.code(), "inputs": input_digest}))
+
+
+def _record_run(ws: Workspace, run: dict[str, Any]) -> None:
+    cols = ws.schema.tables["runs"].column_names
+
+    def write(con: Any) -> None:
+        con.execute("DELETE FROM runs WHERE run_id = ?", [run["run_id"]])
+        con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(cols))})", [run[c] for c in cols])
+
+    ws.transaction(write)
+
+
+def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, console: Any) -> dict[str, Any]:
+    """Run ``stage`` for the selected users; returns the manifest."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    users = selection.apply(stage.universe(ws))
+    params = stage.params()
+    run: dict[str, Any] = {
+        "run_id": uuid.uuid4().hex[:16],
+        "stage": stage.name,
+        "status": "running",
+        "params": canonical_json(params),
+        "params_hash": _hash(canonical_json(params))[:16],
+        "code_version": stage.code(),
+        "shard": selection.shard,
+        "users": len(users),
+        "computed": 0,
+        "started_at": utcnow(),
+        "ended_at": None,
+        "message": None,
+    }
+    committed = ws.user_fingerprints(stage.name)
+    todo: list[tuple[str, str]] = []
+    for user_id in users:
+        fp = fingerprint(stage, stage.input_digest(ws, user_id))
+        if force or committed.get(user_id, ("", ""))[0] != fp:
+            todo.append((user_id, fp))
+    skipped = not todo
+    _record_run(ws, run)
+    try:
+        if todo:
+            stage.prepare(ws, console)
+            columns = (TextColumn(f"{stage.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+            with Progress(*columns, console=console, transient=False) as progress:
+                task = progress.add_task(stage.name, total=len(todo))
+                for user_id, fp in todo:
+                    out = stage.compute(ws, user_id)
+                    if user_id in committed:
+                        ws.retract_user(stage.name, user_id)
+                    for name, data in out.arrays.items():
+                        ws.write_array(name, user_id, data)
+                    digest = digest_columns(out.tables, out.arrays)
+                    ws.commit_user(stage.name, user_id, fp, run["run_id"], out.tables, digest)
+                    run["computed"] += 1
+                    progress.advance(task)
+        else:
+            console.print(f"{stage.name}: inputs and parameters unchanged for {len(users)} user(s); nothing to do (use --force to redo)")
+        stage.finish(ws, selection)
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        run.update(status="interrupted" if interrupted else "failed", ended_at=utcnow(), message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        try:
+            _record_run(ws, run)
+        except Exception:  # the original error matters more than the bookkeeping
+            pass
+        raise
+    run.update(status="skipped" if skipped else "done", ended_at=utcnow())
+    _record_run(ws, run)
+    return {
+        "memoire": __version__,
+        "stage": stage.name,
+        "workspace": str(ws.root),
+        "run_id": run["run_id"],
+        "skipped": skipped,
+        "shard": selection.shard,
+        "users": len(users),
+        "computed": run["computed"],
+        "cached": len(users) - run["computed"],
+        "wrote": {
+            "tables": [t.name for t in ws.schema.tables_of(stage.name) if not t.hidden],
+            "hidden_tables": [t.name for t in ws.schema.tables_of(stage.name) if t.hidden],
+            "arrays": [a.path for a in ws.schema.arrays_of(stage.name)],
+        },
+    }

@@ -1,0 +1,310 @@
+"""The workspace: one DuckDB file (tables) and one Zarr v3 group (arrays) in a folder.
+
+Contracts (DESIGN.md, "Contracts"; prose in ``schemas/README.md``):
+
+* Located by ``--workspace DIR``, else ``$MEMOIRE_WORKSPACE``, else a manifest line on stdin
+  (:mod:`memoire_cli.manifest`).
+* Schema versions are checked on open: newer is refused, older is migrated in place.
+* DuckDB admits one writer process at a time, so no connection is held while computing: reads and
+  writes open a short-lived connection and retry while another process holds the lock.
+* Per user, a stage's outputs are committed in one transaction together with its ``stage_users``
+  row; a user without that row has no outputs. Arrays are written before that commit (and after
+  the user's previous outputs were retracted), so an interrupted stage leaves each user either as
+  it was committed or absent (resumable), never half-written.
+* Hidden ground truth (DuckDB schema ``truth``, Zarr group ``truth/``) is readable by ``eval`` only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memoire_cli import __version__
+from memoire_cli.errors import SchemaVersionError, WorkspaceError
+from memoire_cli.schema import Schema, TableSpec, load_schema
+
+DB_FILE = "memoire.duckdb"
+ZARR_DIR = "arrays.zarr"
+ENV_VAR = "MEMOIRE_WORKSPACE"
+LOCK_TIMEOUT_ENV = "MEMOIRE_LOCK_TIMEOUT"
+#: Stages allowed to read hidden ground truth.
+TRUTH_READERS = frozenset({"eval"})
+_TRUTH_REF = re.compile(r"\btruth\s*\.", re.IGNORECASE)
+
+Columns = dict[str, np.ndarray]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _is_lock_conflict(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+class Workspace:
+    """A workspace folder, opened on behalf of one stage (which decides what it may read)."""
+
+    def __init__(self, root: Path, stage: str, schema: Schema | None = None):
+        self.root = Path(root).resolve()
+        self.stage = stage
+        self.schema = schema or load_schema()
+        self.lock_timeout = float(os.environ.get(LOCK_TIMEOUT_ENV, "300"))
+
+    # ---------------------------------------------------------------------------------- opening
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_FILE
+
+    @property
+    def zarr_path(self) -> Path:
+        return self.root / ZARR_DIR
+
+    @classmethod
+    def open(cls, root: Path, stage: str, create: bool = False) -> Workspace:
+        """Open (or, with ``create``, initialise) a workspace and check its schema version."""
+        ws = cls(root, stage)
+        if create:
+            ws._create()
+        elif not ws.db_path.exists():
+            raise WorkspaceError(
+                f"no workspace at {ws.root} (expected {DB_FILE} there): run `memoire synth` or `memoire ingest` first"
+            )
+        ws._check_version()
+        return ws
+
+    def _create(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise WorkspaceError(f"workspace path {self.root} exists and is not a folder")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot create workspace folder {self.root}: {exc.strerror}") from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise WorkspaceError(f"workspace folder {self.root} is not writable")
+        if self.db_path.exists():
+            return
+        import zarr
+
+        def init(con: Any) -> None:
+            from memoire_cli.schema import render_ddl
+
+            con.execute(render_ddl(self.schema))
+            now = utcnow().isoformat(timespec="seconds")
+            for key, value in (("schema_version", str(self.schema.version)), ("created_at", now), ("created_by", f"memoire {__version__}")):
+                con.execute("INSERT INTO meta VALUES (?, ?)", [key, value])
+
+        root = zarr.open_group(store=str(self.zarr_path), mode="a")
+        root.attrs["memoire_schema_version"] = self.schema.version
+        root.require_group("users")
+        root.require_group("truth")
+        tmp = self.root / (DB_FILE + ".init")
+        tmp.unlink(missing_ok=True)
+        import duckdb
+
+        con = duckdb.connect(str(tmp))
+        try:
+            init(con)
+        finally:
+            con.close()
+        os.replace(tmp, self.db_path)  # the workspace exists only once fully initialised
+
+    def _check_version(self) -> None:
+        try:
+            rows = self.query("SELECT value FROM meta WHERE key = 'schema_version'")
+        except WorkspaceError:
+            raise
+        except Exception:
+            raise WorkspaceError(f"{self.db_path} is not a memoire workspace (no meta table)") from None
+        if not rows:
+            raise WorkspaceError(f"{self.db_path} has no schema_version: not a memoire workspace")
+        try:
+            found = int(rows[0][0])
+        except ValueError:
+            raise SchemaVersionError(f"workspace {self.root} has an unknown schema version {rows[0][0]!r}") from None
+        if found > self.schema.version:
+            raise SchemaVersionError(
+                f"workspace {self.root} has schema version {found}, newer than this memoire supports "
+                f"({self.schema.version}): upgrade memoire"
+            )
+        if found < self.schema.version:
+            from memoire_cli.migrations import migrate
+
+            self.transaction(lambda con: migrate(con, found, self.schema.version))
+
+    # ------------------------------------------------------------------------------ connections
+    @contextmanager
+    def connect(self, read_only: bool) -> Iterator[Any]:
+        """A short-lived DuckDB connection, retried while another process holds the file lock."""
+        import duckdb
+
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.02
+        while True:
+            try:
+                con = duckdb.connect(str(self.db_path), read_only=read_only)
+                break
+            except duckdb.Error as exc:
+                if not _is_lock_conflict(exc):
+                    raise WorkspaceError(f"cannot open {self.db_path}: {str(exc).splitlines()[0]}") from None
+                if time.monotonic() > deadline:
+                    raise WorkspaceError(
+                        f"{self.db_path} stayed locked by another process for {self.lock_timeout:.0f} s"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 1.5, 0.5)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def transaction(self, fn: Callable[[Any], Any]) -> Any:
+        """Run ``fn(con)`` in one write transaction; rolled back if it raises or is interrupted."""
+        with self.connect(read_only=False) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                result = fn(con)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return result
+
+    def _guard(self, sql: str) -> None:
+        if _TRUTH_REF.search(sql) and self.stage not in TRUTH_READERS:
+            raise WorkspaceError(
+                f"stage {self.stage!r} may not read hidden ground truth (truth.*): only {sorted(TRUTH_READERS)} may"
+            )
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        """Rows of a read-only query."""
+        self._guard(sql)
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def query_numpy(self, sql: str, params: list[Any] | None = None) -> Columns:
+        """Columns of a read-only query as numpy arrays."""
+        self._guard(sql)
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, params or []).fetchnumpy()
+
+    # --------------------------------------------------------------------------------- writing
+    def insert(self, con: Any, spec: TableSpec, columns: Columns) -> None:
+        """Insert a dict of numpy columns into a declared table (inside a transaction)."""
+        names = spec.column_names
+        if tuple(columns) != names:
+            raise ValueError(f"columns for {spec.name} must be {names}, got {tuple(columns)}")
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"columns of {spec.name} have different lengths {lengths}")
+        if not lengths or lengths == {0}:
+            return
+        view = f"_src_{spec.name.replace('.', '_')}"
+        con.register(view, columns)
+        try:
+            con.execute(f"INSERT INTO {spec.name} SELECT {', '.join(names)} FROM {view}")
+        finally:
+            con.unregister(view)
+
+    def user_fingerprints(self, stage: str) -> dict[str, tuple[str, str]]:
+        """user_id → (fingerprint, digest) of the committed outputs of a stage."""
+        rows = self.query("SELECT user_id, fingerprint, digest FROM stage_users WHERE stage = ?", [stage])
+        return {u: (f, d) for u, f, d in rows}
+
+    def retract_user(self, stage: str, user_id: str) -> None:
+        """Remove a user's committed outputs of a stage (its tables' rows and its stage_users row)."""
+
+        def run(con: Any) -> None:
+            for spec in self.schema.tables_of(stage):
+                con.execute(f"DELETE FROM {spec.name} WHERE user_id = ?", [user_id])
+            con.execute("DELETE FROM stage_users WHERE stage = ? AND user_id = ?", [stage, user_id])
+
+        self.transaction(run)
+
+    def commit_user(self, stage: str, user_id: str, fingerprint: str, run_id: str, tables: dict[str, Columns], digest: str) -> None:
+        """Replace a user's rows in every table of ``stage`` and mark the user committed, atomically."""
+        specs = self.schema.tables_of(stage)
+        unknown = set(tables) - {s.name for s in specs}
+        if unknown:
+            raise ValueError(f"stage {stage} does not own tables {sorted(unknown)}")
+
+        def run(con: Any) -> None:
+            for spec in specs:
+                con.execute(f"DELETE FROM {spec.name} WHERE user_id = ?", [user_id])
+                if spec.name in tables:
+                    self.insert(con, spec, tables[spec.name])
+            con.execute("DELETE FROM stage_users WHERE stage = ? AND user_id = ?", [stage, user_id])
+            con.execute(
+                "INSERT INTO stage_users VALUES (?, ?, ?, ?, ?, ?)",
+                [stage, user_id, fingerprint, digest, run_id, utcnow()],
+            )
+
+        self.transaction(run)
+
+    # ----------------------------------------------------------------------------------- arrays
+    def array_path(self, name: str, user_id: str) -> str:
+        spec = self.schema.arrays[name]
+        if spec.hidden and self.stage not in TRUTH_READERS and self.stage != spec.producer:
+            raise WorkspaceError(f"stage {self.stage!r} may not read hidden array {spec.path}")
+        return spec.path.format(user_id=user_id)
+
+    def write_array(self, name: str, user_id: str, data: np.ndarray) -> None:
+        """Write a declared per-user array (replacing it), chunked as the schema says."""
+        import zarr
+
+        spec = self.schema.arrays[name]
+        if np.dtype(spec.dtype) != data.dtype:
+            raise ValueError(f"array {name} must be {spec.dtype}, got {data.dtype}")
+        # A named extent ("image_size") spans the whole axis; a number is a fixed chunk length.
+        chunks = tuple(
+            max(1, data.shape[i]) if isinstance(c, str) else max(1, min(int(c), data.shape[i]))
+            for i, c in enumerate(spec.chunks)
+        )
+        root = zarr.open_group(store=str(self.zarr_path), mode="a")
+        arr = root.create_array(self.array_path(name, user_id), shape=data.shape, chunks=chunks, dtype=data.dtype, overwrite=True)
+        if data.size:
+            arr[...] = data
+
+    def read_array(self, name: str, user_id: str) -> Any:
+        """A declared per-user array, opened read-only (a zarr.Array: index it to read)."""
+        import zarr
+
+        path = self.array_path(name, user_id)
+        try:
+            return zarr.open_array(store=str(self.zarr_path), path=path, mode="r")
+        except Exception:
+            raise WorkspaceError(f"array {path} is missing from {self.zarr_path}") from None
+
+    def delete_arrays(self, user_id: str, names: list[str]) -> None:
+        import shutil
+
+        for name in names:
+            path = self.zarr_path / self.schema.arrays[name].path.format(user_id=user_id)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def digest_columns(tables: dict[str, Columns], arrays: dict[str, np.ndarray]) -> str:
+    """Content hash of a user's outputs (tables' columns and arrays), order-sensitive."""
+    h = hashlib.sha256()
+    for tname in sorted(tables):
+        for cname, col in tables[tname].items():
+            h.update(f"{tname}.{cname}".encode())
+            if col.dtype == object:
+                h.update("\x1f".join("\x00" if v is None else str(v) for v in col).encode())
+            else:
+                h.update(np.ascontiguousarray(col).tobytes())
+    for aname in sorted(arrays):
+        h.update(aname.encode())
+        h.update(str(arrays[aname].shape).encode())
+        h.update(np.ascontiguousarray(arrays[aname]).tobytes())
+    return h.hexdigest()[:32]

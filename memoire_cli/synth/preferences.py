@@ -7,9 +7,9 @@ them, with its aesthetic quality. From the utility:
 
 * the true personal-impact score PIS = 100 · min–max(utility) per user (hidden; `eval` only);
 * views v ~ N(μ · m, σ), μ and σ from the S1.1.3 tables for the image's people and event, with
-  m = exp(0.6 · z(utility)); clamped ≥ 0 and normalised per user;
+  m = exp(0.6 · z(utility)) normalised to mean 1 per user; clamped ≥ 0 and normalised per user;
 * favourites q ~ Bernoulli(p · m'), p = the S1.1.3 probability of its closest person or of its event
-  (0.6 for landmarks and ceremonies), m' = exp(0.4 · z(utility)), clipped to [0.02, 0.95].
+  (0.6 for landmarks and ceremonies), m' = exp(0.4 · z(utility)) with mean 1, clipped to [0.02, 0.95].
 
 So the observable signals carry the preferences only noisily, and later stages must infer them.
 """
@@ -102,7 +102,7 @@ def utility(prefs: Preferences, people_tags: list[tuple[int, ...]], events: list
 def pis_from_utility(u: np.ndarray) -> np.ndarray:
     """PIS in [0, 100]: per-user min–max of the utility (the spec's per-participant normalisation, S2.1)."""
     span = u.max() - u.min()
-    return 100.0 * (u - u.min()) / span if span > 0 else np.full_like(u, 50.0)
+    return np.clip(100.0 * (u - u.min()) / span, 0.0, 100.0) if span > 0 else np.full_like(u, 50.0)
 
 
 def _zscore(u: np.ndarray) -> np.ndarray:
@@ -121,8 +121,10 @@ def behaviour(rng: np.random.Generator, u: np.ndarray, relations: list[tuple[str
         candidates = [VIEWS_BY_RELATION[r] for r in known] + [etype.views]
         mu[i], sigma[i] = max(candidates)
         p_fav[i] = max([FAVOURITE_P[r] for r in known] + [event_favourite_p(etype)])
-    views = np.maximum(0.0, rng.normal(mu * np.exp(0.6 * z), sigma)).round().astype(np.int32)
+    m_views = np.exp(0.6 * z) / np.exp(0.6 * z).mean()  # mean 1: S1.1.3's μ holds on average
+    m_fav = np.exp(0.4 * z) / np.exp(0.4 * z).mean()
+    views = np.maximum(0.0, rng.normal(mu * m_views, sigma)).round().astype(np.int32)
     top = views.max()
     views_norm = views / top if top > 0 else np.zeros(len(u))
-    favourite = rng.random(len(u)) < np.clip(p_fav * np.exp(0.4 * z), 0.02, 0.95)
+    favourite = rng.random(len(u)) < np.clip(p_fav * m_fav, 0.02, 0.95)
     return views, views_norm.astype(np.float64), favourite

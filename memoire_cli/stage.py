@@ -6,7 +6,8 @@ does with content hashes) with the committed one in ``stage_users``:
 
 * equal → nothing to do (cached); a run where every user is cached says so and is ``skipped``;
 * different or absent (or ``--force``) → compute without holding the database, retract the user's
-  old outputs, write its arrays, then commit its rows and fingerprint in one short transaction.
+  old outputs, write its arrays, then commit its rows and fingerprint in one short transaction
+  (users computed within ``COMMIT_EVERY_S`` of each other share a transaction).
 
 An interrupted run therefore keeps every user it committed; the next run continues with the rest.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -25,6 +27,11 @@ import numpy as np
 from memoire_cli import __version__
 from memoire_cli.errors import UsageError
 from memoire_cli.workspace import Columns, Workspace, digest_columns, utcnow
+
+
+#: Users computed within this many seconds are committed in one transaction (fast stages would
+#: otherwise spend most of their time opening the database); slow stages commit every user.
+COMMIT_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -164,18 +171,32 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
         if todo:
             stage.prepare(ws, console)
             columns = (TextColumn(f"{stage.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+            pending: list[tuple[str, str, str, dict[str, Columns]]] = []
+            last_flush = time.monotonic()
+
+            def flush() -> None:
+                nonlocal last_flush
+                if pending:
+                    ws.commit_users(stage.name, run["run_id"], pending)
+                    run["computed"] += len(pending)
+                    pending.clear()
+                last_flush = time.monotonic()
+
             with Progress(*columns, console=console, transient=False) as progress:
                 task = progress.add_task(stage.name, total=len(todo))
-                for user_id, fp in todo:
-                    out = stage.compute(ws, user_id)
-                    if user_id in committed:
-                        ws.retract_user(stage.name, user_id)
-                    for name, data in out.arrays.items():
-                        ws.write_array(name, user_id, data)
-                    digest = digest_columns(out.tables, out.arrays)
-                    ws.commit_user(stage.name, user_id, fp, run["run_id"], out.tables, digest)
-                    run["computed"] += 1
-                    progress.advance(task)
+                try:
+                    for user_id, fp in todo:
+                        out = stage.compute(ws, user_id)
+                        if user_id in committed:
+                            ws.retract_user(stage.name, user_id)
+                        for name, data in out.arrays.items():
+                            ws.write_array(name, user_id, data)
+                        pending.append((user_id, fp, digest_columns(out.tables, out.arrays), out.tables))
+                        if time.monotonic() - last_flush >= COMMIT_EVERY_S:
+                            flush()
+                        progress.advance(task)
+                finally:
+                    flush()  # users fully computed before an interruption or error are kept
         else:
             console.print(f"{stage.name}: inputs and parameters unchanged for {len(users)} user(s); nothing to do (use --force to redo)")
         stage.finish(ws, selection)

@@ -231,23 +231,28 @@ class Workspace:
 
         self.transaction(run)
 
-    def commit_user(self, stage: str, user_id: str, fingerprint: str, run_id: str, tables: dict[str, Columns], digest: str) -> None:
-        """Replace a user's rows in every table of ``stage`` and mark the user committed, atomically."""
+    def commit_users(self, stage: str, run_id: str, batch: list[tuple[str, str, str, dict[str, Columns]]]) -> None:
+        """Replace the rows of each (user_id, fingerprint, digest, tables) in every table of ``stage``
+        and mark the users committed, all in one transaction (rows of a batch are inserted together)."""
         specs = self.schema.tables_of(stage)
-        unknown = set(tables) - {s.name for s in specs}
-        if unknown:
-            raise ValueError(f"stage {stage} does not own tables {sorted(unknown)}")
+        owned = {s.name for s in specs}
+        for _, _, _, tables in batch:
+            unknown = set(tables) - owned
+            if unknown:
+                raise ValueError(f"stage {stage} does not own tables {sorted(unknown)}")
+        users = [u for u, _, _, _ in batch]
+        marks = ", ".join("?" * len(users))
 
         def run(con: Any) -> None:
             for spec in specs:
-                con.execute(f"DELETE FROM {spec.name} WHERE user_id = ?", [user_id])
-                if spec.name in tables:
-                    self.insert(con, spec, tables[spec.name])
-            con.execute("DELETE FROM stage_users WHERE stage = ? AND user_id = ?", [stage, user_id])
-            con.execute(
-                "INSERT INTO stage_users VALUES (?, ?, ?, ?, ?, ?)",
-                [stage, user_id, fingerprint, digest, run_id, utcnow()],
-            )
+                con.execute(f"DELETE FROM {spec.name} WHERE user_id IN ({marks})", users)
+                parts = [t[spec.name] for _, _, _, t in batch if spec.name in t]
+                if parts:
+                    self.insert(con, spec, {c: np.concatenate([p[c] for p in parts]) for c in spec.column_names})
+            con.execute(f"DELETE FROM stage_users WHERE stage = ? AND user_id IN ({marks})", [stage, *users])
+            now = utcnow()
+            for user_id, fingerprint, digest, _ in batch:
+                con.execute("INSERT INTO stage_users VALUES (?, ?, ?, ?, ?, ?)", [stage, user_id, fingerprint, digest, run_id, now])
 
         self.transaction(run)
 

@@ -61,7 +61,7 @@ PAN_BACKGROUND = 0.25  # backdrop shift at pan = 1, fraction of the width
 PAN_FOREGROUND = 0.10  # people/props shift at pan = 1 (parallax)
 FACE_CM = 21.0  # height of an adult face box (brow to chin, with forehead), centimetres
 MIN_FACE_FRACTION = 0.066  # smallest face box height, in units of sqrt(W·H) (≈ 34 px at 512²)
-BACKDROP_CACHE = 48  # backdrops kept per renderer instance
+BACKDROP_CACHE = 96  # backdrops kept per renderer instance (≈ 1 MB each at 512²)
 FACE_VISIBLE = 0.5  # a face box counts as visible when this fraction of it shows the person
 
 
@@ -75,7 +75,7 @@ def _stable(text: str) -> int:
 
 
 def _rgb(c) -> RGB:
-    return (int(np.clip(c[0], 0, 255)), int(np.clip(c[1], 0, 255)), int(np.clip(c[2], 0, 255)))
+    return (min(255, max(0, int(c[0]))), min(255, max(0, int(c[1]))), min(255, max(0, int(c[2]))))
 
 
 def _shade(c, k: float) -> RGB:
@@ -688,8 +688,8 @@ def paint_backdrop(kind: str, location_tag: int, lighting: str, width: int, heig
         _bg_landmark(d, width, height, hy, rng, lighting, index=location_tag % len(LANDMARKS))
     else:
         PAINTERS.get(kind, _bg_home if spec.indoor else _bg_park)(d, width, height, hy, rng, lighting)
-    noise = rng.normal(0.0, 3.0, (height, width, 1)).astype(np.float32)
-    return Image.fromarray(np.clip(np.asarray(img, np.float32) + noise, 0, 255).astype(np.uint8))
+    noise = rng.integers(-4, 5, size=(height, width, 1), dtype=np.int16)
+    return Image.fromarray(np.clip(np.asarray(img, np.int16) + noise, 0, 255).astype(np.uint8))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1399,6 +1399,7 @@ class Prop:
     layer: str
     size_cm: tuple[float, float]
     tabletop: bool = False  # stands on a table in front of the people
+    span: bool = False  # a surface across the whole frame (tables): tabletop objects stand on it
 
 
 PROPS: dict[str, Prop] = {
@@ -1414,7 +1415,7 @@ PROPS: dict[str, Prop] = {
     "cap and gown": Prop(_p_cap_and_gown, "worn", (30, 20)),
     "diploma": Prop(_p_diploma, "front", (34, 8), True),
     "podium": Prop(_p_podium, "back", (70, 115)),
-    "dining table": Prop(_p_dining_table, "front", (220, 75)),
+    "dining table": Prop(_p_dining_table, "front", (220, 75), span=True),
     "plates": Prop(_p_plates, "front", (60, 10), True),
     "suitcase": Prop(_p_suitcase, "front", (45, 72)),
     "sun hat": Prop(_p_sun_hat, "worn", (46, 20)),
@@ -1595,6 +1596,55 @@ def _draw_arms(pen: _Pen, fig: _Figure, skin: RGB, shoulder: float, hip: float, 
     return hands[0], hands[1]
 
 
+def _front_box(spec: Prop, W: int, H: int, ppcm: float, floor: float, x: float, face_bottom: float,
+               surface: float | None) -> Box:
+    """Box of an object in front of the people: real size, but kept below every face and in frame."""
+    R = math.sqrt(W * H)
+    wc, hc = spec.size_cm
+    top_limit = face_bottom + 0.02 * H  # objects never rise above the lowest chin
+    if spec.span:
+        y0 = min(max(floor - hc * ppcm, top_limit, 0.45 * H), 0.86 * H)
+        return (-0.05 * W, y0, 1.05 * W, max(1.02 * H, y0 + 0.12 * H))
+    w, h = wc * ppcm, hc * ppcm
+    if max(w, h) < 0.09 * R:
+        k = 0.09 * R / max(w, h)
+        w, h = w * k, h * k
+    k = min(1.0, 0.4 * W / w, 0.34 * H / h)
+    w, h = w * k, h * k
+    base = (floor - 75.0 * ppcm) if spec.tabletop else floor
+    if spec.tabletop and surface is not None:
+        base = surface
+    base = max(min(base, 0.99 * H), top_limit + h)
+    room = 1.04 * H - top_limit
+    if h > room:
+        k = max(room, 0.06 * R) / h
+        w, h = w * k, h * k
+        base = min(top_limit + h, 1.04 * H)
+    return (x - w / 2, base - h, x + w / 2, base)
+
+
+def _draw_hand(pen: _Pen, start: tuple[float, float], end: tuple[float, float], width: float,
+               cloth: RGB, skin: RGB) -> None:
+    """An arm reaching from ``start`` (outside the frame) to a hand at ``end`` (detail close-ups)."""
+    dx, dy = end[0] - start[0], end[1] - start[1]
+    n = max(math.hypot(dx, dy), 1e-6)
+    ux, uy = dx / n, dy / n
+    px, py = -uy, ux
+    wrist = (end[0] - ux * 0.7 * width, end[1] - uy * 0.7 * width)
+    pen.polygon([(start[0] + px * 0.65 * width, start[1] + py * 0.65 * width),
+                 (start[0] - px * 0.65 * width, start[1] - py * 0.65 * width),
+                 (wrist[0] - px * 0.5 * width, wrist[1] - py * 0.5 * width),
+                 (wrist[0] + px * 0.5 * width, wrist[1] + py * 0.5 * width)], cloth)
+    pen.line([wrist, (wrist[0] + ux * 0.25 * width, wrist[1] + uy * 0.25 * width)], _shade(cloth, 0.8), 1.05 * width)
+    pen.ellipse((end[0] - 0.55 * width, end[1] - 0.5 * width, end[0] + 0.55 * width, end[1] + 0.5 * width), skin)
+    for f in (-0.3, -0.1, 0.1, 0.3):
+        fx = end[0] + ux * 0.5 * width + px * f * width
+        fy = end[1] + uy * 0.5 * width + py * f * width
+        pen.ellipse((fx - 0.13 * width, fy - 0.13 * width, fx + 0.13 * width, fy + 0.13 * width), skin)
+    tx, ty = end[0] + px * 0.55 * width, end[1] + py * 0.55 * width
+    pen.ellipse((tx - 0.16 * width, ty - 0.16 * width, tx + 0.16 * width, ty + 0.16 * width), skin)
+
+
 # --------------------------------------------------------------------------------------------------
 # the renderer
 
@@ -1748,7 +1798,7 @@ class ProceduralRenderer(Renderer):
         return drawn
 
     def _prop_box(self, spec: Prop, shot: ShotSpec, rng, ppcm: float, floor: float, slot_x: float,
-                  face_bottom: float) -> Box:
+                  face_bottom: float, surface: float | None = None) -> Box:
         """Where a (non-worn) prop goes, in frame pixels."""
         W, H = shot.width, shot.height
         wc, hc = spec.size_cm
@@ -1762,25 +1812,22 @@ class ProceduralRenderer(Renderer):
             y1 = min(floor + 0.5 * h, H + 0.3 * h)
             y1 = max(y1, 0.85 * H)
             return (-0.05 * W, y1 - h, 1.05 * W, y1)
-        s = ppcm
-        if spec.layer == "back":
-            s = min(ppcm, 0.88 * H / hc, 0.55 * W / wc)
+        if spec.layer == "front":
+            return _front_box(spec, W, H, ppcm, floor, slot_x, face_bottom, surface)
+        s = min(ppcm, 0.88 * H / hc, 0.55 * W / wc)
         w, h = wc * s, hc * s
         minimum = 0.09 * math.sqrt(W * H)
         if max(w, h) < minimum:
             k = minimum / max(w, h)
             w, h = w * k, h * k
         base = min(floor, 0.98 * H)
-        if spec.layer == "front":
-            if spec.tabletop:
-                base = min(floor - 75.0 * ppcm, 0.99 * H)
-            base = max(base, face_bottom + h + 0.02 * H)
-            base = min(base, H + 0.2 * h)
         return (slot_x - w / 2, base - h, slot_x + w / 2, base)
 
     def _draw_props(self, pen: _Pen, shot: ShotSpec, rng, ppcm, floor, figs, drawn, layers, slots) -> None:
+        """Draw the props of ``layers`` at their slots; tabletop objects stand on a drawn table."""
         pen.label = LABEL_EVENT
         face_bottom = max((d.face_box[3] for d in drawn.values()), default=0.0)
+        surface = None
         for name, spec, x in slots:
             if spec.layer not in layers:
                 continue
@@ -1789,7 +1836,10 @@ class ProceduralRenderer(Renderer):
             elif spec.layer == "held":
                 self._draw_held(pen, name, spec, shot, rng, figs, drawn, x, ppcm, floor, face_bottom)
             else:
-                spec.fn(pen, self._prop_box(spec, shot, rng, ppcm, floor, x, face_bottom), rng)
+                box = self._prop_box(spec, shot, rng, ppcm, floor, x, face_bottom, surface)
+                spec.fn(pen, box, rng)
+                if spec.span:
+                    surface = box[1] + 0.12 * (box[3] - box[1])
 
     def _draw_worn(self, pen, name, spec, shot, rng, figs, drawn, x, face_bottom, ppcm, floor) -> None:
         wearers = [f for f in figs if f.person.relation != "unknown"] or figs
@@ -1957,11 +2007,9 @@ class ProceduralRenderer(Renderer):
             side = -1 if i % 2 == 0 else 1
             hx = cx + side * (0.5 * w + 0.04 * R) + rng.uniform(-0.03, 0.03) * W
             hy = base - rng.uniform(0.1, 0.4) * h
-            arm_w = 0.07 * R
-            start = (hx + side * 0.35 * W, H + 0.1 * H)
-            pen.line([start, (hx, hy)], _rgb(p.clothing_rgb), arm_w)
-            skin = self.bank.skin_rgb(p.face_key)
-            pen.ellipse((hx - 0.55 * arm_w, hy - 0.6 * arm_w, hx + 0.55 * arm_w, hy + 0.6 * arm_w), skin)
+            arm_w = 0.075 * R
+            start = (hx + side * 0.3 * W, H + 0.15 * H)
+            _draw_hand(pen, start, (hx, hy), arm_w, _rgb(p.clothing_rgb), self.bank.skin_rgb(p.face_key))
         return {}
 
     def render_anchor(self, person: PersonSpec, k: int, seed: int, size: int) -> np.ndarray:

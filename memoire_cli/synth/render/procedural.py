@@ -1550,7 +1550,7 @@ def _draw_figure(pen: _Pen, fig: _Figure, skin: RGB) -> tuple[float, float, floa
     k = BUILD_WIDTH.get(p.build, 1.0)
     hc = float(p.height_cm)
     cx, chin = fig.cx, fig.cy + 0.5 * fig.face_h
-    shoulder = chin + 0.055 * hc * ppcm
+    shoulder = chin + 0.035 * hc * ppcm
     hip = shoulder + 0.30 * hc * ppcm
     feet = fig.cy + (hc - 11.0) * ppcm
     sw = 0.125 * hc * ppcm * k

@@ -33,7 +33,24 @@ def workspace_status(ws: Workspace) -> dict[str, Any]:
         if spec.hidden:
             continue
         tables[spec.name] = ws.query(f"SELECT count(*) FROM {spec.name}")[0][0]
-    return {"workspace": str(ws.root), "stage": "status", "schema_version": int(version), "stages": stages, "rows": tables}
+    return {"workspace": str(ws.root), "stage": "status", "schema_version": int(version), "stages": stages,
+            "rows": tables, "gallery": gallery_summary(ws)}
+
+
+def gallery_summary(ws: Workspace) -> dict[str, Any]:
+    """What the gallery holds (observable tables only): users per split, images, events, tags."""
+    splits = dict(ws.query("SELECT split, count(*) FROM users GROUP BY 1 ORDER BY 1"))
+    kinds = dict(ws.query("SELECT kind, count(*) FROM images GROUP BY 1"))
+    tags = dict(ws.query("SELECT type, count(*) FROM tags GROUP BY 1"))
+    events = ws.query("SELECT event_type, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5")
+    fav = ws.query("SELECT avg(favourite::INT), avg(views) FROM usage")[0]
+    return {
+        "users": sum(splits.values()), "splits": splits, "stills": kinds.get("still", 0),
+        "video_frames": kinds.get("video_frame", 0), "events": ws.query("SELECT count(*) FROM events")[0][0],
+        "top_event_types": dict(events), "tags": tags,
+        "favourite_rate": None if fav[0] is None else round(float(fav[0]), 3),
+        "mean_views": None if fav[1] is None else round(float(fav[1]), 1),
+    }
 
 
 def render_status(status: dict[str, Any], console: Any) -> None:
@@ -50,3 +67,11 @@ def render_status(status: dict[str, Any], console: Any) -> None:
         params = ", ".join(f"{k}={v}" for k, v in sorted(run["params"].items()))
         table.add_row(stage, str(entry["users"]), f"{run['status']} {run['ended_at'] or run['started_at']} (shard {run['shard']})", params)
     console.print(table)
+    g = status["gallery"]
+    if g["users"]:
+        splits = ", ".join(f"{k} {v}" for k, v in g["splits"].items())
+        tags = ", ".join(f"{k} {v}" for k, v in sorted(g["tags"].items()))
+        top = ", ".join(f"{k} ×{v}" for k, v in g["top_event_types"].items())
+        console.print(f"gallery: {g['users']} users ({splits}); {g['stills']} stills and {g['video_frames']} video frames "
+                      f"from {g['events']} events; tags {tags}; favourites {g['favourite_rate']:.0%}, "
+                      f"mean views {g['mean_views']}; most common events: {top}")

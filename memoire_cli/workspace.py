@@ -108,7 +108,7 @@ class Workspace:
         root.attrs["memoire_schema_version"] = self.schema.version
         root.require_group("users")
         root.require_group("truth")
-        tmp = self.root / (DB_FILE + ".init")
+        tmp = self.root / f"{DB_FILE}.init-{os.getpid()}"
         tmp.unlink(missing_ok=True)
         import duckdb
 
@@ -117,7 +117,14 @@ class Workspace:
             init(con)
         finally:
             con.close()
-        os.replace(tmp, self.db_path)  # the workspace exists only once fully initialised
+        # The workspace exists only once fully initialised; link() never replaces a database that
+        # another process initialised meanwhile (it fails instead, and that one is used).
+        try:
+            os.link(tmp, self.db_path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _check_version(self) -> None:
         try:

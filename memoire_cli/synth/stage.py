@@ -56,7 +56,10 @@ class SynthStage(Stage):
         self.renderer: Any = None
 
     def params(self) -> dict[str, Any]:
-        return {**asdict(self.cfg), "renderer": self.renderer_name}
+        """Configuration, renderer, and the content key of the face bank the procedural renderer uses."""
+        from memoire_cli.faces.bank import bank_key
+
+        return {**asdict(self.cfg), "renderer": self.renderer_name, "face_bank": bank_key()}
 
     def universe(self, ws: Workspace) -> list[str]:
         return [user_id_of(i) for i in range(self.cfg.users)]
@@ -86,7 +89,7 @@ class SynthStage(Stage):
                 shot = ShotSpec(
                     seed=(img.seed + RESEED_STEP * (attempt - 1)) & 0x7FFFFFFF, width=img.width, height=img.height,
                     event_type=img.event.etype.name, event_tag=plan.event_tags[img.event.etype.name],
-                    location_kind=img.event.place.kind, location_tag=img.event.place.tag_id,
+                    location_kind=img.event.place.kind, location_tag=img.event.place.tag_id, location_name=img.event.place.phrase,
                     people=tuple(person_spec(p) for p in img.people), shot_plan=img.shot_plan, lighting=img.lighting,
                     blur_sigma=img.blur_sigma, exposure_ev=img.exposure_ev, pan=img.pan,
                 )

@@ -6,6 +6,7 @@ adapter, ``hunyuan`` video, S1.1.4–S1.1.5) plug in here with the same interfac
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,10 +24,16 @@ def check_renderer(name: str) -> str:
     return name
 
 
-def make_renderer(name: str, cache_dir: Path | None) -> Renderer:
+def default_cache_dir() -> Path:
+    """Where derived, rebuildable files (the face bank) are cached: ``$XDG_CACHE_HOME/memoire``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "memoire"
+
+
+def make_renderer(name: str, cache_dir: Path | None = None) -> Renderer:
     """Build a backend (heavy imports happen here, not at CLI start-up)."""
     check_renderer(name)
     from memoire_cli.faces.bank import FaceBank
     from memoire_cli.synth.render.procedural import ProceduralRenderer
 
-    return ProceduralRenderer(FaceBank.load(cache_dir))
+    return ProceduralRenderer(FaceBank.load(cache_dir or default_cache_dir()))

@@ -44,6 +44,7 @@ class ShotSpec:
     event_tag: int
     location_kind: str  # one of ontology.LOCATION_KINDS (home, office, school, park, beach, landmark, ...)
     location_tag: int
+    location_name: str  # the gazetteer phrase: "home living room", or a landmark's name ("Colosseum")
     people: tuple[PersonSpec, ...]  # in role order; may be empty (detail close-ups, landscapes)
     shot_plan: str  # wide establishing | medium group | intimate portrait | detail close-up
     lighting: str  # daylight | golden hour | tungsten indoor

@@ -7,5 +7,5 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 memoire=${MEMOIRE:-$here/.venv/bin/memoire}
 ws=${1:-$here/out/tiny}
 
-"$memoire" synth --workspace "$ws" --users 4 --seed 0 --images-per-user 12 --frames-per-clip 2 \
+"$memoire" synth --workspace "$ws" --users 4 --seed 0 --images-per-user 24 --frames-per-clip 1 \
   | "$memoire" status

@@ -75,7 +75,23 @@ def cli() -> Invoker:
     return Invoker()
 
 
+def rows(ws, sql: str) -> list[tuple]:  # noqa: ANN001
+    """Rows of a query on a workspace's database, opened read-only."""
+    import duckdb
+
+    con = duckdb.connect(str(ws / "memoire.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def manifest(result) -> dict:  # noqa: ANN001
+    from memoire_cli.manifest import manifest_problems
+
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1, result.stdout
-    return json.loads(lines[0])
+    obj = json.loads(lines[0])
+    if obj.get("stage") != "status":
+        assert manifest_problems(obj) == [], obj
+    return obj

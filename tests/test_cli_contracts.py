@@ -8,19 +8,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import TINY, manifest
+from conftest import TINY, manifest, rows
 from memoire_cli.app import STAGES
 from memoire_cli.stage import Selection
 
 PIPELINE = ["synth", "ingest", "graph", "persona", "pat", "label", "train", "rank", "eval"]
 
-
-def table(ws: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(ws / "memoire.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_help_lists_every_stage(cli) -> None:
@@ -76,7 +69,7 @@ def test_cached_skip_and_force(cli, box_renderer, tmp_path: Path) -> None:
     assert forced["skipped"] is False and forced["computed"] == 3
     changed = manifest(cli("synth", "-w", ws, *TINY[:-2], "--anchors", "2"))
     assert changed["computed"] == 3
-    statuses = [r[0] for r in table(ws, "SELECT status FROM runs WHERE stage = 'synth' ORDER BY started_at")]
+    statuses = [r[0] for r in rows(ws, "SELECT status FROM runs WHERE stage = 'synth' ORDER BY started_at")]
     assert statuses == ["done", "skipped", "done", "done"]
 
 
@@ -86,7 +79,7 @@ def test_shrinking_user_count_drops_stale_users(cli, box_renderer, tmp_path: Pat
     args = list(TINY)
     args[1] = "2"
     cli("synth", "-w", ws, *args)
-    assert table(ws, "SELECT user_id FROM users ORDER BY 1") == [("u0000",), ("u0001",)]
+    assert rows(ws, "SELECT user_id FROM users ORDER BY 1") == [("u0000",), ("u0001",)]
     assert not (ws / "arrays.zarr" / "users" / "u0002" / "images").exists()
 
 
@@ -101,7 +94,7 @@ def test_shards_are_disjoint_and_complete(cli, box_renderer, tmp_path: Path) -> 
         assert m["shard"] == f"{i}/2"
         seen.append(m["computed"])
     assert seen == [2, 1]
-    assert table(ws, "SELECT count(*) FROM stage_users WHERE stage = 'synth'") == [(3,)]
+    assert rows(ws, "SELECT count(*) FROM stage_users WHERE stage = 'synth'") == [(3,)]
     assert manifest(cli("synth", "-w", ws, *TINY))["skipped"] is True
 
 
@@ -173,9 +166,9 @@ def test_interrupted_run_keeps_committed_users_and_resumes(cli, box_renderer, tm
     ws = tmp_path / "w"
     result = cli("synth", "-w", ws, *TINY)
     assert result.exit_code == 130 and result.stdout == "" and "interrupted" in result.stderr
-    assert table(ws, "SELECT user_id FROM stage_users") == [("u0000",)]
-    assert table(ws, "SELECT DISTINCT user_id FROM images") == [("u0000",)]
-    assert table(ws, "SELECT status FROM runs") == [("interrupted",)]
+    assert rows(ws, "SELECT user_id FROM stage_users") == [("u0000",)]
+    assert rows(ws, "SELECT DISTINCT user_id FROM images") == [("u0000",)]
+    assert rows(ws, "SELECT status FROM runs") == [("interrupted",)]
     monkeypatch.setattr(SynthStage, "compute", real)
     resumed = manifest(cli("synth", "-w", ws, *TINY))
     assert resumed["computed"] == 2 and resumed["cached"] == 1

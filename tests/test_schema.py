@@ -153,3 +153,14 @@ def test_missing_migration_step_changes_nothing(synth_ws: Path) -> None:
     with pytest.raises(SchemaVersionError):
         Workspace(synth_ws, "status", schema=v3)._check_version()
     assert Workspace.open(synth_ws, "status").query("SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+
+
+@pytest.mark.parametrize("path", sorted((SCHEMAS / "examples" / "manifest").rglob("*.json")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_manifest_examples(path: Path) -> None:
+    """Valid examples validate, invalid ones do not (and the CLI's own manifests are checked in test_cli_contracts)."""
+    import json
+
+    from memoire_cli.manifest import manifest_problems
+
+    problems = manifest_problems(json.loads(path.read_text()))
+    assert (problems == []) == (path.parent.name == "valid"), problems

@@ -9,15 +9,8 @@ import numpy as np
 import pytest
 import zarr
 
-from conftest import TINY, BoxRenderer, manifest
+from conftest import TINY, BoxRenderer, manifest, rows
 
-
-def rows(ws: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(ws / "memoire.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_same_seed_same_workspace(cli, box_renderer, tmp_path: Path) -> None:

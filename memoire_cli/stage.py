@@ -152,6 +152,7 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
         "params": canonical_json(params),
         "params_hash": _hash(canonical_json(params))[:16],
         "code_version": stage.code(),
+        "fingerprint": None,
         "shard": selection.shard,
         "users": len(users),
         "computed": 0,
@@ -160,11 +161,9 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
         "message": None,
     }
     committed = ws.user_fingerprints(stage.name)
-    todo: list[tuple[str, str]] = []
-    for user_id in users:
-        fp = fingerprint(stage, stage.input_digest(ws, user_id))
-        if force or committed.get(user_id, ("", ""))[0] != fp:
-            todo.append((user_id, fp))
+    fingerprints = {user_id: fingerprint(stage, stage.input_digest(ws, user_id)) for user_id in users}
+    run["fingerprint"] = _hash(canonical_json(fingerprints))
+    todo = [(u, fp) for u, fp in fingerprints.items() if force or committed.get(u, ("", ""))[0] != fp]
     skipped = not todo
     _record_run(ws, run)
     try:

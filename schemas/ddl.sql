@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS runs (
   params VARCHAR,
   params_hash VARCHAR,
   code_version VARCHAR,
+  fingerprint VARCHAR,
   shard VARCHAR,
   users INTEGER,
   computed INTEGER,

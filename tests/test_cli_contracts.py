@@ -69,8 +69,11 @@ def test_cached_skip_and_force(cli, box_renderer, tmp_path: Path) -> None:
     assert forced["skipped"] is False and forced["computed"] == 3
     changed = manifest(cli("synth", "-w", ws, *TINY[:-2], "--anchors", "2"))
     assert changed["computed"] == 3
-    statuses = [r[0] for r in rows(ws, "SELECT status FROM runs WHERE stage = 'synth' ORDER BY started_at")]
-    assert statuses == ["done", "skipped", "done", "done"]
+    runs = rows(ws, "SELECT status, fingerprint, code_version, params FROM runs WHERE stage = 'synth' ORDER BY started_at")
+    assert [r[0] for r in runs] == ["done", "skipped", "done", "done"]
+    assert runs[0][1] == runs[1][1] == runs[2][1] != runs[3][1]
+    assert all(r[2].endswith("+synth.1") for r in runs)
+    assert json.loads(runs[3][3])["anchors_per_person"] == 2
 
 
 def test_shrinking_user_count_drops_stale_users(cli, box_renderer, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from memoire_cli import __version__
-from memoire_cli.errors import UsageError
+from memoire_cli.errors import MemoireError, UsageError
 from memoire_cli.workspace import Columns, Workspace, digest_columns, utcnow
 
 
@@ -85,23 +85,58 @@ class UserOutput:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+#: Stages that produce a gallery (the observable tables of S1.1): a user's gallery comes from one of them.
+GALLERY_STAGES = ("synth", "ingest")
+
+
+def committed_inputs(ws: Workspace, inputs: tuple[str, ...]) -> dict[str, str]:
+    """user_id → combined digest of the user's committed outputs of every input stage.
+
+    ``"gallery"`` in ``inputs`` stands for whichever of :data:`GALLERY_STAGES` holds the user. Only
+    users committed in every input are returned.
+    """
+    combined: dict[str, list[str]] | None = None
+    for name in inputs:
+        stages = GALLERY_STAGES if name == "gallery" else (name,)
+        found: dict[str, str] = {}
+        for stage in stages:
+            found.update({u: f"{stage}:{d}" for u, (_, d) in ws.user_fingerprints(stage).items()})
+        if combined is None:
+            combined = {u: [d] for u, d in found.items()}
+        else:
+            combined = {u: combined[u] + [found[u]] for u in combined if u in found}
+    return {u: _hash("|".join(ds)) for u, ds in (combined or {}).items()}
+
+
 class Stage(ABC):
-    """A stage: parameters, the users it can run on, their inputs' digests, and per-user compute."""
+    """A stage: parameters, the users it can run on, their inputs' digests, and per-user compute.
+
+    Downstream stages name their upstream stages in ``inputs`` (``"gallery"`` for synth/ingest);
+    the default :meth:`universe` and :meth:`input_digests` then follow the committed outputs.
+    """
 
     name: str = ""
     code_version: str = "1"
+    inputs: tuple[str, ...] = ()
 
     @abstractmethod
     def params(self) -> dict[str, Any]:
         """The parameters that change the outputs (they enter the fingerprint)."""
 
-    @abstractmethod
     def universe(self, ws: Workspace) -> list[str]:
-        """Every user this stage could run on in this workspace."""
+        """Every user this stage could run on: those with committed outputs of all its inputs."""
+        users = sorted(committed_inputs(ws, self.inputs))
+        if not users:
+            needed = " and ".join("synth or ingest" if i == "gallery" else i for i in self.inputs)
+            raise MemoireError(f"`memoire {self.name}` needs the outputs of {needed} in {ws.root}, and there are none yet: run it first")
+        return users
 
-    def input_digest(self, ws: Workspace, user_id: str) -> str:
-        """Digest of the user's inputs (upstream digests); empty for source stages."""
-        return ""
+    def input_digests(self, ws: Workspace, users: list[str]) -> dict[str, str]:
+        """Digest of each user's inputs (their upstream outputs' digests); empty for source stages."""
+        if not self.inputs:
+            return {u: "" for u in users}
+        digests = committed_inputs(ws, self.inputs)
+        return {u: digests[u] for u in users}
 
     def prepare(self, ws: Workspace, console: Any) -> None:  # noqa: B027 - optional hook
         """Load what every user shares (models, banks) once, before the first compute."""
@@ -125,8 +160,9 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def fingerprint(stage: Stage, input_digest: str) -> str:
-    return _hash(canonical_json({"params": stage.params(), "code": stage.code(), "inputs": input_digest}))
+def fingerprint(params: dict[str, Any], code: str, input_digest: str) -> str:
+    """What a user's outputs of a stage depend on: parameters, code version, input digests."""
+    return _hash(canonical_json({"params": params, "code": code, "inputs": input_digest}))
 
 
 def _record_run(ws: Workspace, run: dict[str, Any]) -> None:
@@ -161,7 +197,7 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
         "message": None,
     }
     committed = ws.user_fingerprints(stage.name)
-    fingerprints = {user_id: fingerprint(stage, stage.input_digest(ws, user_id)) for user_id in users}
+    fingerprints = {u: fingerprint(params, stage.code(), d) for u, d in stage.input_digests(ws, users).items()}
     run["fingerprint"] = _hash(canonical_json(fingerprints))
     todo = [(u, fp) for u, fp in fingerprints.items() if force or committed.get(u, ("", ""))[0] != fp]
     skipped = not todo

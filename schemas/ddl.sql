@@ -257,3 +257,87 @@ CREATE TABLE IF NOT EXISTS truth.faces (
   face_key INTEGER,
   PRIMARY KEY (user_id, tag_id)
 );
+
+-- graph_users: Per-user graph statistics: the edge-weight mix (4), regime statistics and softmax weights (6).
+-- producer: graph; consumers: persona, rank
+CREATE TABLE IF NOT EXISTS graph_users (
+  user_id VARCHAR,
+  n_images INTEGER,
+  n_tags INTEGER,
+  n_nodes INTEGER,
+  n_edges INTEGER,
+  p_pp DOUBLE,
+  lambda_s DOUBLE,
+  lambda_c DOUBLE,
+  burstiness DOUBLE,
+  social_density DOUBLE,
+  longevity DOUBLE,
+  lambda_r DOUBLE,
+  lambda_rel DOUBLE,
+  lambda_f DOUBLE,
+  now TIMESTAMP,
+  PRIMARY KEY (user_id)
+);
+
+-- graph_nodes: Nodes of the pruned tag graph with raw and z-scored features x_t (5) and the prior IPS⁰ (7).
+-- producer: graph; consumers: persona, pat, rank
+CREATE TABLE IF NOT EXISTS graph_nodes (
+  user_id VARCHAR,
+  node INTEGER,
+  tag_id INTEGER,
+  type VARCHAR,
+  relation VARCHAR,
+  count INTEGER,
+  last_seen TIMESTAMP,
+  f DOUBLE,
+  r DOUBLE,
+  v DOUBLE,
+  q DOUBLE,
+  g DOUBLE,
+  f_z DOUBLE,
+  r_z DOUBLE,
+  v_z DOUBLE,
+  q_z DOUBLE,
+  g_z DOUBLE,
+  ips0 DOUBLE,
+  PRIMARY KEY (user_id, node)
+);
+
+-- graph_edges: Undirected weighted edges of the pruned graph, stored once with src < dst (self-loops w = 1 are implicit).
+-- producer: graph; consumers: persona
+CREATE TABLE IF NOT EXISTS graph_edges (
+  user_id VARCHAR,
+  src INTEGER,
+  dst INTEGER,
+  count INTEGER,
+  cooc DOUBLE,
+  social DOUBLE,
+  weight DOUBLE,
+  PRIMARY KEY (user_id, src, dst)
+);
+
+-- persona: The global persona: tag importances α_t (13), scores s_t and their EMA s̄_t.
+-- producer: persona; consumers: pat, label, rank, eval
+CREATE TABLE IF NOT EXISTS persona (
+  user_id VARCHAR,
+  tag_id INTEGER,
+  node INTEGER,
+  alpha DOUBLE,
+  score DOUBLE,
+  score_ema DOUBLE,
+  PRIMARY KEY (user_id, tag_id)
+);
+
+-- persona_curves: Training curves per user and epoch: the three losses of (14), the total, KL(α^(k) ‖ α^(k−1)).
+-- producer: persona; consumers: memoire status, people
+CREATE TABLE IF NOT EXISTS persona_curves (
+  user_id VARCHAR,
+  epoch INTEGER,
+  loss DOUBLE,
+  loss_ctx DOUBLE,
+  loss_ord DOUBLE,
+  loss_smooth DOUBLE,
+  lambda_ord DOUBLE,
+  kl DOUBLE,
+  PRIMARY KEY (user_id, epoch)
+);

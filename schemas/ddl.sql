@@ -279,7 +279,7 @@ CREATE TABLE IF NOT EXISTS graph_users (
   PRIMARY KEY (user_id)
 );
 
--- graph_nodes: Nodes of the pruned tag graph with raw and z-scored features x_t (5) and the prior IPS⁰ (7).
+-- graph_nodes: Nodes of the pruned tag graph, in tag-id order, with raw and z-scored features x_t (5) and the prior IPS⁰ (7). u_t is the one-hot of type and relation.
 -- producer: graph; consumers: persona, pat, rank
 CREATE TABLE IF NOT EXISTS graph_nodes (
   user_id VARCHAR,
@@ -303,7 +303,7 @@ CREATE TABLE IF NOT EXISTS graph_nodes (
   PRIMARY KEY (user_id, node)
 );
 
--- graph_edges: Undirected weighted edges of the pruned graph, stored once with src < dst (self-loops w = 1 are implicit).
+-- graph_edges: Undirected weighted edges of the pruned, sparsified graph, stored once with src < dst, sorted (self-loops w = 1 are implicit).
 -- producer: graph; consumers: persona
 CREATE TABLE IF NOT EXISTS graph_edges (
   user_id VARCHAR,
@@ -316,8 +316,8 @@ CREATE TABLE IF NOT EXISTS graph_edges (
   PRIMARY KEY (user_id, src, dst)
 );
 
--- persona: The global persona: tag importances α_t (13), scores s_t and their EMA s̄_t.
--- producer: persona; consumers: pat, label, rank, eval
+-- persona: The global persona: tag importances α_t (13), scores s_t and their EMA s̄_t, one row per graph node.
+-- producer: persona; consumers: pat, label, rank, eval, persona update
 CREATE TABLE IF NOT EXISTS persona (
   user_id VARCHAR,
   tag_id INTEGER,
@@ -328,7 +328,7 @@ CREATE TABLE IF NOT EXISTS persona (
   PRIMARY KEY (user_id, tag_id)
 );
 
--- persona_curves: Training curves per user and epoch: the three losses of (14), the total, KL(α^(k) ‖ α^(k−1)).
+-- persona_curves: Training curves per user and epoch: the three losses of (14), the total, λ_ord, KL(α^(k) ‖ α^(k−1)). No rows for a graph of 0 or 1 node (nothing is trained).
 -- producer: persona; consumers: memoire status, people
 CREATE TABLE IF NOT EXISTS persona_curves (
   user_id VARCHAR,

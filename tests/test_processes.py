@@ -68,8 +68,9 @@ def test_sigterm_leaves_a_resumable_workspace(tmp_path: Path) -> None:
     if still_running:
         proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
-    if still_running:
-        assert proc.returncode == 130 and out == "" and "interrupted" in err
+    if still_running and proc.returncode != 0:  # 0: the signal landed as the run was finishing
+        assert proc.returncode == 130, err
+        assert out == "" and "interrupted" in err
     assert_consistent(ws)
     done = subprocess.run(memoire("synth", "-w", str(ws), *SMALL[:1], "8", *SMALL[2:]), env=env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

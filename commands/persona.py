@@ -1,11 +1,45 @@
-"""`memoire persona`: Train PERSONA-GAT per user: tag importances α_t (global persona), S1.2.5–1.2.11."""
+"""`memoire persona`: train PERSONA-GAT per user: tag importances α_t (global persona), S1.2.5–1.2.7."""
 
 from __future__ import annotations
 
-from memoire_cli.cli import WorkspaceOpt, not_built
+from typing import Annotated
 
-HELP = """Train PERSONA-GAT per user: tag importances α_t (global persona), S1.2.5–1.2.11."""
+import typer
+
+from memoire_cli.cli import DeviceOpt, ForceOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
+
+HELP = """Train PERSONA-GAT per user: tag importances α_t (global persona), S1.2.5–1.2.7.
+
+Reads each user's tag graph (memoire graph) and trains, without labels, the relation-aware GAT of
+S1.2.5 (h = 4 heads, d = 128, L = 2) with the losses of S1.2.6: NCE context prediction, a weak
+ordinal hinge on the prior IPS^0, EMA smoothing; AdamW, curriculum, early stop. Writes α_t, s_t
+and their EMA per tag, the training curves, the embeddings z_t and the weights.
+"""
 
 
-def command(workspace: WorkspaceOpt = None) -> None:
-    not_built("persona")
+def command(
+    workspace: WorkspaceOpt = None,
+    users: UsersOpt = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Most epochs per user (early stop: patience 5 on the loss and KL(α‖α_prev) < 1e-3).")] = 50,
+    steps_per_epoch: Annotated[int, typer.Option("--steps-per-epoch", help="Full-batch optimisation steps per epoch; 0: as many as fit 48k messages (directed edges), at most 20.")] = 0,
+    lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 3e-4,
+    seed: Annotated[int, typer.Option("--seed", help="Run seed (each user trains from a seed derived from it and its id).")] = 0,
+    device: DeviceOpt = "auto",
+    shard: ShardOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    from memoire_cli.errors import UsageError
+
+    if epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    if steps_per_epoch < 0:
+        raise UsageError(f"--steps-per-epoch must be 0 (auto) or more, got {steps_per_epoch}")
+    if not lr > 0 or lr == float("inf"):
+        raise UsageError(f"--lr must be positive and finite, got {lr:g}")
+
+    from memoire_cli.persona.stage import PersonaStage
+    from memoire_cli.persona.train import PersonaConfig, resolve_device
+
+    cfg = PersonaConfig(max_epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, seed=seed)
+    dev = resolve_device(device)
+    run(lambda: PersonaStage(cfg, dev), workspace, users=users, shard=shard, force=force)

@@ -1,0 +1,177 @@
+"""The samplers of PERSONA-GAT training (S1.2.6), numpy only and driven by one ``np.random.Generator``.
+
+* :func:`sample_positives` — one positive u ∈ 𝒩(t) per target t, drawn in proportion to w_tu
+  (our reading: the spec says "sample one positive u ∈ 𝒩(t)"; weighting by w makes tags that
+  co-occur more often more likely positives, which is the stated motivation of the NCE loss).
+* :func:`sample_negatives` — N_neg negatives per target from P_neg(n) ∝ degree(n)^0.75, each replaced
+  with probability p_h by a *hard* negative: a two-hop neighbour of t that never co-occurs with t
+  (when t has one). degree(n) counts n's neighbours, self-loop excluded.
+* :func:`ordinal_pairs` — ordered pairs (i, j) with IPS⁰_i > IPS⁰_j, each accepted with probability
+  π = 1 − exp(−[IPS⁰_i − IPS⁰_j]₊ / δ).
+* :func:`top_k_neighbours`, :func:`sample_subgraph`, :func:`induced_edges` — neighbour sampling
+  for |V| > 500: seeds, plus the K heaviest neighbours of every node reached, per layer, and the
+  induced subgraph.
+
+Every function consumes the generator in a fixed order, so a seed fixes every sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ContextGraph:
+    """A (sub)graph's adjacency for sampling, self-loops excluded.
+
+    Attributes:
+        n: number of nodes.
+        indptr, indices, weights: symmetric CSR adjacency (row t lists 𝒩(t) \\ {t}, ascending).
+        p_neg: ``(n,)`` P_neg, or ``None`` when no node has a neighbour.
+        hop2_indptr, hop2_indices: CSR of the two-hop neighbours of each t that never co-occur
+            with t (not adjacent, not t itself).
+    """
+
+    n: int
+    indptr: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+    p_neg: np.ndarray | None
+    hop2_indptr: np.ndarray
+    hop2_indices: np.ndarray
+
+    @property
+    def degree(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+
+def _csr(n: int, rows: np.ndarray, cols: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    order = np.lexsort((cols, rows))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]).astype(np.int64)
+    return indptr, cols[order].astype(np.int64), data[order]
+
+
+def context_graph(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray,
+                  degree: np.ndarray | None = None, power: float = 0.75) -> ContextGraph:
+    """Build the sampling structures of an undirected graph (edges once, ``src < dst``).
+
+    Args:
+        n: number of nodes.
+        src, dst, weight: ``(m,)`` edges and their weights.
+        degree: degrees to use for P_neg (default: this graph's own; a sampled subgraph passes
+            the full graph's, restricted to its nodes).
+        power: the exponent of P_neg (S1.2.6: 0.75).
+    """
+    import scipy.sparse as sp
+
+    src = np.asarray(src, np.int64)
+    dst = np.asarray(dst, np.int64)
+    weight = np.asarray(weight, np.float64)
+    rows, cols = np.concatenate([src, dst]), np.concatenate([dst, src])
+    indptr, indices, weights = _csr(n, rows, cols, np.concatenate([weight, weight]))
+    deg = np.diff(indptr).astype(np.float64) if degree is None else np.asarray(degree, np.float64)
+    mass = deg ** power
+    p_neg = mass / mass.sum() if mass.sum() > 0 else None
+    adj = sp.csr_matrix((np.ones(indices.size), indices, indptr), shape=(n, n))
+    two = (adj @ adj).tocsr()
+    two.setdiag(0)
+    two = two - two.multiply(adj)
+    two.eliminate_zeros()
+    two.sort_indices()
+    return ContextGraph(n, indptr, indices, weights, p_neg, two.indptr.astype(np.int64), two.indices.astype(np.int64))
+
+
+def sample_positives(ctx: ContextGraph, targets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One neighbour u of each target t, with probability w_tu / Σ_u' w_tu' (uniform if all are 0).
+
+    Args:
+        targets: ``(T,)`` nodes, each with at least one neighbour.
+
+    Returns:
+        ``(T,)`` int64 positives.
+    """
+    lo, hi = ctx.indptr[targets], ctx.indptr[targets + 1]
+    cum = np.concatenate([[0.0], np.cumsum(ctx.weights)])
+    u = rng.random(targets.size)
+    mass_lo, mass_hi = cum[lo], cum[hi]
+    by_weight = np.searchsorted(cum, mass_lo + u * (mass_hi - mass_lo), side="right") - 1
+    uniform = lo + np.floor(u * (hi - lo)).astype(np.int64)
+    k = np.where(mass_hi > mass_lo, by_weight, uniform)
+    return ctx.indices[np.clip(k, lo, hi - 1)]
+
+
+def sample_negatives(ctx: ContextGraph, targets: np.ndarray, n_neg: int, p_hard: float,
+                     rng: np.random.Generator) -> np.ndarray:
+    """N_neg negatives per target from P_neg, each hard (two-hop, never co-occurring) with probability p_h.
+
+    Returns:
+        ``(T, n_neg)`` int64 negatives (a negative may equal its target; the loss masks those).
+    """
+    if ctx.p_neg is None:
+        raise ValueError("no node has a neighbour: there is no noise distribution to sample from")
+    shape = (targets.size, n_neg)
+    neg = rng.choice(ctx.n, size=shape, p=ctx.p_neg)
+    hard = rng.random(shape) < p_hard
+    pick = rng.random(shape)
+    lo = ctx.hop2_indptr[targets][:, None]
+    count = (ctx.hop2_indptr[targets + 1] - ctx.hop2_indptr[targets])[:, None]
+    hard &= count > 0
+    if ctx.hop2_indices.size:
+        idx = np.minimum(lo + np.floor(pick * count).astype(np.int64), ctx.hop2_indices.size - 1)
+        neg = np.where(hard, ctx.hop2_indices[idx], neg)
+    return neg.astype(np.int64)
+
+
+def ordinal_pairs(ips: np.ndarray, nodes: np.ndarray, n_pairs: int, delta: float,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Mine weak-ordinal pairs (S1.2.6): ``n_pairs`` candidates drawn uniformly from ``nodes``,
+    ordered so IPS⁰_i > IPS⁰_j (ties dropped), each kept with π = 1 − exp(−(IPS⁰_i − IPS⁰_j)/δ).
+
+    Returns:
+        ``(i, j)``, two ``(P,)`` int64 arrays with IPS⁰_i > IPS⁰_j.
+    """
+    a = nodes[rng.integers(0, nodes.size, n_pairs)]
+    b = nodes[rng.integers(0, nodes.size, n_pairs)]
+    u = rng.random(n_pairs)
+    diff = ips[a] - ips[b]
+    gap = np.abs(diff)
+    keep = (gap > 0) & (u < -np.expm1(-gap / delta))
+    hi, lo = np.where(diff > 0, a, b), np.where(diff > 0, b, a)
+    return hi[keep].astype(np.int64), lo[keep].astype(np.int64)
+
+
+def top_k_neighbours(ctx: ContextGraph, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each node's K heaviest neighbours (ties: lower index first), as CSR ``(indptr, indices)``."""
+    rows = np.repeat(np.arange(ctx.n), ctx.degree)
+    order = np.lexsort((ctx.indices, -ctx.weights, rows))
+    rank = np.arange(order.size) - ctx.indptr[rows[order]]
+    keep = order[rank < k]
+    counts = np.bincount(rows[keep], minlength=ctx.n)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), ctx.indices[keep]
+
+
+def sample_subgraph(topk: tuple[np.ndarray, np.ndarray], seeds: np.ndarray, hops: int) -> np.ndarray:
+    """Seeds plus, for each of ``hops`` layers, the K heaviest neighbours of every node reached so far
+    (S1.2.6 mini-batching). Returns the sorted node ids of the subgraph to induce."""
+    indptr, indices = topk
+    nodes = np.unique(seeds)
+    frontier = nodes
+    for _ in range(hops):
+        if not frontier.size:
+            break
+        reach = np.concatenate([indices[indptr[v]:indptr[v + 1]] for v in frontier])
+        new = np.setdiff1d(reach, nodes)
+        nodes = np.union1d(nodes, new)
+        frontier = new
+    return nodes
+
+
+def induced_edges(nodes: np.ndarray, src: np.ndarray, dst: np.ndarray, weight: np.ndarray,
+                  n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The edges among ``nodes`` (sorted), renumbered to 0…len(nodes)−1 (still ``src < dst``)."""
+    local = np.full(n, -1, dtype=np.int64)
+    local[nodes] = np.arange(nodes.size)
+    keep = (local[src] >= 0) & (local[dst] >= 0)
+    return local[src[keep]], local[dst[keep]], weight[keep]

@@ -14,10 +14,18 @@ Reads each user's tag graph (memoire graph) and trains, without labels, the rela
 S1.2.5 (h = 4 heads, d = 128, L = 2) with the losses of S1.2.6: NCE context prediction, a weak
 ordinal hinge on the prior IPS^0, EMA smoothing; AdamW, curriculum, early stop. Writes α_t, s_t
 and their EMA per tag, the training curves, the embeddings z_t and the weights.
+
+`memoire persona update` (S1.2.11, streaming maintenance) instead folds the images appended since
+the last graph/persona run (images.idx >= graph_users.n_images) into each user's graph and
+persona: tag statistics and co-occurrences of the touched tags, cold-start nodes for new tags, one
+forward of the trained model on their 1-hop ego graph (EMA beta = 0.9, alpha = softmax of the EMA),
+cold-start blending, pruning to <= 500 nodes. Training options are ignored; a full `memoire
+graph` / `memoire persona` rerun recomputes from scratch.
 """
 
 
 def command(
+    action: Annotated[str, typer.Argument(help="train (default): train PERSONA-GAT; update: fold in new images (S1.2.11).", show_default=False)] = "train",
     workspace: WorkspaceOpt = None,
     users: UsersOpt = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Most epochs per user (early stop: patience 5 on the loss and KL(α‖α_prev) < 1e-3).")] = 50,
@@ -30,6 +38,13 @@ def command(
 ) -> None:
     from memoire_cli.errors import UsageError
 
+    if action not in ("train", "update"):
+        raise UsageError(f"unknown action {action!r}: use `memoire persona` (train) or `memoire persona update`")
+    if action == "update":
+        if shard or force:
+            raise UsageError("`memoire persona update` takes neither --shard nor --force")
+        _update(workspace, users)
+        return
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
     if steps_per_epoch < 0:
@@ -43,3 +58,15 @@ def command(
     cfg = PersonaConfig(max_epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, seed=seed)
     dev = resolve_device(device)
     run(lambda: PersonaStage(cfg, dev), workspace, users=users, shard=shard, force=force)
+
+
+def _update(workspace: object, users: str | None) -> None:
+    from memoire_cli.console import emit_json, stderr_console
+    from memoire_cli.manifest import resolve_workspace
+    from memoire_cli.persona.update import UpdateConfig, run_update
+    from memoire_cli.stage import parse_selection
+    from memoire_cli.workspace import Workspace
+
+    selection = parse_selection(users, None)
+    ws = Workspace.open(resolve_workspace(workspace), "persona")
+    emit_json(run_update(ws, selection, UpdateConfig(), stderr_console()))

@@ -316,7 +316,7 @@ CREATE TABLE IF NOT EXISTS graph_edges (
   PRIMARY KEY (user_id, src, dst)
 );
 
--- persona: The global persona: tag importances α_t (13), scores s_t and their EMA s̄_t, one row per graph node.
+-- persona: The global persona: tag importances α_t (13), scores s_t and their EMA s̄_t, one row per graph node. Rewritten, with graph_*, by `memoire persona update` (S1.2.11).
 -- producer: persona; consumers: pat, label, rank, eval, persona update
 CREATE TABLE IF NOT EXISTS persona (
   user_id VARCHAR,

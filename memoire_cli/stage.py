@@ -95,17 +95,23 @@ def committed_inputs(ws: Workspace, inputs: tuple[str, ...]) -> dict[str, str]:
     ``"gallery"`` in ``inputs`` stands for whichever of :data:`GALLERY_STAGES` holds the user. Only
     users committed in every input are returned.
     """
+    snapshot = ws.stage_users()
     combined: dict[str, list[str]] | None = None
     for name in inputs:
         stages = GALLERY_STAGES if name == "gallery" else (name,)
         found: dict[str, str] = {}
         for stage in stages:
-            found.update({u: f"{stage}:{d}" for u, (_, d) in ws.user_fingerprints(stage).items()})
+            found.update({u: f"{stage}:{d}" for u, (_, d) in snapshot.get(stage, {}).items()})
         if combined is None:
             combined = {u: [d] for u, d in found.items()}
         else:
             combined = {u: combined[u] + [found[u]] for u in combined if u in found}
-    return {u: _hash("|".join(ds)) for u, ds in (combined or {}).items()}
+    return {u: inputs_digest(ds) for u, ds in (combined or {}).items()}
+
+
+def inputs_digest(parts: list[str]) -> str:
+    """The digest of a user's inputs from its upstream outputs' ``"{stage}:{digest}"`` parts, in input order."""
+    return sha16("|".join(parts))
 
 
 class Stage(ABC):
@@ -156,16 +162,18 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _hash(text: str) -> str:
+def sha16(text: str) -> str:
+    """First 32 hex digits of the SHA-256 of ``text``."""
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def fingerprint(params: dict[str, Any], code: str, input_digest: str) -> str:
     """What a user's outputs of a stage depend on: parameters, code version, input digests."""
-    return _hash(canonical_json({"params": params, "code": code, "inputs": input_digest}))
+    return sha16(canonical_json({"params": params, "code": code, "inputs": input_digest}))
 
 
-def _record_run(ws: Workspace, run: dict[str, Any]) -> None:
+def record_run(ws: Workspace, run: dict[str, Any]) -> None:
+    """Insert or replace a row of ``runs`` (a dict with every column)."""
     cols = ws.schema.tables["runs"].column_names
 
     def write(con: Any) -> None:
@@ -186,7 +194,7 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
         "stage": stage.name,
         "status": "running",
         "params": canonical_json(params),
-        "params_hash": _hash(canonical_json(params))[:16],
+        "params_hash": sha16(canonical_json(params))[:16],
         "code_version": stage.code(),
         "fingerprint": None,
         "shard": selection.shard,
@@ -198,10 +206,10 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
     }
     committed = ws.user_fingerprints(stage.name)
     fingerprints = {u: fingerprint(params, stage.code(), d) for u, d in stage.input_digests(ws, users).items()}
-    run["fingerprint"] = _hash(canonical_json(fingerprints))
+    run["fingerprint"] = sha16(canonical_json(fingerprints))
     todo = [(u, fp) for u, fp in fingerprints.items() if force or committed.get(u, ("", ""))[0] != fp]
     skipped = not todo
-    _record_run(ws, run)
+    record_run(ws, run)
     try:
         if todo:
             stage.prepare(ws, console)
@@ -239,12 +247,12 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
         interrupted = isinstance(exc, KeyboardInterrupt)
         run.update(status="interrupted" if interrupted else "failed", ended_at=utcnow(), message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         try:
-            _record_run(ws, run)
+            record_run(ws, run)
         except Exception:  # the original error matters more than the bookkeeping
             pass
         raise
     run.update(status="skipped" if skipped else "done", ended_at=utcnow())
-    _record_run(ws, run)
+    record_run(ws, run)
     return {
         "memoire": __version__,
         "stage": stage.name,

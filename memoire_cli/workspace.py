@@ -223,6 +223,13 @@ class Workspace:
         finally:
             con.unregister(view)
 
+    def stage_users(self) -> dict[str, dict[str, tuple[str, str]]]:
+        """stage → user_id → (fingerprint, digest) of every committed output, in one query."""
+        out: dict[str, dict[str, tuple[str, str]]] = {}
+        for stage, user_id, fp, digest in self.query("SELECT stage, user_id, fingerprint, digest FROM stage_users"):
+            out.setdefault(stage, {})[user_id] = (fp, digest)
+        return out
+
     def user_fingerprints(self, stage: str) -> dict[str, tuple[str, str]]:
         """user_id → (fingerprint, digest) of the committed outputs of a stage."""
         rows = self.query("SELECT user_id, fingerprint, digest FROM stage_users WHERE stage = ?", [stage])

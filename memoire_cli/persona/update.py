@@ -69,7 +69,7 @@ from memoire_cli.graph.config import GraphConfig
 from memoire_cli.graph.prior import ips0 as ips0_of
 from memoire_cli.graph.social import relation_index, social_boost
 from memoire_cli.persona.features import node_features
-from memoire_cli.stage import Selection, _hash, _record_run, canonical_json, fingerprint
+from memoire_cli.stage import Selection, canonical_json, fingerprint, inputs_digest, record_run, sha16
 from memoire_cli.workspace import Workspace, digest_columns, utcnow
 
 RAW = ("f", "r", "v", "q", "g")
@@ -471,7 +471,7 @@ def read_state(ws: Workspace, user_id: str) -> tuple[UserState, NewImages, dict[
         if set(marks) != {"graph", "persona"}:
             raise MemoireError(f"user {user_id} has no persona yet: run `memoire persona` first")
         (gparams, g_origin), (pparams, p_origin) = (_params_of(con, marks[k][2], k, user_id) for k in ("graph", "persona"))
-        if fingerprint(pparams, persona_code(), _hash(f"graph:{marks['graph'][1]}")) != marks["persona"][0]:  # as committed_inputs()
+        if fingerprint(pparams, persona_code(), inputs_digest([f"graph:{marks['graph'][1]}"])) != marks["persona"][0]:
             raise MemoireError(f"user {user_id}: the persona is older than its graph: run `memoire persona` first")
         urow = con.execute("SELECT n_images, epoch_us(now), lambda_s, lambda_c, lambda_r, lambda_rel, lambda_f FROM graph_users WHERE user_id = ?", [user_id]).fetchall()
         users_all = con.execute("SELECT * FROM graph_users WHERE user_id = ?", [user_id]).fetchnumpy()
@@ -598,7 +598,7 @@ def update_user(ws: Workspace, user_id: str, run: dict[str, Any], ucfg: UpdateCo
     tables = output_rows(user_id, st)
     graph_digest = digest_columns({k: tables[k] for k in GRAPH_TABLES}, {})
     graph_fp = st.users_row["graph_fingerprint"]  # the last full build's: a changed gallery still rebuilds
-    persona_fp = fingerprint(pparams, persona_code(), _hash(f"graph:{graph_digest}"))  # as committed_inputs() makes it
+    persona_fp = fingerprint(pparams, persona_code(), inputs_digest([f"graph:{graph_digest}"]))
     persona_digest = digest_columns({"persona": tables["persona"]}, {"persona_embeddings": st.emb})
     schema = ws.schema
     params = json.loads(run["params"])
@@ -639,10 +639,10 @@ def run_update(ws: Workspace, selection: Selection, ucfg: UpdateConfig, console:
     params = {"update": True, **ucfg.as_params()}
     run: dict[str, Any] = {
         "run_id": uuid.uuid4().hex[:16], "stage": "persona", "status": "running", "params": canonical_json(params),
-        "params_hash": _hash(canonical_json(params))[:16], "code_version": persona_code() + "+update.1", "fingerprint": None,
+        "params_hash": sha16(canonical_json(params))[:16], "code_version": persona_code() + "+update.1", "fingerprint": None,
         "shard": selection.shard, "users": len(users), "computed": 0, "started_at": utcnow(), "ended_at": None, "message": None,
     }
-    _record_run(ws, run)
+    record_run(ws, run)
     try:
         for user_id in users:
             report = update_user(ws, user_id, run, ucfg)
@@ -656,13 +656,13 @@ def run_update(ws: Workspace, selection: Selection, ucfg: UpdateConfig, console:
         run.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", ended_at=utcnow(),
                    message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         try:
-            _record_run(ws, run)
+            record_run(ws, run)
         except Exception:  # the original error matters more than the bookkeeping
             pass
         raise
     skipped = run["computed"] == 0
     run.update(status="skipped" if skipped else "done", ended_at=utcnow())
-    _record_run(ws, run)
+    record_run(ws, run)
     return {
         "memoire": __version__, "stage": "persona", "action": "update", "workspace": str(ws.root), "run_id": run["run_id"],
         "skipped": skipped, "shard": selection.shard, "users": len(users), "computed": run["computed"],

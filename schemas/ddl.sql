@@ -341,3 +341,28 @@ CREATE TABLE IF NOT EXISTS persona_curves (
   kl DOUBLE,
   PRIMARY KEY (user_id, epoch)
 );
+
+-- pat_images: Per image: what PAT found. A(I) is pat/{user_id}/attention[idx] (uint8, A·255).
+-- producer: pat; consumers: label, train, rank
+CREATE TABLE IF NOT EXISTS pat_images (
+  user_id VARCHAR,
+  image_id VARCHAR,
+  idx INTEGER,
+  faces INTEGER,
+  matched INTEGER,
+  masks INTEGER,
+  PRIMARY KEY (image_id)
+);
+
+-- pat_masks: Per-tag soft masks M_t of every image (S1.3.2–S1.3.4), so that A(I) can be re-fused with other α (session adaptation, ablations). Pixels: pat/{user_id}/masks[mask_idx] (uint8, M·255).
+-- producer: pat; consumers: rank, label
+CREATE TABLE IF NOT EXISTS pat_masks (
+  user_id VARCHAR,
+  mask_idx INTEGER,
+  image_id VARCHAR,
+  tag_id INTEGER,
+  type VARCHAR,
+  source VARCHAR,
+  alpha DOUBLE,
+  PRIMARY KEY (user_id, mask_idx)
+);

@@ -1,11 +1,44 @@
-"""`memoire pat`: Personal attention maps A(I): people, location and event masks fused by α (S1.3)."""
+"""`memoire pat`: personal attention maps A(I): people, location and event masks fused by α (S1.3)."""
 
 from __future__ import annotations
 
-from memoire_cli.cli import WorkspaceOpt, not_built
+from pathlib import Path
+from typing import Annotated
 
-HELP = """Personal attention maps A(I): people, location and event masks fused by α (S1.3)."""
+import typer
+
+from memoire_cli.cli import ForceOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
+
+HELP = """Personal attention maps A(I): people, location and event masks fused by α (S1.3).
+
+People: packaged SCRFD face detection (θ_det), ArcFace, Hungarian assignment to the enrolment
+anchors (τ_match), SAM with the face box or the Gaussian fallback. Places and events: CLIPSeg with
+the Table 2 templates and the Table 3 proxy vocabulary, or, without local CLIPSeg weights, a
+documented spatial prior. Fusion with the persona's α, 3×3 close, σ = 1 blur, min–max (S1.3.5).
+"""
 
 
-def command(workspace: WorkspaceOpt = None) -> None:
-    not_built("pat")
+def command(
+    workspace: WorkspaceOpt = None,
+    users: UsersOpt = None,
+    theta_det: Annotated[float, typer.Option("--theta-det", help="Face detection threshold θ_det (Table 1).")] = 0.80,
+    tau_match: Annotated[float, typer.Option("--tau-match", help="ArcFace cosine threshold τ_match (Table 1).")] = 0.35,
+    clipseg: Annotated[Path | None, typer.Option("--clipseg", help="Local CLIPSeg folder (default: $MEMOIRE_CLIPSEG or the local Hugging Face cache of CIDAS/clipseg-rd64-refined).", show_default=False)] = None,
+    sam: Annotated[Path | None, typer.Option("--sam", help="Local SAM folder for transformers' SamModel (default: $MEMOIRE_SAM).", show_default=False)] = None,
+    shard: ShardOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    from memoire_cli.errors import UsageError
+
+    for name, value in (("--theta-det", theta_det), ("--tau-match", tau_match)):
+        if not 0.0 <= value <= 1.0:
+            raise UsageError(f"{name} must be between 0 and 1, got {value:g}")
+    for name, path in (("--clipseg", clipseg), ("--sam", sam)):
+        if path is not None and not path.is_dir():
+            raise UsageError(f"{name} {path}: no such folder")
+
+    from memoire_cli.pat.stage import PatConfig, PatStage
+
+    cfg = PatConfig(theta_det=theta_det, tau_match=tau_match, clipseg=None if clipseg is None else str(clipseg.resolve()),
+                    sam=None if sam is None else str(sam.resolve()))
+    run(lambda: PatStage(cfg), workspace, users=users, shard=shard, force=force)

@@ -1,0 +1,145 @@
+"""`memoire pat` as a stage: per user, ground every tag of every image and fuse A(I) (S1.3).
+
+Per user: enrol one reference embedding per person from the enrolment anchors; then per image,
+people masks from face detection → ArcFace → Hungarian assignment → SAM or the Gaussian fallback
+(S1.3.2), location masks from CLIPSeg with the Table 2 templates (S1.3.3), event masks from the
+proxy vocabulary (S1.3.4), fused with the persona's α (S1.3.5) and post-processed into A(I). The
+per-tag masks are stored too (uint8), so `rank` can re-fuse A(I) with session-adapted α*.
+
+Models are located, never downloaded: CLIPSeg and SAM from ``--clipseg``/``--sam`` or
+``$MEMOIRE_CLIPSEG``/``$MEMOIRE_SAM`` (or the local Hugging Face cache for CLIPSeg); without them
+the stage says so on stderr and uses the documented defaults (the spatial prior for places and
+events, the Gaussian blob for people). Faces use the packaged SCRFD + ArcFace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from memoire_cli.errors import MemoireError
+from memoire_cli.pat.fusion import attention_map, quantise
+from memoire_cli.stage import Stage, UserOutput
+from memoire_cli.workspace import Columns, Workspace
+
+
+@dataclass(frozen=True)
+class PatConfig:
+    """Table 1's thresholds (defaults: the spec's) and which models to use."""
+
+    theta_det: float = 0.80
+    nms_iou: float = 0.40
+    tau_match: float = 0.35
+    clipseg: str | None = None  # a local CLIPSeg folder; None: look it up, else the spatial prior
+    sam: str | None = None  # a local SAM folder; None: look it up, else the Gaussian fallback
+
+
+def _obj(values: list) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+class PatStage(Stage):
+    name = "pat"
+    code_version = "1"
+    inputs = ("gallery", "persona")
+
+    def __init__(self, cfg: PatConfig):
+        from memoire_cli.pat.clipseg import locate_clipseg
+        from memoire_cli.pat.sam import locate_sam
+
+        self.cfg = cfg
+        try:
+            self.clipseg_path = locate_clipseg(cfg.clipseg)
+            self.sam_path = locate_sam(cfg.sam)
+        except FileNotFoundError as exc:
+            raise MemoireError(f"model folder not found: {exc}") from None
+        self.people: Any = None
+        self.grounder: Any = None
+
+    def params(self) -> dict[str, Any]:
+        return {**asdict(self.cfg), "clipseg": self.clipseg_path or "prior", "sam": self.sam_path or "gaussian"}
+
+    def prepare(self, ws: Workspace, console: Any) -> None:
+        from memoire_cli.faces.insightface_models import load_detector, load_recognizer, models_description
+        from memoire_cli.pat.clipseg import ClipSegGrounder, PriorGrounder
+        from memoire_cli.pat.people import PeopleGrounder
+        from memoire_cli.pat.sam import SamSegmenter
+
+        segmenter = SamSegmenter(self.sam_path) if self.sam_path else None
+        detector = load_detector(det_thresh=self.cfg.theta_det, nms_thresh=self.cfg.nms_iou)
+        self.people = PeopleGrounder(detector, load_recognizer(), segmenter, theta_det=self.cfg.theta_det,
+                                     nms_iou=self.cfg.nms_iou, tau_match=self.cfg.tau_match)
+        self.grounder = ClipSegGrounder.from_pretrained(self.clipseg_path) if self.clipseg_path else PriorGrounder()
+        console.print(f"pat: {models_description()}")
+        console.print(f"pat: people masks: {'SAM from ' + self.sam_path if self.sam_path else 'SAM weights not found locally: Gaussian fallback of S1.3.2(3)'}")
+        console.print(f"pat: locations and events: {self.grounder.describe()}")
+
+    def compute(self, ws: Workspace, user_id: str) -> UserOutput:
+        images = ws.read_array("images", user_id)
+        anchors = ws.read_array("anchors", user_id)
+        rows = ws.query("SELECT image_id, idx, width, height FROM images WHERE user_id = ? ORDER BY idx", [user_id])
+        tags = {t: (kind, name) for t, kind, name in ws.query("SELECT tag_id, type, name FROM tags WHERE user_id = ?", [user_id])}
+        alpha = dict(ws.query("SELECT tag_id, alpha FROM persona WHERE user_id = ?", [user_id]))
+        per_image: dict[str, list[int]] = {}
+        for image_id, tag_id in ws.query("SELECT image_id, tag_id FROM image_tags WHERE user_id = ? ORDER BY image_id, tag_id", [user_id]):
+            per_image.setdefault(image_id, []).append(tag_id)
+        by_person: dict[int, list[np.ndarray]] = {}
+        for idx, tag_id in ws.query("SELECT idx, tag_id FROM anchors WHERE user_id = ? ORDER BY idx", [user_id]):
+            by_person.setdefault(tag_id, []).append(np.asarray(anchors[idx]))
+        enrolled = self.people.enrol(by_person)
+
+        size = images.shape[1]
+        attention = np.zeros((len(rows), size, size), dtype=np.uint8)
+        masks: list[np.ndarray] = []
+        mask_rows: list[tuple] = []
+        image_rows: list[tuple] = []
+        for image_id, idx, width, height in rows:
+            pixels = np.asarray(images[idx])[:height, :width]
+            present = per_image.get(image_id, [])
+            fused_masks: list[np.ndarray] = []
+            fused_alpha: list[float] = []
+            people_tags = [t for t in present if tags[t][0] == "P" and t in enrolled]
+            person_masks, info = self.people.masks(pixels, people_tags, enrolled)
+            for tag_id in present:  # tag order fixes the summation order (S1.3.7)
+                kind, name = tags[tag_id]
+                if kind == "P":
+                    if tag_id not in person_masks:
+                        continue
+                    mask, source = person_masks[tag_id], info["sources"][tag_id]
+                elif kind == "L":
+                    mask, source = self.grounder.location_mask(pixels, name), self.grounder.source
+                else:
+                    mask, source = self.grounder.event_mask(pixels, name), self.grounder.source
+                a = float(alpha.get(tag_id, 0.0))
+                fused_masks.append(mask)
+                fused_alpha.append(a)
+                padded = np.zeros((size, size), dtype=np.uint8)
+                padded[:height, :width] = quantise(mask)
+                mask_rows.append((len(masks), image_id, tag_id, kind, source, a))
+                masks.append(padded)
+            attention[idx, :height, :width] = quantise(attention_map(fused_masks, fused_alpha, height, width))
+            image_rows.append((image_id, idx, info["faces_detected"], info["faces_matched"], len(fused_masks)))
+        return UserOutput(tables=self._tables(user_id, image_rows, mask_rows), arrays={
+            "pat_attention": attention,
+            "pat_masks": np.stack(masks) if masks else np.zeros((0, size, size), dtype=np.uint8),
+        })
+
+    @staticmethod
+    def _tables(user_id: str, image_rows: list[tuple], mask_rows: list[tuple]) -> dict[str, Columns]:
+        return {
+            "pat_images": {
+                "user_id": _obj([user_id] * len(image_rows)), "image_id": _obj([r[0] for r in image_rows]),
+                "idx": np.array([r[1] for r in image_rows], np.int32), "faces": np.array([r[2] for r in image_rows], np.int32),
+                "matched": np.array([r[3] for r in image_rows], np.int32), "masks": np.array([r[4] for r in image_rows], np.int32),
+            },
+            "pat_masks": {
+                "user_id": _obj([user_id] * len(mask_rows)), "mask_idx": np.array([r[0] for r in mask_rows], np.int32),
+                "image_id": _obj([r[1] for r in mask_rows]), "tag_id": np.array([r[2] for r in mask_rows], np.int32),
+                "type": _obj([r[3] for r in mask_rows]), "source": _obj([r[4] for r in mask_rows]),
+                "alpha": np.array([r[5] for r in mask_rows], np.float64),
+            },
+        }

@@ -1,0 +1,71 @@
+"""`memoire pat` through the CLI on a small real-rendered gallery: contracts, outputs, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import manifest, rows
+from memoire_cli.schema import load_schema
+from memoire_cli.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def pat_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import Invoker
+
+    cli = Invoker()
+    ws = tmp_path_factory.mktemp("pat") / "w"
+    steps = (["synth", "-w", ws, "--users", "1", "--images-per-user", "6", "--frames-per-clip", "1", "--image-size", "256",
+              "--anchors", "1", "--seed", "4"], ["graph", "-w", ws], ["persona", "-w", ws, "--epochs", "2"], ["pat", "-w", ws])
+    for args in steps:
+        result = cli(*args)
+        assert result.exit_code == 0, result.stderr
+    assert "Gaussian fallback" in result.stderr and "spatial prior" in result.stderr
+    assert manifest(result)["computed"] == 1
+    return ws
+
+
+def test_outputs_match_declarations_and_each_other(pat_ws: Path) -> None:
+    for spec in load_schema().tables_of("pat"):
+        cols = rows(pat_ws, f"SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '{spec.name}' ORDER BY ordinal_position")
+        assert cols == [(c.name, c.type) for c in spec.columns]
+    ws = Workspace.open(pat_ws, "rank")
+    n = rows(pat_ws, "SELECT count(*) FROM images")[0][0]
+    attention = ws.read_array("pat_attention", "u0000")
+    masks = ws.read_array("pat_masks", "u0000")
+    assert attention.shape == (n, 256, 256) and attention.dtype == np.uint8
+    assert masks.shape[0] == rows(pat_ws, "SELECT count(*) FROM pat_masks")[0][0] > 0
+    # every location and event tag of every image has a mask; people only where a face matched
+    assert rows(pat_ws, """SELECT count(*) FROM image_tags it JOIN tags t USING (user_id, tag_id)
+                           WHERE t.type != 'P' AND NOT EXISTS (SELECT 1 FROM pat_masks m
+                           WHERE m.image_id = it.image_id AND m.tag_id = it.tag_id)""") == [(0,)]
+    assert rows(pat_ws, "SELECT sum(matched) FROM pat_images")[0][0] == rows(pat_ws, "SELECT count(*) FROM pat_masks WHERE type = 'P'")[0][0]
+    # α of the fused masks is the persona's
+    assert rows(pat_ws, "SELECT count(*) FROM pat_masks m JOIN persona p USING (user_id, tag_id) WHERE abs(m.alpha - p.alpha) > 1e-12") == [(0,)]
+    for idx, width, height in rows(pat_ws, "SELECT idx, width, height FROM images"):
+        a = attention[idx]
+        assert a[:height, :width].max() == 255 and not a[height:, :].any()
+
+
+def test_strangers_get_no_mask(pat_ws: Path) -> None:
+    assert rows(pat_ws, "SELECT count(*) FROM pat_masks m JOIN people p USING (user_id, tag_id) WHERE NOT p.in_graph") == [(0,)]
+
+
+def test_rerun_is_cached_and_forced_rerun_is_bit_identical(cli, pat_ws: Path) -> None:
+    before = rows(pat_ws, "SELECT digest FROM stage_users WHERE stage = 'pat'")
+    assert manifest(cli("pat", "-w", pat_ws))["skipped"] is True
+    assert manifest(cli("pat", "-w", pat_ws, "--force"))["computed"] == 1
+    assert rows(pat_ws, "SELECT digest FROM stage_users WHERE stage = 'pat'") == before
+
+
+def test_bad_input(cli, box_renderer, tmp_path: Path) -> None:
+    ws = tmp_path / "w"
+    assert cli("synth", "-w", ws, "--users", "1", "--images-per-user", "2", "--frames-per-clip", "0", "--image-size", "128", "--anchors", "1").exit_code == 0
+    before = cli("pat", "-w", ws)
+    assert before.exit_code == 1 and "needs the outputs of synth or ingest and persona" in before.stderr
+    for args, words in ((["--theta-det", "1.5"], "--theta-det"), (["--clipseg", str(tmp_path / "nope")], "no such folder")):
+        result = cli("pat", "-w", ws, *args)
+        assert result.exit_code == 2 and words in result.stderr and result.stdout == ""

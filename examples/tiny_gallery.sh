@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: a tiny synthetic gallery, its tag graphs and personas, then a
-# summary of the workspace and each user's most important tags. Each stage reads the previous one's
-# manifest on stdin; stderr carries progress and tables. Later stages join this pipe as they are
-# built (pat | label | train | rank | eval).
+# The main job on the embedded default: a tiny synthetic gallery, its tag graphs, personas and
+# attention maps, then a summary of the workspace and each user's most important tags. Each stage
+# reads the previous one's manifest on stdin; stderr carries progress and tables. Later stages join
+# this pipe as they are built (label | train | rank | eval).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 memoire=${MEMOIRE:-$here/.venv/bin/memoire}
@@ -12,6 +12,7 @@ ws=${1:-$here/out/tiny}
 "$memoire" synth --workspace "$ws" --users 4 --seed 0 --images-per-user 24 --frames-per-clip 1 \
   | "$memoire" graph \
   | "$memoire" persona \
+  | "$memoire" pat \
   | "$memoire" status
 
 "$python" - "$ws" <<'PY'

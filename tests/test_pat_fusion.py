@@ -68,3 +68,23 @@ def test_bit_identical_and_quantised() -> None:
     assert a.tobytes() == b.tobytes()
     q = quantise(a)
     assert q.dtype == np.uint8 and q.max() == 255 and q.min() == 0
+
+
+def test_postprocess_agrees_with_the_scipy_reference() -> None:
+    from scipy.ndimage import gaussian_filter, grey_closing
+
+    field = np.random.default_rng(1).random((H, W)).astype(np.float32)
+    ref = gaussian_filter(grey_closing(field, size=(3, 3), mode="nearest"), sigma=1.0, mode="nearest")
+    ref = (ref - ref.min()) / (ref.max() - ref.min() + 1e-6)
+    assert np.abs(postprocess(field) - ref).max() < 1e-5
+
+
+def test_refusion_from_stored_masks() -> None:
+    from memoire_cli.pat.fusion import refuse
+
+    masks = [square(4, 4, 20, 20), square(40, 20, 60, 44)]
+    stored = np.stack([quantise(m) for m in masks])
+    a = refuse(stored, [0.9, 0.1])
+    b = refuse(stored, [0.1, 0.9])
+    assert a[12, 12] > a[32, 50] and b[12, 12] < b[32, 50]
+    assert np.abs(a - attention_map(masks, [0.9, 0.1], H, W)).max() < 1e-5

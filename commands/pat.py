@@ -25,6 +25,8 @@ def command(
     tau_match: Annotated[float, typer.Option("--tau-match", help="ArcFace cosine threshold τ_match (Table 1).")] = 0.35,
     clipseg: Annotated[Path | None, typer.Option("--clipseg", help="Local CLIPSeg folder (default: $MEMOIRE_CLIPSEG or the local Hugging Face cache of CIDAS/clipseg-rd64-refined).", show_default=False)] = None,
     sam: Annotated[Path | None, typer.Option("--sam", help="Local SAM folder for transformers' SamModel (default: $MEMOIRE_SAM).", show_default=False)] = None,
+    overlay: Annotated[Path | None, typer.Option("--overlay", help="After the run, write a picture of A(I) over the photo of --image (Fig. 6) to this file.", show_default=False)] = None,
+    image: Annotated[str | None, typer.Option("--image", help="Image id for --overlay, e.g. u0000/00012.", show_default=False)] = None,
     shard: ShardOpt = None,
     force: ForceOpt = False,
 ) -> None:
@@ -37,8 +39,16 @@ def command(
         if path is not None and not path.is_dir():
             raise UsageError(f"{name} {path}: no such folder")
 
+    if (overlay is None) != (image is None):
+        raise UsageError("--overlay and --image go together")
+
     from memoire_cli.pat.stage import PatConfig, PatStage
 
     cfg = PatConfig(theta_det=theta_det, tau_match=tau_match, clipseg=None if clipseg is None else str(clipseg.resolve()),
                     sam=None if sam is None else str(sam.resolve()))
-    run(lambda: PatStage(cfg), workspace, users=users, shard=shard, force=force)
+    from memoire_cli.pat.overlay import check_image, write_overlay
+
+    check = None if image is None else (lambda ws: check_image(ws, image))
+    ws = run(lambda: PatStage(cfg), workspace, users=users, shard=shard, force=force, check=check)
+    if overlay is not None:
+        write_overlay(ws, image, overlay)

@@ -68,8 +68,8 @@ class MemoireGroup(typer.core.TyperGroup):
 
 
 def run(stage_factory: Any, workspace: Path | None, users: str | None = None, shard: str | None = None,
-        force: bool = False, create: bool = False) -> None:
-    """Open the workspace, run a stage over the selected users and print its manifest."""
+        force: bool = False, create: bool = False, check: Any = None) -> Any:
+    """Open the workspace, run a stage over the selected users, print its manifest; returns the workspace."""
     from memoire_cli.console import emit_json, stderr_console
     from memoire_cli.manifest import resolve_workspace
     from memoire_cli.stage import parse_selection, run_stage
@@ -79,8 +79,11 @@ def run(stage_factory: Any, workspace: Path | None, users: str | None = None, sh
     stage = stage_factory()
     root = resolve_workspace(workspace)
     ws = Workspace.open(root, stage.name, create=create)
+    if check is not None:  # validate request details that need the workspace, before any work
+        check(ws)
     manifest = run_stage(ws, stage, selection, force, stderr_console())
     emit_json(manifest)
+    return ws
 
 
 def not_built(stage: str) -> None:

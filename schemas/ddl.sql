@@ -364,5 +364,10 @@ CREATE TABLE IF NOT EXISTS pat_masks (
   type VARCHAR,
   source VARCHAR,
   alpha DOUBLE,
+  face_cos DOUBLE,
+  face_x0 DOUBLE,
+  face_y0 DOUBLE,
+  face_x1 DOUBLE,
+  face_y1 DOUBLE,
   PRIMARY KEY (user_id, mask_idx)
 );

@@ -69,3 +69,27 @@ def test_bad_input(cli, box_renderer, tmp_path: Path) -> None:
     for args, words in ((["--theta-det", "1.5"], "--theta-det"), (["--clipseg", str(tmp_path / "nope")], "no such folder")):
         result = cli("pat", "-w", ws, *args)
         assert result.exit_code == 2 and words in result.stderr and result.stdout == ""
+
+
+def test_person_masks_record_their_face(pat_ws: Path) -> None:
+    faces = rows(pat_ws, "SELECT type, face_cos, face_x0, face_y0, face_x1, face_y1 FROM pat_masks")
+    for kind, cos, *box in faces:
+        if kind == "P":
+            assert cos >= 0.35 and box[0] < box[2] and box[1] < box[3]
+        else:
+            assert cos is None and box == [None] * 4
+    assert any(kind == "P" for kind, *_ in faces)
+
+
+def test_overlay_picture(cli, pat_ws: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    out = tmp_path / "overlay.png"
+    result = cli("pat", "-w", pat_ws, "--overlay", out, "--image", "u0000/00001")
+    assert result.exit_code == 0, result.stderr
+    assert manifest(result)["skipped"] is True
+    w, h = rows(pat_ws, "SELECT width, height FROM images WHERE image_id = 'u0000/00001'")[0]
+    assert Image.open(out).size == (3 * w, h)
+    bad = cli("pat", "-w", pat_ws, "--overlay", out, "--image", "u9/1")
+    assert bad.exit_code == 1 and "no image 'u9/1'" in bad.stderr and bad.stdout == ""
+    assert cli("pat", "-w", pat_ws, "--overlay", out).exit_code == 2

@@ -44,7 +44,7 @@ def _obj(values: list) -> np.ndarray:
 
 class PatStage(Stage):
     name = "pat"
-    code_version = "1"
+    code_version = "2"
     inputs = ("gallery", "persona")
 
     def __init__(self, cfg: PatConfig):
@@ -106,10 +106,12 @@ class PatStage(Stage):
             person_masks, info = self.people.masks(pixels, people_tags, enrolled)
             for tag_id in present:  # tag order fixes the summation order (S1.3.7)
                 kind, name = tags[tag_id]
+                face: tuple = (None,) * 5
                 if kind == "P":
                     if tag_id not in person_masks:
                         continue
                     mask, source = person_masks[tag_id], info["sources"][tag_id]
+                    face = (info["cosines"][tag_id], *info["boxes"][tag_id])
                 elif kind == "L":
                     mask, source = self.grounder.location_mask(pixels, name), self.grounder.source
                 else:
@@ -119,7 +121,7 @@ class PatStage(Stage):
                 fused_alpha.append(a)
                 padded = np.zeros((size, size), dtype=np.uint8)
                 padded[:height, :width] = quantise(mask)
-                mask_rows.append((len(masks), image_id, tag_id, kind, source, a))
+                mask_rows.append((len(masks), image_id, tag_id, kind, source, a, *face))
                 masks.append(padded)
             attention[idx, :height, :width] = quantise(attention_map(fused_masks, fused_alpha, height, width))
             image_rows.append((image_id, idx, info["faces_detected"], info["faces_matched"], len(fused_masks)))
@@ -141,5 +143,7 @@ class PatStage(Stage):
                 "image_id": _obj([r[1] for r in mask_rows]), "tag_id": np.array([r[2] for r in mask_rows], np.int32),
                 "type": _obj([r[3] for r in mask_rows]), "source": _obj([r[4] for r in mask_rows]),
                 "alpha": np.array([r[5] for r in mask_rows], np.float64),
+                **{name: _obj([None if r[6 + k] is None else float(r[6 + k]) for r in mask_rows])
+                   for k, name in enumerate(("face_cos", "face_x0", "face_y0", "face_x1", "face_y1"))},
             },
         }

@@ -144,3 +144,26 @@ def test_bank_cache_is_reused(tmp_path, monkeypatch, bank):
         assert np.array_equal(first.embedding(key), second.embedding(key))
         assert first.face_box(key) == second.face_box(key)
     assert second.sources == first.sources
+
+
+def test_another_model_pack_from_a_folder(tmp_path) -> None:  # noqa: ANN001
+    """A pack folder is routed by insightface's model_zoo; a folder without both roles is refused."""
+    import pytest
+
+    from memoire_cli.faces import insightface_models as fm
+
+    packaged = fm.locate_packaged_models()
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    for name in ("2d106det.onnx",):  # a landmark model insightface routes elsewhere: ignored
+        (pack / name).symlink_to(packaged["detector"].parent / name)
+    with pytest.raises(fm.FaceModelError, match="no detector and no recognizer"):
+        fm.locate_pack(pack)
+    (pack / "det.onnx").symlink_to(packaged["detector"])
+    (pack / "rec.onnx").symlink_to(packaged["recognizer"])
+    found = fm.locate_pack(pack)
+    assert found["detector"].name == "det.onnx" and found["recognizer"].name == "rec.onnx"
+    assert "from the pack" in fm.models_description(pack)
+    assert fm.load_recognizer(pack=pack).taskname == "recognition"
+    with pytest.raises(fm.FaceModelError, match="no such folder"):
+        fm.locate_pack(tmp_path / "nope")

@@ -145,22 +145,57 @@ def _get_model(path: Path) -> Any:
     return model
 
 
-def load_detector(det_thresh: float = 0.5, nms_thresh: float = 0.4) -> Any:
-    """The SCRFD-500M detector (``insightface.model_zoo.scrfd.SCRFD``), CPU, 640×640 input."""
-    model = _get_model(locate_packaged_models()["detector"])
+def locate_pack(folder: Path | str) -> dict[str, Path]:
+    """Detector and recogniser of another insightface model pack in a local folder.
+
+    A pack is a folder of ONNX files as insightface distributes them (e.g. ``buffalo_l``:
+    ``det_10g.onnx`` + ``w600k_r50.onnx``; ``antelopev2``: ``scrfd_10g_bnkps.onnx`` +
+    ``glintr100.onnx``, the ArcFace r100 the spec names). Each file is routed by insightface's own
+    ``model_zoo`` (as ``FaceAnalysis`` does); the first detection and the first recognition model in
+    file-name order are used. No checksum is pinned for packs the user brings.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FaceModelError(f"face model pack {folder}: no such folder")
+    found: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.onnx")):
+        try:
+            task = getattr(_get_model(path), "taskname", None)
+        except Exception:  # noqa: BLE001 - a file insightface cannot route is not part of the pack
+            continue
+        role = {"detection": "detector", "recognition": "recognizer"}.get(task or "")
+        if role and role not in found:
+            found[role] = path
+    missing = [r for r in ("detector", "recognizer") if r not in found]
+    if missing:
+        raise FaceModelError(f"face model pack {folder} has no {' and no '.join(missing)} ONNX model")
+    return found
+
+
+def _model_paths(pack: Path | str | None) -> dict[str, Path]:
+    return locate_packaged_models() if pack is None else locate_pack(pack)
+
+
+def load_detector(det_thresh: float = 0.5, nms_thresh: float = 0.4, pack: Path | str | None = None) -> Any:
+    """The face detector, CPU, 640×640 input: the packaged SCRFD-500M, or a pack's (:func:`locate_pack`)."""
+    model = _get_model(_model_paths(pack)["detector"])
     model.prepare(ctx_id=-1, det_thresh=det_thresh, nms_thresh=nms_thresh, input_size=DETECTOR_INPUT_SIZE)
     return model
 
 
-def load_recognizer() -> Any:
-    """The ArcFace MobileFaceNet recogniser (``insightface.model_zoo.arcface_onnx.ArcFaceONNX``), CPU."""
-    model = _get_model(locate_packaged_models()["recognizer"])
+def load_recognizer(pack: Path | str | None = None) -> Any:
+    """The ArcFace recogniser, CPU: the packaged MobileFaceNet w600k, or a pack's (:func:`locate_pack`)."""
+    model = _get_model(_model_paths(pack)["recognizer"])
     model.prepare(ctx_id=-1)
     return model
 
 
-def models_description() -> str:
+def models_description(pack: Path | str | None = None) -> str:
     """One line for stderr naming the face models in use."""
+    if pack is not None:
+        paths = locate_pack(pack)
+        return (f"faces: detector {paths['detector'].name} + recogniser {paths['recognizer'].name} from the pack "
+                f"{Path(pack)}, onnxruntime CPU, 1 thread")
     try:
         version = importlib.metadata.version(MODEL_DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:

@@ -34,6 +34,7 @@ class PatConfig:
     tau_match: float = 0.35
     clipseg: str | None = None  # a local CLIPSeg folder; None: look it up, else the spatial prior
     sam: str | None = None  # a local SAM folder; None: look it up, else the Gaussian fallback
+    faces: str | None = None  # another insightface model pack (folder); None: the packaged SCRFD + ArcFace
 
 
 def _obj(values: list) -> np.ndarray:
@@ -70,11 +71,11 @@ class PatStage(Stage):
         from memoire_cli.pat.sam import SamSegmenter
 
         segmenter = SamSegmenter(self.sam_path) if self.sam_path else None
-        detector = load_detector(det_thresh=self.cfg.theta_det, nms_thresh=self.cfg.nms_iou)
-        self.people = PeopleGrounder(detector, load_recognizer(), segmenter, theta_det=self.cfg.theta_det,
+        detector = load_detector(det_thresh=self.cfg.theta_det, nms_thresh=self.cfg.nms_iou, pack=self.cfg.faces)
+        self.people = PeopleGrounder(detector, load_recognizer(pack=self.cfg.faces), segmenter, theta_det=self.cfg.theta_det,
                                      nms_iou=self.cfg.nms_iou, tau_match=self.cfg.tau_match)
         self.grounder = ClipSegGrounder.from_pretrained(self.clipseg_path) if self.clipseg_path else PriorGrounder()
-        console.print(f"pat: {models_description()}")
+        console.print(f"pat: {models_description(self.cfg.faces)}")
         console.print(f"pat: people masks: {'SAM from ' + self.sam_path if self.sam_path else 'SAM weights not found locally: Gaussian fallback of S1.3.2(3)'}")
         console.print(f"pat: locations and events: {self.grounder.describe()}")
 

@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
-from memoire_cli.cli import WorkspaceOpt, not_built
+from typing import Annotated
 
-HELP = """Pairwise High/Low personal-impact labels from a vision–language judge (S1.1.10)."""
+import typer
+
+from memoire_cli.cli import ForceOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
+
+HELP = """Pairwise High/Low personal-impact labels from a judge of image + A(I) + tag card (S1.1.10).
+
+Per user, up to --max-pairs pairs balanced over same/different event × key person (highest-α
+person) × key location, drawn from --seed. Each pair is judged by two prompt variants, the second
+with the candidates swapped; the label is kept only when both agree. Judge `offline`: a
+deterministic stand-in scoring attention-weighted close people, meaningful places and important
+events first, then exposure, contrast, sharpness and composition.
+"""
 
 
-def command(workspace: WorkspaceOpt = None) -> None:
-    not_built("label")
+def command(
+    workspace: WorkspaceOpt = None,
+    users: UsersOpt = None,
+    max_pairs: Annotated[int, typer.Option("--max-pairs", help="At most this many pairs per user (S1.1.10: 20k).")] = 20000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the pair sampling.")] = 0,
+    judge: Annotated[str, typer.Option("--judge", help="Judge: offline (deterministic, no model).")] = "offline",
+    shard: ShardOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    from memoire_cli.errors import UsageError
+
+    if max_pairs < 1:
+        raise UsageError(f"--max-pairs must be at least 1, got {max_pairs}")
+    from memoire_cli.label.stage import JUDGES, LabelStage
+
+    if judge not in JUDGES:
+        raise UsageError(f"--judge {judge!r}: unknown judge (choose from {', '.join(JUDGES)})")
+    run(lambda: LabelStage(max_pairs=max_pairs, seed=seed, judge=judge), workspace, users=users, shard=shard, force=force)

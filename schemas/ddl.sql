@@ -371,3 +371,21 @@ CREATE TABLE IF NOT EXISTS pat_masks (
   face_y1 DOUBLE,
   PRIMARY KEY (user_id, mask_idx)
 );
+
+-- labels: Pairwise High/Low personal-impact labels (S1.1.10): per user, pairs balanced over same/different event × key person × key location, judged by two prompt variants (the second with the candidates swapped); a label counts only where both agree. Pairs never cross users, so they follow the user's split.
+-- producer: label; consumers: train, eval
+CREATE TABLE IF NOT EXISTS labels (
+  user_id VARCHAR,
+  pair_idx INTEGER,
+  image_a VARCHAR,
+  image_b VARCHAR,
+  stratum VARCHAR,
+  winner VARCHAR,
+  judge VARCHAR,
+  judge_version VARCHAR,
+  answer_1 VARCHAR,
+  answer_2 VARCHAR,
+  agreed BOOLEAN,
+  split VARCHAR,
+  PRIMARY KEY (user_id, pair_idx)
+);

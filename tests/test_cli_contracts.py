@@ -178,7 +178,7 @@ def test_interrupted_run_keeps_committed_users_and_resumes(cli, box_renderer, tm
 
 
 def test_not_built_stages_fail_cleanly(cli, tmp_path: Path) -> None:
-    for stage in ("label", "train", "rank", "eval", "ingest"):
+    for stage in ("train", "rank", "eval", "ingest"):
         result = cli(stage, "-w", tmp_path)
         assert result.exit_code == 1 and result.stdout == ""
         assert "not built" in result.stderr

@@ -1,0 +1,132 @@
+"""`memoire label` (S1.1.10): pair balance, tag cards, the offline judge, the stage through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import manifest, rows
+from memoire_cli.label import PairInput, resolve
+from memoire_cli.label.cards import tag_card
+from memoire_cli.label.offline import answers, percentile
+from memoire_cli.label.pairs import STRATA, allocate, sample_pairs, strata_codes, user_rng
+from memoire_cli.schema import load_schema
+
+
+def test_tag_card() -> None:
+    tags = {0: ("P", "Alice", "daughter"), 1: ("P", "Raj", "father"), 2: ("E", "Birthday", None), 3: ("L", "Home living room", None)}
+    alpha = {0: 0.4, 1: 0.3, 2: 0.2, 3: 0.1}
+    assert tag_card([3, 2, 1, 0], tags, alpha) == "People: Daughter (Alice), Father (Raj); Event: Birthday; Location: Home living room"
+    assert tag_card([], tags, alpha) == "(no tags)"
+
+
+def test_allocate_is_balanced_and_capped() -> None:
+    counts = np.array([100, 3, 50, 0, 7, 100, 100, 100])
+    take = allocate(counts, 80)
+    assert take.sum() == 80 and (take <= counts).all() and take[1] == 3 and take[4] == 7
+    assert take.max() - take[[0, 2, 5, 6, 7]].min() <= 1
+    assert allocate(counts, 10_000).tolist() == counts.tolist()
+
+
+def test_pairs_balanced_deterministic_and_capped() -> None:
+    rng = np.random.default_rng(0)
+    n = 120
+    event, person, location = rng.integers(0, 6, n), rng.integers(-1, 4, n), rng.integers(0, 3, n)
+    a, b, code = sample_pairs(event, person, location, 400, user_rng(7, "u0001"))
+    assert len(a) == 400 and (a != b).all()
+    assert len({(min(x, y), max(x, y)) for x, y in zip(a, b)}) == 400
+    assert (strata_codes(event, person, location, a, b) == code).all()
+    counts = np.bincount(code, minlength=8)
+    assert counts.max() == 50 and counts.min() == 50  # every stratum has enough pairs here
+    a2, b2, _ = sample_pairs(event, person, location, 400, user_rng(7, "u0001"))
+    assert (a == a2).all() and (b == b2).all()
+    a3, _, _ = sample_pairs(event, person, location, 400, user_rng(8, "u0001"))
+    assert not (a == a3).all()
+    # people: none never matches none
+    assert strata_codes(np.array([0, 0]), np.array([-1, -1]), np.array([-1, -1]), np.array([0]), np.array([1]))[0] == 4
+    assert STRATA[4] == "same_event|diff_person|diff_location"
+
+
+def test_too_few_images_give_no_pairs() -> None:
+    one = np.zeros(1, np.int64)
+    assert len(sample_pairs(one, one, one, 10, user_rng(0, "u"))[0]) == 0
+
+
+def test_resolve_and_order_consistency() -> None:
+    assert resolve("Image1", "Image2", "x", "y") == "x"
+    assert resolve("Image2", "Image1", "x", "y") == "y"
+    assert resolve("Image1", "Image1", "x", "y") is None
+    assert resolve("Image1", "banana", "x", "y") is None
+    s = np.array([0.1, 0.9, 0.5, 0.5])
+    a, b = np.array([0, 1, 2]), np.array([1, 0, 3])
+    first, second = answers(s, s, a, b)
+    assert [resolve(x, y, i, j) for x, y, i, j in zip(first, second, a, b)] == [1, 1, None]  # a tie never agrees
+    assert percentile(np.array([3.0, 1.0, 1.0, 5.0])).tolist() == pytest.approx([2 / 3, 1 / 6, 1 / 6, 1.0])
+
+
+@pytest.fixture(scope="module")
+def label_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import Invoker
+
+    cli = Invoker()
+    ws = tmp_path_factory.mktemp("label") / "w"
+    steps = (["synth", "-w", ws, "--users", "2", "--images-per-user", "6", "--frames-per-clip", "1", "--image-size", "128",
+              "--anchors", "1", "--seed", "4"], ["graph", "-w", ws], ["persona", "-w", ws, "--epochs", "2"])
+    for args in steps:
+        assert cli(*args).exit_code == 0
+    before = cli("label", "-w", ws)
+    assert before.exit_code == 1 and before.stdout == "" and "needs the outputs of synth or ingest and persona and pat" in before.stderr
+    assert rows(ws, "SELECT count(*) FROM labels") == [(0,)]
+    assert cli("pat", "-w", ws).exit_code == 0
+    result = cli("label", "-w", ws, "--max-pairs", "40", "--seed", "3")
+    assert result.exit_code == 0, result.stderr
+    assert manifest(result)["computed"] == 2
+    assert "agreement" in result.stderr and "same_event|same_person|same_location" in result.stderr
+    return ws
+
+
+def test_labels_table(label_ws: Path) -> None:
+    spec = load_schema().tables["labels"]
+    cols = rows(label_ws, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'labels' ORDER BY ordinal_position")
+    assert cols == [(c.name, c.type) for c in spec.columns]
+    got = rows(label_ws, "SELECT user_id, count(*), max(pair_idx) FROM labels GROUP BY user_id ORDER BY user_id")
+    assert [g[0] for g in got] == ["u0000", "u0001"] and all(0 < n <= 40 and m == n - 1 for _, n, m in got)
+    # pairs within the user, carrying its split; winners only where both variants agree
+    assert rows(label_ws, """SELECT count(*) FROM labels l JOIN images a ON a.image_id = l.image_a JOIN images b ON b.image_id = l.image_b
+                             JOIN users u ON u.user_id = l.user_id
+                             WHERE a.user_id != l.user_id OR b.user_id != l.user_id OR l.split != u.split OR l.image_a = l.image_b""") == [(0,)]
+    assert rows(label_ws, "SELECT count(*) FROM labels WHERE agreed != (winner IS NOT NULL) OR winner NOT IN (image_a, image_b)") == [(0,)]
+    assert rows(label_ws, "SELECT count(*) FROM labels WHERE answer_1 NOT IN ('Image1', 'Image2') OR judge != 'offline'") == [(0,)]
+    assert rows(label_ws, "SELECT count(*) FROM labels WHERE agreed")[0][0] > 0
+
+
+def test_rerun_cached_forced_identical_and_seed_changes(cli, label_ws: Path) -> None:
+    before = rows(label_ws, "SELECT * FROM labels ORDER BY user_id, pair_idx")
+    assert manifest(cli("label", "-w", label_ws, "--max-pairs", "40", "--seed", "3"))["skipped"] is True
+    assert manifest(cli("label", "-w", label_ws, "--max-pairs", "40", "--seed", "3", "--force"))["computed"] == 2
+    assert rows(label_ws, "SELECT * FROM labels ORDER BY user_id, pair_idx") == before
+    assert manifest(cli("label", "-w", label_ws, "--max-pairs", "40", "--seed", "3", "--users", "u0001"))["skipped"] is True
+
+
+def test_bad_options(cli, label_ws: Path) -> None:
+    before = rows(label_ws, "SELECT count(*) FROM labels")
+    for args, words in ((["--max-pairs", "0"], "--max-pairs"), (["--max-pairs", "-5"], "--max-pairs"), (["--judge", "gpt"], "unknown judge")):
+        result = cli("label", "-w", label_ws, *args)
+        assert result.exit_code == 2 and words in result.stderr and result.stdout == ""
+    assert rows(label_ws, "SELECT count(*) FROM labels") == before
+
+
+def test_judge_interface_on_stored_gallery(label_ws: Path) -> None:
+    from memoire_cli.label.offline import OfflineJudge
+    from memoire_cli.label.stage import load_gallery
+    from memoire_cli.workspace import Workspace
+
+    gallery, events = load_gallery(Workspace.open(label_ws, "label"), "u0000")
+    assert len(gallery.cards) == len(gallery.image_ids) == len(events) >= 2
+    judge = OfflineJudge()
+    judge.bind(gallery)
+    pairs = [PairInput(0, 1), PairInput(1, 0)]
+    (x1, y1), (x2, y2) = judge.judge(pairs)
+    assert resolve(x1, y1, "0", "1") == resolve(x2, y2, "1", "0")  # order-consistent

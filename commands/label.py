@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from memoire_cli.cli import ForceOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
+from memoire_cli.cli import DeviceOpt, ForceOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
 
 HELP = """Pairwise High/Low personal-impact labels from a judge of image + A(I) + tag card (S1.1.10).
 
@@ -23,7 +23,9 @@ def command(
     users: UsersOpt = None,
     max_pairs: Annotated[int, typer.Option("--max-pairs", help="At most this many pairs per user (S1.1.10: 20k).")] = 20000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the pair sampling.")] = 0,
-    judge: Annotated[str, typer.Option("--judge", help="Judge: offline (deterministic, no model).")] = "offline",
+    judge: Annotated[str, typer.Option("--judge", help="Judge: offline (deterministic, no model) or qwen-vl (Qwen2.5-VL from a local copy).")] = "offline",
+    qwen: Annotated[str | None, typer.Option("--qwen", help="Local Qwen2.5-VL folder (default: $MEMOIRE_QWEN_VL or the local Hugging Face cache).", show_default=False)] = None,
+    device: DeviceOpt = "auto",
     shard: ShardOpt = None,
     force: ForceOpt = False,
 ) -> None:
@@ -35,4 +37,9 @@ def command(
 
     if judge not in JUDGES:
         raise UsageError(f"--judge {judge!r}: unknown judge (choose from {', '.join(JUDGES)})")
-    run(lambda: LabelStage(max_pairs=max_pairs, seed=seed, judge=judge), workspace, users=users, shard=shard, force=force)
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    run(lambda: LabelStage(max_pairs=max_pairs, seed=seed, judge=judge, model_dir=qwen, device=device),
+        workspace, users=users, shard=shard, force=force)

@@ -130,3 +130,19 @@ def test_judge_interface_on_stored_gallery(label_ws: Path) -> None:
     pairs = [PairInput(0, 1), PairInput(1, 0)]
     (x1, y1), (x2, y2) = judge.judge(pairs)
     assert resolve(x1, y1, "0", "1") == resolve(x2, y2, "1", "0")  # order-consistent
+
+
+def test_qwen_judge_through_the_stage(cli, label_ws: Path, tmp_path: Path) -> None:
+    """`--judge qwen-vl` runs the real code path on a tiny Qwen2.5-VL built from a config."""
+    from test_label_qwen import build_tiny_qwen
+
+    missing = cli("label", "-w", label_ws, "--judge", "qwen-vl", "--qwen", tmp_path / "nope", "--device", "cpu")
+    assert missing.exit_code == 1 and missing.stdout == ""
+    model = tmp_path / "tiny"
+    build_tiny_qwen(model)
+    result = cli("label", "-w", label_ws, "--judge", "qwen-vl", "--qwen", model, "--max-pairs", "4", "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    labels = rows(label_ws, "SELECT judge, answer_1, answer_2, agreed, winner FROM labels")
+    assert labels and all(r[0] == "qwen-vl" for r in labels)
+    # the random tiny model answers neither label: every pair is discarded, none is invented
+    assert all(r[3] is False and r[4] is None for r in labels)

@@ -19,14 +19,18 @@ from memoire_cli.label.pairs import STRATA, key_of, sample_pairs, user_rng
 from memoire_cli.stage import Selection, Stage, UserOutput
 from memoire_cli.workspace import Columns, Workspace
 
-JUDGES = ("offline",)
+JUDGES = ("offline", "qwen-vl")
 
 
-def make_judge(name: str) -> Judge:
+def make_judge(name: str, model_dir: str | None = None, device: str = "cpu") -> Judge:
     if name == "offline":
         from memoire_cli.label.offline import OfflineJudge
 
         return OfflineJudge()
+    if name == "qwen-vl":
+        from memoire_cli.label.vlm import VlmJudge
+
+        return VlmJudge(model_dir, device=device)
     raise ValueError(f"unknown judge {name!r}")
 
 
@@ -62,9 +66,10 @@ class LabelStage(Stage):
     code_version = "1"
     inputs = ("gallery", "persona", "pat")
 
-    def __init__(self, max_pairs: int = 20000, seed: int = 0, judge: str = "offline"):
+    def __init__(self, max_pairs: int = 20000, seed: int = 0, judge: str = "offline",
+                 model_dir: str | None = None, device: str = "cpu"):
         self.max_pairs, self.seed = max_pairs, seed
-        self.judge: Judge = make_judge(judge)
+        self.judge: Judge = make_judge(judge, model_dir, device)
         self.console: Any = None
         self.totals = np.zeros((8, 2), np.int64)  # per stratum: pairs, agreed
 

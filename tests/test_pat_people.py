@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from memoire_cli.errors import MemoireError
+
 from conftest import Invoker
 from memoire_cli.pat.preprocess import LONG_SIDE_CAP, preprocess, resize_back, resized_size
 from memoire_cli.pat.sam import SAM_ENV, SamSegmenter, locate_sam, mask_centroid, select_proposal
@@ -57,7 +59,9 @@ def test_locate_sam_never_guesses(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert locate_sam(None) is None
     monkeypatch.setenv(SAM_ENV, str(tmp_path))
     assert locate_sam(None) == str(tmp_path)
-    assert locate_sam("/x/sam") == "/x/sam"
+    assert locate_sam(str(tmp_path)) == str(tmp_path)
+    with pytest.raises(MemoireError, match="no SAM folder"):  # a named folder that is missing: no silent fallback
+        locate_sam("/x/sam")
 
 
 def test_select_proposal_keeps_the_centroid_closest_to_the_face_box() -> None:

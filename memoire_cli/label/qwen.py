@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +50,6 @@ QWEN_REPO = "Qwen/Qwen2.5-VL-7B-Instruct"
 MODEL_TYPE = "qwen2_5_vl"
 MAX_NEW_TOKENS = 2  # S1.1.10: "max_new_tokens = 2 to force a one-token label"
 LABELS = ("Image1", "Image2")
-_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                 "pytorch_model.bin.index.json")
 
 # S1.1.10 "VLM Prompt", verbatim (line breaks and indentation kept; the surrounding quotes dropped).
 PROMPT = """You are a careful assessor of personal impact in photo galleries. Your task is to evaluate two image candidates and select the one with greater personal significance to the user, considering both emotional value and visual presentation.
@@ -164,37 +161,13 @@ def build_messages(first: tuple[str, str], second: tuple[str, str], variant: int
     return [{"role": "user", "content": content}]
 
 
-def _hf_hub_cache() -> Path:
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"])
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
-    )
-    return Path(home) / "hub"
-
-
 def locate_qwen(explicit: str | None = None) -> str | None:
     """A local Qwen2.5-VL folder: ``explicit``, else ``$MEMOIRE_QWEN_VL``, else the local Hugging Face cache
     entry of Qwen/Qwen2.5-VL-7B-Instruct (config.json with a weights file beside it); None when none is local.
     Never uses the network. An explicit or environment path that does not exist is an error."""
-    for given, what in ((explicit, "--qwen"), (os.environ.get(ENV_VAR), f"${ENV_VAR}")):
-        if given:
-            if not Path(given).is_dir():
-                raise MemoireError(f"{what}: no Qwen2.5-VL folder at {given}")
-            return str(given)
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover - transformers brings huggingface_hub
-        return None
-    try:
-        config = try_to_load_from_cache(QWEN_REPO, "config.json", cache_dir=str(_hf_hub_cache()))
-    except Exception:  # noqa: BLE001 - a broken cache entry means "not available"
-        return None
-    if isinstance(config, str) and os.path.isfile(config):
-        folder = Path(config).parent
-        if any((folder / name).is_file() for name in _WEIGHT_FILES):
-            return str(folder)
-    return None
+    from memoire_cli.local_models import locate_local_model
+
+    return locate_local_model(explicit, ENV_VAR, "--qwen", (QWEN_REPO,), "Qwen2.5-VL")
 
 
 def _read_config(model_dir: str) -> tuple[dict[str, Any], bytes]:

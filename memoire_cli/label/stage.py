@@ -17,7 +17,7 @@ from memoire_cli.label import Judge, PairInput, UserGallery, resolve
 from memoire_cli.label.cards import tag_card
 from memoire_cli.label.pairs import STRATA, key_of, sample_pairs, user_rng
 from memoire_cli.stage import Selection, Stage, UserOutput
-from memoire_cli.workspace import Columns, Workspace
+from memoire_cli.workspace import Workspace
 
 JUDGES = ("offline", "qwen-vl")
 

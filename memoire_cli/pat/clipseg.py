@@ -31,12 +31,11 @@ torch and transformers are imported inside the functions that need them.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from memoire_cli.local_models import locate_local_model
 from memoire_cli.pat.fusion import gaussian_blob
 from memoire_cli.pat.vocab import event_proxies, location_prompts
 
@@ -45,45 +44,13 @@ THETA_MASK = 0.25  # Table 1: mask keep threshold, values below zeroed
 CLIPSEG_REPOS: tuple[str, ...] = ("CIDAS/clipseg-rd64-refined", "CIDAS/clipseg-rd64")  # Table 4; first preferred
 ENV_VAR = "MEMOIRE_CLIPSEG"
 PRIOR_NOTICE = "CLIPSeg weights not found locally: location/event masks use the spatial prior"
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-
-
-def _hf_hub_cache() -> Path:
-    """The Hugging Face hub cache folder, read from the environment at call time (not at import)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"])
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
-    )
-    return Path(home) / "hub"
 
 
 def locate_clipseg(explicit: str | None = None) -> str | None:
     """A local CLIPSeg folder: ``explicit``, else ``$MEMOIRE_CLIPSEG``, else the local Hugging Face cache entry
     of CIDAS/clipseg-rd64-refined (then CIDAS/clipseg-rd64); None when none is local. Never uses the network.
-
-    An explicit or environment path that does not exist is an error (a typo must not silently fall back).
-    """
-    for given, what in ((explicit, "--clipseg"), (os.environ.get(ENV_VAR), f"${ENV_VAR}")):
-        if given:
-            if not Path(given).is_dir():
-                raise FileNotFoundError(f"{what}: no CLIPSeg folder at {given}")
-            return str(given)
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover - transformers brings huggingface_hub
-        return None
-    cache = _hf_hub_cache()
-    for repo in CLIPSEG_REPOS:
-        try:
-            config = try_to_load_from_cache(repo, "config.json", cache_dir=str(cache))
-        except Exception:  # noqa: BLE001 - a broken cache entry means "not available"
-            continue
-        if isinstance(config, str) and os.path.isfile(config):
-            folder = Path(config).parent
-            if any((folder / name).is_file() for name in _WEIGHT_FILES):
-                return str(folder)
-    return None
+    An explicit or environment path that does not exist is an error (a typo must not silently fall back)."""
+    return locate_local_model(explicit, ENV_VAR, "--clipseg", CLIPSEG_REPOS, "CLIPSeg")
 
 
 def _resample(prob: Any, height: int, width: int) -> Any:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -31,10 +30,9 @@ FOREGROUND = 0.5
 
 def locate_sam(explicit: str | os.PathLike | None = None) -> str | None:
     """The local SAM checkpoint folder: ``explicit``, else ``$MEMOIRE_SAM``, else None (never the network)."""
-    if explicit:
-        return str(explicit)
-    env = os.environ.get(SAM_ENV, "").strip()
-    return env or None
+    from memoire_cli.local_models import locate_local_model
+
+    return locate_local_model(explicit, SAM_ENV, "--sam", (), "SAM")
 
 
 def box_centre(box: tuple[float, float, float, float] | np.ndarray) -> tuple[float, float]:

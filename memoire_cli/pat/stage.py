@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from memoire_cli.errors import MemoireError
 from memoire_cli.pat.fusion import attention_map, quantise
 from memoire_cli.stage import Stage, UserOutput
 from memoire_cli.workspace import Columns, Workspace
@@ -53,11 +52,8 @@ class PatStage(Stage):
         from memoire_cli.pat.sam import locate_sam
 
         self.cfg = cfg
-        try:
-            self.clipseg_path = locate_clipseg(cfg.clipseg)
-            self.sam_path = locate_sam(cfg.sam)
-        except FileNotFoundError as exc:
-            raise MemoireError(f"model folder not found: {exc}") from None
+        self.clipseg_path = locate_clipseg(cfg.clipseg)  # a named folder that is missing is a MemoireError
+        self.sam_path = locate_sam(cfg.sam)
         self.people: Any = None
         self.grounder: Any = None
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from memoire_cli.synth import preferences as prefs_mod
 from memoire_cli.synth.calendar import Event, Gazetteer, Place, draw_events, photo_times
-from memoire_cli.synth.ontology import LIGHTING, SHOT_PLANS
+from memoire_cli.synth.ontology import SHOT_PLANS
 from memoire_cli.synth.people import KIN, Person, draw_people, draw_social_edges
 from memoire_cli.synth.preferences import Preferences
 from memoire_cli.synth.prompts import clip_prompt, still_prompt

@@ -37,7 +37,7 @@ def command(
 
     if judge not in JUDGES:
         raise UsageError(f"--judge {judge!r}: unknown judge (choose from {', '.join(JUDGES)})")
-    if device == "auto":
+    if device == "auto" and judge != "offline":  # the offline judge needs no torch at all
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"

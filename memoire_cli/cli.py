@@ -86,6 +86,21 @@ def run(stage_factory: Any, workspace: Path | None, users: str | None = None, sh
     return ws
 
 
+def run_global(stage_factory: Any, workspace: Path | None, force: bool = False, check: Any = None) -> Any:
+    """Open the workspace, run a global stage (train, eval: one output set over many users), print its manifest."""
+    from memoire_cli.console import emit_json, stderr_console
+    from memoire_cli.global_stage import run_global_stage
+    from memoire_cli.manifest import resolve_workspace
+    from memoire_cli.workspace import Workspace
+
+    stage = stage_factory()
+    ws = Workspace.open(resolve_workspace(workspace), stage.name)
+    if check is not None:
+        check(ws)
+    emit_json(run_global_stage(ws, stage, force, stderr_console()))
+    return ws
+
+
 def not_built(stage: str) -> None:
     """The stage's command exists (its place in the pipeline and its help) but not its code yet."""
     raise MemoireError(f"`memoire {stage}` is not built in this version of memoire yet (see CHANGELOG.md)")

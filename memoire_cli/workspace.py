@@ -20,6 +20,7 @@ import hashlib
 import os
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -101,7 +102,9 @@ class Workspace:
 
             con.execute(render_ddl(self.schema))
             now = utcnow().isoformat(timespec="seconds")
-            for key, value in (("schema_version", str(self.schema.version)), ("created_at", now), ("created_by", f"memoire {__version__}")):
+            meta = (("schema_version", str(self.schema.version)), ("created_at", now), ("created_by", f"memoire {__version__}"),
+                    ("workspace_id", uuid.uuid4().hex))
+            for key, value in meta:
                 con.execute("INSERT INTO meta VALUES (?, ?)", [key, value])
 
         root = zarr.open_group(store=str(self.zarr_path), mode="a")
@@ -148,6 +151,14 @@ class Workspace:
             from memoire_cli.migrations import migrate
 
             self.transaction(lambda con: migrate(con, found, self.schema.version))
+
+    @property
+    def workspace_id(self) -> str:
+        """A random id given to the workspace at creation (models record it, so that a model from
+        another workspace is recognised); workspaces created before it existed answer their creation time."""
+        rows = self.query("SELECT key, value FROM meta WHERE key IN ('workspace_id', 'created_at')")
+        found = dict(rows)
+        return found.get("workspace_id") or f"created-{found.get('created_at', 'unknown')}"
 
     # ------------------------------------------------------------------------------ connections
     @contextmanager

@@ -178,7 +178,12 @@ def test_interrupted_run_keeps_committed_users_and_resumes(cli, box_renderer, tm
 
 
 def test_not_built_stages_fail_cleanly(cli, tmp_path: Path) -> None:
-    for stage in ("train", "rank", "eval", "ingest"):
+    """A stage whose command still answers `not_built` fails in one line (the list shrinks as stages land)."""
+    import importlib
+    import inspect
+
+    pending = [s for s in PIPELINE if "not_built(" in inspect.getsource(importlib.import_module(f"memoire_cli.commands.{s}"))]
+    for stage in pending:
         result = cli(stage, "-w", tmp_path)
         assert result.exit_code == 1 and result.stdout == ""
         assert "not built" in result.stderr

@@ -81,6 +81,20 @@ def test_person_masks_record_their_face(pat_ws: Path) -> None:
     assert any(kind == "P" for kind, *_ in faces)
 
 
+def test_every_detected_face_is_stored_with_its_embedding(pat_ws: Path) -> None:
+    faces = rows(pat_ws, "SELECT face_idx, image_id, x0, y0, x1, y1, det_score, tag_id, cos FROM pat_faces ORDER BY face_idx")
+    detected = rows(pat_ws, "SELECT sum(faces) FROM pat_images")[0][0]
+    assert len(faces) == detected > 0 and [f[0] for f in faces] == list(range(len(faces)))
+    emb = np.asarray(Workspace.open(pat_ws, "rank").read_array("pat_face_embeddings", "u0000"))
+    assert emb.shape == (len(faces), 512) and np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-4)
+    assert all(score >= 0.80 and x0 < x1 and y0 < y1 for _, _, x0, y0, x1, y1, score, _, _ in faces)
+    # the matched faces are exactly the person masks, with the same tag, box and cosine
+    matched = sorted((img, tag, round(cos, 6), round(x0, 3)) for _, img, x0, _, _, _, _, tag, cos in faces if tag is not None)
+    masks = rows(pat_ws, "SELECT image_id, tag_id, face_cos, face_x0 FROM pat_masks WHERE type = 'P'")
+    assert matched == sorted((img, tag, round(cos, 6), round(x0, 3)) for img, tag, cos, x0 in masks)
+    assert all(cos is None for *_, tag, cos in faces if tag is None)
+
+
 def test_overlay_picture(cli, pat_ws: Path, tmp_path: Path) -> None:
     from PIL import Image
 

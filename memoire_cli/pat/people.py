@@ -134,7 +134,8 @@ class PeopleGrounder:
             ``(masks, info)``: masks maps tag id → (H, W) float32 in [0, 1] (empty when no face or no
             match, S1.3.2(4)); info has ``faces_detected``, ``faces_matched``, ``tags_considered``,
             ``sources`` {tag: "sam" | "gaussian"}, ``cosines`` {tag: cos}, ``boxes`` {tag: face box
-            in original pixels}, ``resized`` (h, w).
+            in original pixels}, ``resized`` (h, w), and ``faces``: every detected face, matched or
+            not, as ``(box in original pixels, detector score, (512,) embedding, tag or None, cos or None)``.
         """
         from memoire_cli.faces.insightface_models import embed_faces
 
@@ -143,7 +144,7 @@ class PeopleGrounder:
         tags = sorted({int(t) for t in person_tags if int(t) in enrolled})
         info: dict[str, Any] = {
             "faces_detected": 0, "faces_matched": 0, "tags_considered": tags,
-            "sources": {}, "cosines": {}, "boxes": {}, "resized": (height, width),
+            "sources": {}, "cosines": {}, "boxes": {}, "resized": (height, width), "faces": [],
         }
         masks: dict[int, np.ndarray] = {}
         if not tags:
@@ -158,7 +159,11 @@ class PeopleGrounder:
             return masks, info
         faces = embed_faces(frame, kps, self.recognizer)  # (F, 512)
         refs = np.stack([np.asarray(enrolled[t], np.float32) for t in tags])  # (P, 512)
-        for j, p, cos in assign_faces(faces, refs, self.tau_match):
+        assigned = assign_faces(faces, refs, self.tau_match)
+        matched = {j: (tags[p], float(cos)) for j, p, cos in assigned}
+        info["faces"] = [(pre.box_to_original(tuple(float(v) for v in det[j, :4])), float(det[j, 4]), faces[j], *matched.get(j, (None, None)))
+                         for j in range(len(det))]
+        for j, p, cos in assigned:
             tag = tags[p]
             box = tuple(float(v) for v in det[j, :4])
             mask = None

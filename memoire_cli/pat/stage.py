@@ -44,7 +44,7 @@ def _obj(values: list) -> np.ndarray:
 
 class PatStage(Stage):
     name = "pat"
-    code_version = "2"
+    code_version = "3"
     inputs = ("gallery", "persona")
 
     def __init__(self, cfg: PatConfig):
@@ -94,6 +94,8 @@ class PatStage(Stage):
         masks: list[np.ndarray] = []
         mask_rows: list[tuple] = []
         image_rows: list[tuple] = []
+        face_rows: list[tuple] = []
+        embeddings: list[np.ndarray] = []  # (512,) each, row = pat_faces.face_idx
         for image_id, idx, width, height in rows:
             pixels = np.asarray(images[idx])[:height, :width]
             present = per_image.get(image_id, [])
@@ -101,6 +103,9 @@ class PatStage(Stage):
             fused_alpha: list[float] = []
             people_tags = [t for t in present if tags[t][0] == "P" and t in enrolled]
             person_masks, info = self.people.masks(pixels, people_tags, enrolled)
+            for box, score, embedding, tag, cos in info["faces"]:
+                face_rows.append((len(embeddings), image_id, *box, score, tag, cos))
+                embeddings.append(np.asarray(embedding, np.float32))
             for tag_id in present:  # tag order fixes the summation order (S1.3.7)
                 kind, name = tags[tag_id]
                 face: tuple = (None,) * 5
@@ -122,14 +127,24 @@ class PatStage(Stage):
                 masks.append(padded)
             attention[idx, :height, :width] = quantise(attention_map(fused_masks, fused_alpha, height, width))
             image_rows.append((image_id, idx, info["faces_detected"], info["faces_matched"], len(fused_masks)))
-        return UserOutput(tables=self._tables(user_id, image_rows, mask_rows), arrays={
+        return UserOutput(tables=self._tables(user_id, image_rows, mask_rows, face_rows), arrays={
             "pat_attention": attention,
             "pat_masks": np.stack(masks) if masks else np.zeros((0, size, size), dtype=np.uint8),
+            "pat_face_embeddings": np.stack(embeddings) if embeddings else np.zeros((0, 512), dtype=np.float32),
         })
 
     @staticmethod
-    def _tables(user_id: str, image_rows: list[tuple], mask_rows: list[tuple]) -> dict[str, Columns]:
+    def _tables(user_id: str, image_rows: list[tuple], mask_rows: list[tuple], face_rows: list[tuple]) -> dict[str, Columns]:
+        def floats(k: int) -> np.ndarray:
+            return np.array([r[k] for r in face_rows], np.float64)
+
         return {
+            "pat_faces": {
+                "user_id": _obj([user_id] * len(face_rows)), "face_idx": np.array([r[0] for r in face_rows], np.int32),
+                "image_id": _obj([r[1] for r in face_rows]), "x0": floats(2), "y0": floats(3), "x1": floats(4), "y1": floats(5),
+                "det_score": floats(6), "tag_id": _obj([None if r[7] is None else int(r[7]) for r in face_rows]),
+                "cos": _obj([None if r[8] is None else float(r[8]) for r in face_rows]),
+            },
             "pat_images": {
                 "user_id": _obj([user_id] * len(image_rows)), "image_id": _obj([r[0] for r in image_rows]),
                 "idx": np.array([r[1] for r in image_rows], np.int32), "faces": np.array([r[2] for r in image_rows], np.int32),

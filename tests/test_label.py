@@ -146,3 +146,5 @@ def test_qwen_judge_through_the_stage(cli, label_ws: Path, tmp_path: Path) -> No
     assert labels and all(r[0] == "qwen-vl" for r in labels)
     # the random tiny model answers neither label: every pair is discarded, none is invented
     assert all(r[3] is False and r[4] is None for r in labels)
+    # processed VLM inputs are kept in the workspace's cache: two prompts per pair
+    assert len(list((label_ws / "cache" / "label").rglob("*.pt"))) == 2 * len(labels)

@@ -226,6 +226,25 @@ def test_real_tiny_generation_is_deterministic_and_cached(judge: QwenJudge, caps
               f"uncached, batch {judge.batch_size}); answers {judge.last_raw}")
 
 
+def test_disk_cache_survives_a_new_judge(tiny_dir: Path, tmp_path: Path) -> None:
+    """Processed inputs kept on disk under a content hash: a second judge (a re-run) processes nothing."""
+    pairs = [make_pair(20 + i, i % 2 == 1, key=f"d{i}|d{i + 1}") for i in range(2)]
+    first = QwenJudge(str(tiny_dir), batch_size=4, cache_dir=tmp_path)
+    answers = first.judge(pairs)
+    assert first.stats["processed"] == 4 and first.stats["disk_hits"] == 0
+    entries = sorted(tmp_path.rglob("*.pt"))
+    assert len(entries) == 4 and not list(tmp_path.rglob("*.tmp-*"))
+    second = QwenJudge(str(tiny_dir), batch_size=4, cache_dir=tmp_path)
+    assert second.judge(pairs) == answers
+    assert second.stats["processed"] == 0 and second.stats["disk_hits"] == 4
+    entries[0].write_bytes(b"damaged")  # a damaged entry is recomputed, not trusted
+    third = QwenJudge(str(tiny_dir), batch_size=4, cache_dir=tmp_path)
+    assert third.judge(pairs) == answers and third.stats["processed"] == 1
+    fourth = QwenJudge(str(tiny_dir), batch_size=4, cache_dir=tmp_path)
+    fourth.judge([make_pair(77, True, key="d0|d1")])  # same ids, other pixels: new entries, no stale hit
+    assert fourth.stats["processed"] == 2 and len(list(tmp_path.rglob("*.pt"))) == 6
+
+
 def test_left_padded_batch_matches_one_by_one(judge: QwenJudge) -> None:
     """Prompts of different lengths (tag cards of different sizes) batched with left padding answer as alone."""
     pairs = [make_pair(20, True), make_pair(21, False), make_pair(22, True)]

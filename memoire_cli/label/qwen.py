@@ -26,7 +26,10 @@ anything else (empty, "image1", "Image1 because…", "Image3", two lines) is Non
 
 Caching (S1.1.10: "We cache {image, A(I), tag card} triplets to avoid re-tokenization overhead"): when a
 ``PairInput`` carries a ``key`` (e.g. "img_a|img_b"), the processed model inputs (token ids and pixel patches)
-of each (key, variant) are memoised in memory, so a re-run does not call the processor again.
+of each (key, variant) are memoised in memory; with a ``cache_dir`` they are also kept on disk under a
+content hash (model version, variant, prompt text, the candidates' pixels and maps), so a re-run in another
+process — or after new images changed nothing about this pair — does not call the processor again. Files are
+written to a temporary name and renamed, so an interrupted run never leaves a half-written entry.
 
 This module imports torch/transformers only inside functions; it is imported by the label stage only when
 the qwen judge is chosen, never at CLI start-up. Nothing is ever downloaded (``local_files_only=True``).
@@ -204,7 +207,8 @@ class QwenJudge:
 
     name = "qwen-vl"
 
-    def __init__(self, model_dir: str, device: str = "cpu", batch_size: int = 4, cache_size: int = 4096) -> None:
+    def __init__(self, model_dir: str, device: str = "cpu", batch_size: int = 4, cache_size: int = 4096,
+                 cache_dir: Path | None = None) -> None:
         if batch_size < 1:
             raise MemoireError(f"batch_size must be ≥ 1, got {batch_size}")
         _config, raw = _read_config(model_dir)
@@ -230,7 +234,8 @@ class QwenJudge:
             raise MemoireError(f"{model_dir}: the tokenizer has neither a pad nor an eos token")
         self.pad_token_id = int(pad)
         self._cache: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
-        self.stats = {"pairs": 0, "prompts": 0, "processed": 0, "cache_hits": 0, "unparsed": 0}
+        self.cache_dir = Path(cache_dir) / self.version if cache_dir is not None else None
+        self.stats = {"pairs": 0, "prompts": 0, "processed": 0, "cache_hits": 0, "disk_hits": 0, "unparsed": 0}
         self.last_raw: list[tuple[str, str]] = []
 
     def describe(self) -> str:
@@ -261,9 +266,44 @@ class QwenJudge:
         images = []
         for image, attention, _card in cands:
             images += [_rgb(image), attention_rgb(attention)]
+        path = self._disk_entry(text, variant, images)
+        if path is not None and path.exists():
+            import torch
+
+            try:
+                cached = torch.load(path, weights_only=True)
+                self.stats["disk_hits"] += 1
+                return dict(cached)
+            except Exception:  # a damaged entry is recomputed and replaced
+                path.unlink(missing_ok=True)
         self.stats["processed"] += 1
-        out = self.processor(text=[text], images=images, return_tensors="pt")
-        return dict(out)
+        out = dict(self.processor(text=[text], images=images, return_tensors="pt"))
+        if path is not None:
+            self._store(path, out)
+        return out
+
+    def _disk_entry(self, text: str, variant: int, images: list[np.ndarray]) -> Path | None:
+        """Where the processed inputs of this exact prompt live in the disk cache (None without one)."""
+        if self.cache_dir is None:
+            return None
+        h = hashlib.sha256(f"{self.version}|{variant}|{text}".encode())
+        for image in images:
+            arr = np.ascontiguousarray(image)
+            h.update(repr((arr.shape, arr.dtype.str)).encode())
+            h.update(arr.tobytes())
+        key = h.hexdigest()
+        return self.cache_dir / key[:2] / f"{key}.pt"
+
+    @staticmethod
+    def _store(path: Path, inputs: dict[str, Any]) -> None:
+        import os
+
+        import torch
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp-{os.getpid()}")
+        torch.save({k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}, tmp)
+        os.replace(tmp, path)
 
     def _inputs(self, pair: PairInput, variant: int) -> dict[str, Any]:
         if pair.key is None:

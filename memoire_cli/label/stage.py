@@ -79,6 +79,8 @@ class LabelStage(Stage):
 
     def prepare(self, ws: Workspace, console: Any) -> None:
         self.console = console
+        if hasattr(self.judge, "use_cache"):  # the VLM keeps processed inputs on disk (S1.1.10)
+            self.judge.use_cache(ws.root / "cache" / "label")
         console.print(f"label: judge {self.judge.name} v{self.judge.version}, ≤ {self.max_pairs} pairs per user, seed {self.seed}")
 
     def compute(self, ws: Workspace, user_id: str) -> UserOutput:

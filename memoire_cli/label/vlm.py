@@ -7,6 +7,7 @@ to the order (a, b), answer 2 to the swapped order (b, a) that variant 2 showed.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,19 +21,23 @@ class VlmJudge:
 
     name = "qwen-vl"
 
-    def __init__(self, model_dir: str | None, device: str = "cpu", batch_size: int = 4):
+    def __init__(self, model_dir: str | None, device: str = "cpu", batch_size: int = 4, cache_dir: Path | None = None):
         from memoire_cli.label.qwen import QwenJudge, locate_qwen
 
         found = locate_qwen(model_dir)
         if found is None:
             raise MemoireError("no local Qwen2.5-VL: pass --qwen DIR or set $MEMOIRE_QWEN_VL (nothing is downloaded)")
         self.device = device
-        self.inner = QwenJudge(found, device=device, batch_size=batch_size)
+        self.inner = QwenJudge(found, device=device, batch_size=batch_size, cache_dir=cache_dir)
         self.version = self.inner.version
         self.gallery: UserGallery | None = None
 
     def params(self) -> dict[str, Any]:
         return {"model": self.version, "device": self.device.split(":")[0]}
+
+    def use_cache(self, folder: Path) -> None:
+        """Keep processed inputs on disk under ``folder`` (the workspace's ``cache/label``), per model version."""
+        self.inner.cache_dir = Path(folder) / self.inner.version
 
     def bind(self, gallery: UserGallery) -> None:
         self.gallery = gallery

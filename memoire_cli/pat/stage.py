@@ -28,12 +28,22 @@ from memoire_cli.workspace import Columns, Workspace
 class PatConfig:
     """Table 1's thresholds (defaults: the spec's) and which models to use."""
 
-    theta_det: float = 0.80
+    theta_det: float | None = None  # None: θ_det of Table 1 (0.80) with a --faces pack, 0.50 with the packaged SCRFD
     nms_iou: float = 0.40
     tau_match: float = 0.35
     clipseg: str | None = None  # a local CLIPSeg folder; None: look it up, else the spatial prior
     sam: str | None = None  # a local SAM folder; None: look it up, else the Gaussian fallback
     faces: str | None = None  # another insightface model pack (folder); None: the packaged SCRFD + ArcFace
+
+
+    def detection_threshold(self) -> float:
+        """θ_det in use: the flag's, else Table 1's 0.80 for a model pack (the spec's RetinaFace), else the
+        packaged SCRFD-500M's own operating point 0.50 (:data:`memoire_cli.pat.people.PACKAGED_THETA_DET`)."""
+        from memoire_cli.pat.people import PACKAGED_THETA_DET, THETA_DET
+
+        if self.theta_det is not None:
+            return self.theta_det
+        return THETA_DET if self.faces else PACKAGED_THETA_DET
 
 
 def _obj(values: list) -> np.ndarray:
@@ -58,7 +68,8 @@ class PatStage(Stage):
         self.grounder: Any = None
 
     def params(self) -> dict[str, Any]:
-        return {**asdict(self.cfg), "clipseg": self.clipseg_path or "prior", "sam": self.sam_path or "gaussian"}
+        return {**asdict(self.cfg), "theta_det": self.cfg.detection_threshold(), "clipseg": self.clipseg_path or "prior",
+                "sam": self.sam_path or "gaussian"}
 
     def prepare(self, ws: Workspace, console: Any) -> None:
         from memoire_cli.faces.insightface_models import load_detector, load_recognizer, models_description
@@ -67,11 +78,15 @@ class PatStage(Stage):
         from memoire_cli.pat.sam import SamSegmenter
 
         segmenter = SamSegmenter(self.sam_path) if self.sam_path else None
-        detector = load_detector(det_thresh=self.cfg.theta_det, nms_thresh=self.cfg.nms_iou, pack=self.cfg.faces)
-        self.people = PeopleGrounder(detector, load_recognizer(pack=self.cfg.faces), segmenter, theta_det=self.cfg.theta_det,
+        theta_det = self.cfg.detection_threshold()
+        detector = load_detector(det_thresh=theta_det, nms_thresh=self.cfg.nms_iou, pack=self.cfg.faces)
+        self.people = PeopleGrounder(detector, load_recognizer(pack=self.cfg.faces), segmenter, theta_det=theta_det,
                                      nms_iou=self.cfg.nms_iou, tau_match=self.cfg.tau_match)
         self.grounder = ClipSegGrounder.from_pretrained(self.clipseg_path) if self.clipseg_path else PriorGrounder()
         console.print(f"pat: {models_description(self.cfg.faces)}")
+        why = ("--theta-det" if self.cfg.theta_det is not None else
+               "Table 1, for a model pack" if self.cfg.faces else "the packaged SCRFD-500M's operating point; Table 1's 0.80 is RetinaFace's")
+        console.print(f"pat: θ_det = {theta_det:.2f} ({why}), NMS IoU {self.cfg.nms_iou:.2f}, τ_match = {self.cfg.tau_match:.2f}")
         console.print(f"pat: people masks: {'SAM from ' + self.sam_path if self.sam_path else 'SAM weights not found locally: Gaussian fallback of S1.3.2(3)'}")
         console.print(f"pat: locations and events: {self.grounder.describe()}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,13 +14,32 @@ HELP = """Synthesise virtual users' galleries: people, events, calendar, usage, 
 
 Creates the workspace if needed. Defaults are the spec's (100 users, 8–14 events each with
 20–40 stills and one clip); --images-per-user shrinks galleries keeping the same structure.
+Renderers: procedural (CPU, no downloads; the default), sd3 (SD3 + IP-Adapter stills and anchors,
+S1.1.4) with hunyuan clips (HunyuanVideo, S1.1.5) — model folders from the flags, their environment
+variables or the local Hugging Face cache; nothing is downloaded.
 """
 
+DIFFUSION = "Diffusion renderers"
 
-def _check(name: str, value: int | None, lo: int, hi: int | None = None) -> None:
+
+def _check(name: str, value: int | float | None, lo: float, hi: float | None = None) -> None:
     if value is not None and (value < lo or (hi is not None and value > hi)):
         bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
         raise UsageError(f"{name} must be {bound}, got {value}")
+
+
+def _video_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--video-size must look like WxH (e.g. 640x360), got {text!r}") from None
+    if w < 16 or h < 16 or w > 4096 or h > 4096:
+        raise UsageError(f"--video-size {text}: width and height must be between 16 and 4096")
+    return w, h
+
+
+def _folder(value: Path | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def command(
@@ -27,15 +47,34 @@ def command(
     users: Annotated[int, typer.Option("--users", help="Number of virtual users (split 80/10/10 train/val/test).")] = 100,
     seed: Annotated[int, typer.Option("--seed", help="Run seed: every user, event and image derives from it.")] = 0,
     images_per_user: Annotated[int | None, typer.Option("--images-per-user", help="Stills per user (default: n_e ~ U{20,40} per event).", show_default=False)] = None,
-    renderer: Annotated[str, typer.Option("--renderer", help="Image backend: procedural (CPU, no downloads).")] = "procedural",
+    renderer: Annotated[str, typer.Option("--renderer", help="Stills and anchors: procedural (CPU, no downloads), sd3 (S1.1.4), or hunyuan (= sd3 stills + hunyuan clips).")] = "procedural",
+    video_renderer: Annotated[str, typer.Option("--video-renderer", help="Clip frames: auto (procedural with procedural, hunyuan with sd3), procedural, hunyuan (S1.1.5).")] = "auto",
     image_size: Annotated[int, typer.Option("--image-size", help="Side of the square image buffer, pixels.")] = 512,
     frames_per_clip: Annotated[int, typer.Option("--frames-per-clip", help="Video frames kept per clip (sampled at 1 fps, at most 5).")] = 5,
     anchors: Annotated[int, typer.Option("--anchors", help="Enrolment anchor portraits per person (1–3).")] = 3,
+    device: Annotated[str, typer.Option("--device", help="Diffusion device: auto, cpu, cuda, cuda:1 … (one process per GPU with --shard).", rich_help_panel=DIFFUSION)] = "auto",
+    dtype: Annotated[str, typer.Option("--dtype", help="auto (fp16 on CUDA, S1.1.8 vae=fp16; fp32 on CPU), fp16, bf16, fp32.", rich_help_panel=DIFFUSION)] = "auto",
+    offload: Annotated[str, typer.Option("--offload", help="GPU memory saving: none, model (CPU offload per model), sequential (per layer, slowest).", rich_help_panel=DIFFUSION)] = "none",
+    sd3: Annotated[Path | None, typer.Option("--sd3", help="SD3 pipeline folder (stabilityai/stable-diffusion-3-medium-diffusers); or $MEMOIRE_SD3.", rich_help_panel=DIFFUSION, show_default=False)] = None,
+    ip_adapter: Annotated[Path | None, typer.Option("--ip-adapter", help="SD3 IP-Adapter folder (InstantX/SD3.5-Large-IP-Adapter format); or $MEMOIRE_SD3_IP_ADAPTER. Without it stills are text-only.", rich_help_panel=DIFFUSION, show_default=False)] = None,
+    image_encoder: Annotated[Path | None, typer.Option("--image-encoder", help="The adapter's SigLIP encoder (default: <ip-adapter>/image_encoder); or $MEMOIRE_SIGLIP.", rich_help_panel=DIFFUSION, show_default=False)] = None,
+    hunyuan: Annotated[Path | None, typer.Option("--hunyuan", help="HunyuanVideo pipeline folder (hunyuanvideo-community/HunyuanVideo); or $MEMOIRE_HUNYUAN.", rich_help_panel=DIFFUSION, show_default=False)] = None,
+    nsfw: Annotated[Path | None, typer.Option("--nsfw", help="Safety checker folder (CompVis/stable-diffusion-safety-checker); or $MEMOIRE_NSFW. Optional.", rich_help_panel=DIFFUSION, show_default=False)] = None,
+    faces: Annotated[Path | None, typer.Option("--faces", help="insightface model pack for QC identity checks (default: the packaged ArcFace).", rich_help_panel=DIFFUSION, show_default=False)] = None,
+    render_size: Annotated[int, typer.Option("--render-size", help="SD3 render resolution (longer side), resized into the image buffer.", rich_help_panel=DIFFUSION)] = 1024,
+    steps: Annotated[int, typer.Option("--steps", help="SD3 inference steps.", rich_help_panel=DIFFUSION)] = 35,
+    cfg_scale: Annotated[float, typer.Option("--cfg", help="SD3 classifier-free guidance.", rich_help_panel=DIFFUSION)] = 4.0,
+    sampler: Annotated[str, typer.Option("--sampler", help="SD3 sampler: dpmsolver++ (S1.1.8, on flow sigmas) or euler (the checkpoint's flow-matching Euler).", rich_help_panel=DIFFUSION)] = "dpmsolver++",
+    lambda_id: Annotated[float, typer.Option("--lambda-id", help="Identity adapter scale λ_id (QC re-renders add 0.1 per attempt, at most 1).", rich_help_panel=DIFFUSION)] = 0.8,
+    video_size: Annotated[str, typer.Option("--video-size", help="HunyuanVideo resolution WxH.", rich_help_panel=DIFFUSION)] = "640x360",
+    video_steps: Annotated[int, typer.Option("--video-steps", help="HunyuanVideo inference steps (S1.1.5: 30–40).", rich_help_panel=DIFFUSION)] = 36,
+    video_cfg: Annotated[float, typer.Option("--video-cfg", help="HunyuanVideo guidance (its embedded, distilled guidance).", rich_help_panel=DIFFUSION)] = 3.5,
     shard: ShardOpt = None,
     force: ForceOpt = False,
 ) -> None:
     from memoire_cli.synth.gallery import SynthConfig
-    from memoire_cli.synth.render import check_renderer
+    from memoire_cli.synth.render import check_renderer, resolve_renderers
+    from memoire_cli.synth.render.diffusion.config import DTYPES, OFFLOADS, SAMPLERS, DiffusionConfig
     from memoire_cli.synth.stage import SynthStage
 
     _check("--users", users, 1)
@@ -43,7 +82,23 @@ def command(
     _check("--image-size", image_size, 128, 4096)
     _check("--frames-per-clip", frames_per_clip, 0, 5)
     _check("--anchors", anchors, 1, 3)
+    _check("--render-size", render_size, 16, 4096)
+    _check("--steps", steps, 1, 1000)
+    _check("--video-steps", video_steps, 1, 1000)
+    _check("--cfg", cfg_scale, 0.0, 100.0)
+    _check("--video-cfg", video_cfg, 0.0, 100.0)
+    _check("--lambda-id", lambda_id, 0.0, 1.0)
+    for flag, value, allowed in (("--dtype", dtype, DTYPES), ("--offload", offload, OFFLOADS), ("--sampler", sampler, SAMPLERS)):
+        if value not in allowed:
+            raise UsageError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
     check_renderer(renderer)
+    resolve_renderers(renderer, video_renderer)
+    vw, vh = _video_size(video_size)
     cfg = SynthConfig(users=users, seed=seed, images_per_user=images_per_user, image_size=image_size, anchor_size=min(256, image_size),
                       anchors_per_person=anchors, max_frames_per_clip=frames_per_clip)
-    run(lambda: SynthStage(cfg, renderer), workspace, shard=shard, force=force, create=True)
+    diffusion = DiffusionConfig(device=device, dtype=dtype, offload=offload, sd3=_folder(sd3), ip_adapter=_folder(ip_adapter),
+                                image_encoder=_folder(image_encoder), hunyuan=_folder(hunyuan), nsfw=_folder(nsfw),
+                                render_size=render_size, steps=steps, cfg=cfg_scale, sampler=sampler, lambda_id=lambda_id,
+                                video_width=vw, video_height=vh, video_steps=video_steps, video_cfg=video_cfg)
+    run(lambda: SynthStage(cfg, renderer, video_renderer=video_renderer, diffusion=diffusion, faces=_folder(faces)),
+        workspace, shard=shard, force=force, create=True)

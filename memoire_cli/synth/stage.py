@@ -1,15 +1,26 @@
 """`memoire synth` as a stage: plan each user's gallery, render it, quality-control it, write it (S1.1).
 
-Per user: :func:`~memoire_cli.synth.gallery.plan_user` decides everything but pixels; the renderer
-draws the enrolment anchors and every still and kept video frame; stills whose perceptual hash is
-within Hamming distance < 6 of an earlier still are re-rendered with a new seed (S1.1.6, at most
-``MAX_ATTEMPTS`` renders, every failed check recorded in ``qc``); then the observable tables, the
-hidden ground truth (``truth.*``) and the arrays are committed together.
+Per user: :func:`~memoire_cli.synth.gallery.plan_user` decides everything but pixels; the stills
+renderer (``--renderer``) draws the enrolment anchors and every still, the video renderer
+(``--video-renderer``) the kept frames of each clip; stills whose perceptual hash is within Hamming
+distance < 6 of an earlier still are re-rendered with a new seed (S1.1.6, at most ``MAX_ATTEMPTS``
+renders, every failed check recorded in ``qc``); then the observable tables, the hidden ground truth
+(``truth.*``) and the arrays are committed together.
+
+Generative renderers (SD3, HunyuanVideo) get the whole S1.1.6 quality control
+(:mod:`memoire_cli.synth.render.diffusion.qc`): anchors are rendered first and must show one face
+each; they are enrolled with ArcFace and passed to the stills renderer as identity references; each
+still (each clip, all its kept frames together) is verified (ArcFace identity, crowd, exposure, blur,
+NSFW) and re-rendered with a new seed at the next QC level (λ_id + 0.1, tighter face crops, reduced
+crowd) while a check that a re-render can fix fails. Their finished units are kept on disk until the
+user is committed (:mod:`memoire_cli.synth.render.diffusion.cache`), so an interrupted run resumes.
+For them ``truth.regions`` holds what QC verified: one ``P`` region (the face box) per identity.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -42,24 +53,63 @@ def person_spec(p: Any) -> Any:
     from memoire_cli.synth.render.base import PersonSpec
 
     return PersonSpec(tag_id=p.tag_id, face_key=p.face_key, relation=p.relation, age=p.age,
-                      height_cm=p.height_cm, build=p.build, clothing_rgb=p.clothing_rgb)
+                      height_cm=p.height_cm, build=p.build, clothing_rgb=p.clothing_rgb, name=p.name,
+                      style=p.style_sentence() if p.in_graph else "")
+
+
+def _qc_row(image_id: str, attempt: int, check: str, detail: str) -> dict:
+    return dict(image_id=image_id, attempt=attempt, check_name=check, passed=False, detail=detail)
+
+
+def _outcome(retry: bool, fixable: bool, attempt: int) -> str:
+    """What happened after a failed check: the suffix of its ``qc.detail``."""
+    if not fixable:
+        return "; recorded (a re-render cannot fix it)"
+    if retry and attempt < MAX_ATTEMPTS:
+        return "; re-rendered"
+    return "; kept after the last attempt"
 
 
 class SynthStage(Stage):
     name = "synth"
     code_version = "1"
 
-    def __init__(self, cfg: SynthConfig, renderer_name: str, cache_dir: Path | None = None):
+    def __init__(self, cfg: SynthConfig, renderer_name: str, cache_dir: Path | None = None, video_renderer: str = "auto",
+                 diffusion: Any = None, faces: str | None = None) -> None:
+        """``diffusion`` (a DiffusionConfig) is needed by the sd3/hunyuan backends; model folders are
+        resolved here, so a missing model fails before the workspace is touched."""
+        from memoire_cli.synth.render import resolve_renderers
+
         self.cfg = cfg
         self.renderer_name = renderer_name
+        self.stills_name, self.video_name = resolve_renderers(renderer_name, video_renderer)
         self.cache_dir = cache_dir
+        self.faces = faces
+        self.diffusion = diffusion
+        self.folders: Any = None
+        if self.generative:
+            from memoire_cli.synth.render.diffusion import DiffusionConfig, locate_folders
+
+            self.diffusion = diffusion or DiffusionConfig()
+            self.folders = locate_folders(self.diffusion, self.stills_name, self.video_name if cfg.max_frames_per_clip else "procedural")
         self.renderer: Any = None
+        self.video_renderer: Any = None
+        self.qc: Any = None
+        self.console: Any = None
+        self._rendered: set[str] = set()
+
+    @property
+    def generative(self) -> bool:
+        return self.stills_name != "procedural" or self.video_name != "procedural"
 
     def params(self) -> dict[str, Any]:
-        """Configuration, renderer, and the content key of the face bank the procedural renderer uses."""
+        """Configuration, renderers, the face bank's content key and, for diffusion, its settings and models."""
         from memoire_cli.faces.bank import bank_key
 
-        return {**asdict(self.cfg), "renderer": self.renderer_name, "face_bank": bank_key()}
+        out = {**asdict(self.cfg), "renderer": self.renderer_name, "face_bank": bank_key()}
+        if self.generative:
+            out.update(video_renderer=self.video_name, diffusion=self.diffusion.key(self.folders.keys()), faces=self.faces)
+        return out
 
     def universe(self, ws: Workspace) -> list[str]:
         return [user_id_of(i) for i in range(self.cfg.users)]
@@ -67,51 +117,145 @@ class SynthStage(Stage):
     def prepare(self, ws: Workspace, console: Any) -> None:
         from memoire_cli.synth.render import make_renderer
 
-        self.renderer = make_renderer(self.renderer_name, self.cache_dir)
-        console.print(self.renderer.describe())
+        self.console = console
+        procedural = None
+        if "procedural" in (self.stills_name, self.video_name):
+            procedural = make_renderer("procedural", self.cache_dir)
+        if self.generative:
+            from memoire_cli.synth.render.diffusion import make_diffusion_renderer
+            from memoire_cli.synth.render.diffusion.config import resolve_device
+            from memoire_cli.synth.render.diffusion.qc import QualityControl
+
+            device = resolve_device(self.diffusion.device)
+            self.qc = QualityControl(self.faces, self.folders.nsfw, device)
+            built = {name: make_diffusion_renderer(name, self.diffusion, self.folders, device, console)
+                     for name in {self.stills_name, self.video_name} - {"procedural"}
+                     if name != "hunyuan" or self.cfg.max_frames_per_clip}
+            self.renderer = built.get(self.stills_name, procedural)
+            self.video_renderer = built.get(self.video_name, procedural)
+        else:
+            self.renderer = self.video_renderer = procedural
+        for r in {id(self.renderer): self.renderer, id(self.video_renderer): self.video_renderer}.values():
+            if r is not None:
+                console.print(r.describe())
+        if self.qc is not None:
+            console.print(self.qc.describe())
 
     # ------------------------------------------------------------------------------ rendering
-    def _render_images(self, plan: UserPlan) -> tuple[np.ndarray, list, list[int], list[int], list[dict]]:
-        """Pixels (N, S, S, 3), regions per image, phashes, attempts, failed QC checks."""
+    def _shot(self, plan: UserPlan, img: Any, attempt: int, references: dict[int, tuple]) -> Any:
         from memoire_cli.synth.render.base import ShotSpec
 
+        return ShotSpec(
+            seed=(img.seed + RESEED_STEP * (attempt - 1)) & 0x7FFFFFFF, width=img.width, height=img.height,
+            event_type=img.event.etype.name, event_tag=plan.event_tags[img.event.etype.name],
+            location_kind=img.event.place.kind, location_tag=img.event.place.tag_id, location_name=img.event.place.phrase,
+            people=tuple(person_spec(p) for p in img.people), shot_plan=img.shot_plan, lighting=img.lighting,
+            blur_sigma=img.blur_sigma, exposure_ev=img.exposure_ev, pan=img.pan, prompt=img.prompt,
+            negative_prompt=NEGATIVE_PROMPT, clip_id=img.clip_id, frame_index=img.frame_index, qc_level=attempt - 1,
+            references=tuple((p.tag_id, *references[p.tag_id]) for p in img.people if p.tag_id in references),
+        )
+
+    @staticmethod
+    def _units(plan: UserPlan) -> list[list[Any]]:
+        """Render units in capture order: one still, or every kept frame of one clip (rendered and QC'd together)."""
+        units: list[list[Any]] = []
+        clips: dict[str, list[Any]] = {}
+        for img in plan.images:
+            if img.clip_id is None:
+                units.append([img])
+            elif img.clip_id not in clips:
+                clips[img.clip_id] = [img]
+                units.append(clips[img.clip_id])
+            else:
+                clips[img.clip_id].append(img)
+        return units
+
+    def _render_images(self, plan: UserPlan, enrolled: dict | None = None, references: dict[int, tuple] | None = None,
+                       cache: Any = None) -> tuple[np.ndarray, list, list[int], list[int], list[dict]]:
+        """Pixels (N, S, S, 3), regions per image, phashes, attempts, failed QC checks."""
         size = self.cfg.image_size
-        pixels = np.zeros((len(plan.images), size, size, 3), dtype=np.uint8)
-        regions: list = []
-        hashes: list[int] = []
-        attempts: list[int] = []
+        n = len(plan.images)
+        pixels = np.zeros((n, size, size, 3), dtype=np.uint8)
+        regions: list = [[] for _ in range(n)]
+        hashes: list[int] = [0] * n
+        attempts: list[int] = [1] * n
         qc: list[dict] = []
         still_hashes = np.zeros(0, dtype=np.uint64)
         still_ids: list[str] = []
-        for img in plan.images:
-            image_id = f"{plan.user_id}/{img.idx:05d}"
-            for attempt in range(1, MAX_ATTEMPTS + 1):
-                shot = ShotSpec(
-                    seed=(img.seed + RESEED_STEP * (attempt - 1)) & 0x7FFFFFFF, width=img.width, height=img.height,
-                    event_type=img.event.etype.name, event_tag=plan.event_tags[img.event.etype.name],
-                    location_kind=img.event.place.kind, location_tag=img.event.place.tag_id, location_name=img.event.place.phrase,
-                    people=tuple(person_spec(p) for p in img.people), shot_plan=img.shot_plan, lighting=img.lighting,
-                    blur_sigma=img.blur_sigma, exposure_ev=img.exposure_ev, pan=img.pan,
-                )
-                out = self.renderer.render(shot)
-                h = phash(out.image)
-                if img.kind != "still" or not len(still_hashes):
-                    break
-                dist = hamming(h, still_hashes)
-                j = int(np.argmin(dist))
-                if dist[j] >= DUPLICATE_HAMMING:
-                    break
-                qc.append(dict(image_id=image_id, attempt=attempt, check_name="phash_duplicate", passed=False,
-                               detail=f"Hamming {int(dist[j])} < {DUPLICATE_HAMMING} to {still_ids[j]}"
-                               + ("; kept after the last attempt" if attempt == MAX_ATTEMPTS else "; re-rendered")))
-            pixels[img.idx, : img.height, : img.width] = out.image
-            regions.append(out.regions)
-            hashes.append(h)
-            attempts.append(attempt)
-            if img.kind == "still":
-                still_hashes = np.append(still_hashes, np.uint64(h))
-                still_ids.append(image_id)
+        progress = _Progress(self.console, plan.user_id, n) if self.generative else None
+        for unit in self._units(plan):
+            renderer = self.video_renderer if unit[0].kind == "video_frame" else self.renderer
+            key = cache.key("unit", [(i.idx, i.seed, i.prompt) for i in unit], [int(h) for h in still_hashes]) if cache else None
+            done = cache.get(key) if cache else None
+            if done is None:
+                done = self._render_unit(plan, unit, renderer, enrolled or {}, references or {}, still_hashes, still_ids)
+                if cache:
+                    cache.put(key, {"images": np.stack(done["images"])}, done["meta"])
+            else:
+                done = {"images": list(done["images"]), "meta": done["meta"]}
+            meta = done["meta"]
+            for k, img in enumerate(unit):
+                out = done["images"][k]
+                pixels[img.idx, : img.height, : img.width] = out
+                regions[img.idx] = meta["regions"][k] if renderer.generative else meta["regions_obj"][k]
+                hashes[img.idx] = int(meta["hashes"][k])
+                attempts[img.idx] = int(meta["attempt"])
+                if img.kind == "still":
+                    still_hashes = np.append(still_hashes, np.uint64(hashes[img.idx]))
+                    still_ids.append(f"{plan.user_id}/{img.idx:05d}")
+            qc += meta["qc"]
+            if progress is not None:
+                progress.advance(len(unit))
+        regions = [self._regions_from_meta(r, size) if isinstance(r, list) and r and isinstance(r[0], dict) else r for r in regions]
         return pixels, regions, hashes, attempts, qc
+
+    @staticmethod
+    def _regions_from_meta(rows: list[dict], size: int) -> list:
+        from memoire_cli.synth.render.base import Region
+
+        out = []
+        for r in rows:
+            x0, y0, x1, y1 = r["box"]
+            mask = np.zeros((r["h"], r["w"]), bool)
+            mask[y0:y1, x0:x1] = True
+            out.append(Region(r["tag_id"], "P", (x0, y0, x1, y1), mask, (x0, y0, x1, y1)))
+        return out
+
+    def _render_unit(self, plan: UserPlan, unit: list[Any], renderer: Any, enrolled: dict, references: dict,
+                     still_hashes: np.ndarray, still_ids: list[str]) -> dict:
+        """Render one unit with the S1.1.6 retry loop; the images and a JSON-able record of what happened."""
+        qc: list[dict] = []
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            outs, verdict_regions, hashes, failures = [], [], [], []
+            for img in unit:
+                shot = self._shot(plan, img, attempt, references)
+                out = renderer.render(shot)
+                image_id = f"{plan.user_id}/{img.idx:05d}"
+                if renderer.generative:
+                    verdict = self.qc.check(shot, out.raw if out.raw is not None else out.image, enrolled)
+                    failures += [(image_id, f.check, f.detail, f.retry) for f in verdict.failures]
+                    verdict_regions.append(verdict.regions)
+                else:
+                    verdict_regions.append(out.regions)
+                h = phash(out.image)
+                if img.kind == "still" and len(still_hashes):
+                    dist = hamming(h, still_hashes)
+                    j = int(np.argmin(dist))
+                    if dist[j] < DUPLICATE_HAMMING:
+                        failures.append((image_id, "phash_duplicate", f"Hamming {int(dist[j])} < {DUPLICATE_HAMMING} to {still_ids[j]}", True))
+                outs.append(out.image)
+                hashes.append(h)
+            retry = any(f[3] for f in failures)
+            qc += [_qc_row(i, attempt, c, d + _outcome(retry, fixable, attempt)) for i, c, d, fixable in failures]
+            if not retry:
+                break
+        if renderer.generative:
+            regions = [[dict(tag_id=int(r.tag_id), box=[int(v) for v in r.box], h=int(r.mask.shape[0]), w=int(r.mask.shape[1]))
+                        for r in regs] for regs in verdict_regions]
+            meta = {"regions": regions, "hashes": [str(h) for h in hashes], "attempt": attempt, "qc": qc}
+        else:  # procedural: regions stay objects (never cached)
+            meta = {"regions_obj": verdict_regions, "hashes": [str(h) for h in hashes], "attempt": attempt, "qc": qc}
+        return {"images": outs, "meta": meta}
 
     def _render_anchors(self, plan: UserPlan) -> tuple[np.ndarray, list[tuple[int, int]]]:
         rows = [(p, k) for p in plan.people if p.in_graph for k in range(self.cfg.anchors_per_person)]
@@ -121,11 +265,59 @@ class SynthStage(Stage):
             pixels[i] = self.renderer.render_anchor(person_spec(p), k, plan.seed + p.tag_id, size)
         return pixels, [(p.tag_id, k) for p, k in rows]
 
+    def _render_anchors_qc(self, plan: UserPlan, cache: Any) -> tuple[np.ndarray, list[tuple[int, int]], dict, dict, list[dict]]:
+        """Generative anchors (S1.1.1): each must show one face (re-rendered otherwise), then ArcFace enrolment.
+
+        Returns pixels, rows, enrolment per tag, identity references per tag (anchor, face box), QC rows.
+        """
+        rows = [(p, k) for p in plan.people if p.in_graph for k in range(self.cfg.anchors_per_person)]
+        size = self.cfg.anchor_size
+        key = cache.key("anchors", [(p.tag_id, k) for p, k in rows], size)
+        done = cache.get(key)
+        if done is None:
+            pixels = np.zeros((len(rows), size, size, 3), dtype=np.uint8)
+            qc: list[dict] = []
+            for i, (p, k) in enumerate(rows):
+                anchor_id = f"{plan.user_id}/anchor/{p.tag_id}/{k}"
+                for attempt in range(1, MAX_ATTEMPTS + 1):
+                    img = self.renderer.render_anchor(person_spec(p), k, plan.seed + p.tag_id + RESEED_STEP * (attempt - 1), size)
+                    fail, _ = self.qc.check_anchor(img)
+                    if fail is None:
+                        break
+                    qc.append(_qc_row(anchor_id, attempt, fail.check, fail.detail + _outcome(True, True, attempt)))
+                pixels[i] = img
+            cache.put(key, {"pixels": pixels}, {"qc": qc})
+        else:
+            pixels, qc = done["pixels"], done["meta"]["qc"]
+        faces: dict[int, list] = {}
+        references: dict[int, tuple] = {}
+        for i, (p, k) in enumerate(rows):
+            _, face = self.qc.check_anchor(pixels[i])
+            faces.setdefault(p.tag_id, []).append(face)
+            if face is not None and p.tag_id not in references:
+                references[p.tag_id] = (pixels[i], face.box)
+        enrolled = {tag: self.qc.enrol(fs) for tag, fs in faces.items()}
+        return pixels, [(p.tag_id, k) for p, k in rows], enrolled, references, qc
+
     # -------------------------------------------------------------------------------- compute
     def compute(self, ws: Workspace, user_id: str) -> UserOutput:
         plan = plan_user(self.cfg, int(user_id[1:]))
-        pixels, regions, hashes, attempts, qc = self._render_images(plan)
-        anchors, anchor_rows = self._render_anchors(plan)
+        if self.generative:
+            from memoire_cli.stage import canonical_json, sha16
+            from memoire_cli.synth.render.diffusion.cache import RenderCache
+
+            cache = RenderCache(ws.root, user_id, sha16(canonical_json(self.params())))
+            if self.renderer.generative:
+                anchors, anchor_rows, enrolled, references, anchor_qc = self._render_anchors_qc(plan, cache)
+            else:
+                anchors, anchor_rows = self._render_anchors(plan)
+                enrolled, references, anchor_qc = self._enrol_plain(anchors, anchor_rows), {}, []
+            pixels, regions, hashes, attempts, qc = self._render_images(plan, enrolled, references, cache)
+            qc = anchor_qc + qc
+            self._rendered.add(user_id)
+        else:
+            pixels, regions, hashes, attempts, qc = self._render_images(plan)
+            anchors, anchor_rows = self._render_anchors(plan)
         size = self.cfg.image_size
         region_rows: list[tuple] = []
         masks: list[np.ndarray] = []
@@ -184,7 +376,7 @@ class SynthStage(Stage):
                        "height": np.array([i.height for i in plan.images], np.int32), "shot_plan": _obj([i.shot_plan for i in plan.images]),
                        "lighting": _obj([i.lighting for i in plan.images]), "prompt": _obj([i.prompt for i in plan.images]),
                        "negative_prompt": _obj([NEGATIVE_PROMPT] * n), "seed": np.array([i.seed for i in plan.images], np.int64),
-                       "renderer": _obj([f"{self.renderer.name} {self.renderer.version}"] * n),
+                       "renderer": _obj([self._renderer_label(i.kind) for i in plan.images]),
                        "phash": _obj([f"{h:016x}" for h in hashes]), "attempts": np.array(attempts, np.int32)},
             "image_tags": {"user_id": users(len(pairs)), "image_id": _obj([p[0] for p in pairs]), "tag_id": np.array([p[1] for p in pairs], np.int32)},
             "usage": {"user_id": users(n), "image_id": image_ids, "views": plan.views.astype(np.int32),
@@ -211,6 +403,17 @@ class SynthStage(Stage):
         }
         return out
 
+    def _renderer_label(self, kind: str) -> str:
+        r = self.video_renderer if kind == "video_frame" and self.video_renderer is not None else self.renderer
+        return f"{r.name} {r.version}"
+
+    def _enrol_plain(self, anchors: np.ndarray, rows: list[tuple[int, int]]) -> dict:
+        """ArcFace enrolment of procedural anchors (for QC of generated clips beside procedural stills)."""
+        faces: dict[int, list] = {}
+        for img, (tag, _) in zip(anchors, rows):
+            faces.setdefault(tag, []).append(self.qc.check_anchor(img)[1])
+        return {tag: self.qc.enrol(fs) for tag, fs in faces.items()}
+
     @staticmethod
     def _region_columns(user_id: str, rows: list[tuple]) -> Columns:
         face = [r[6] or (None, None, None, None) for r in rows]
@@ -229,7 +432,13 @@ class SynthStage(Stage):
         return cols
 
     def finish(self, ws: Workspace, selection: Selection) -> None:
-        """An unsharded run over every user drops users a previous, larger run left behind."""
+        """Drop the render caches of committed users; an unsharded run over every user drops users a
+        previous, larger run left behind."""
+        from memoire_cli.synth.render.diffusion.cache import RenderCache
+
+        for user_id in sorted(self._rendered):
+            RenderCache.clear(ws.root, user_id)
+        self._rendered.clear()
         if selection.shard_count != 1 or selection.user_ids:
             return
         keep = set(self.universe(ws))
@@ -237,3 +446,24 @@ class SynthStage(Stage):
         for user_id in stale:
             ws.retract_user(self.name, user_id)
             ws.delete_arrays(user_id, [a.name for a in load_schema().arrays_of(self.name)])
+
+
+class _Progress:
+    """Per-image progress with rate and ETA on stderr for slow (diffusion) renders: at most one line per 20 s."""
+
+    EVERY_S = 20.0
+
+    def __init__(self, console: Any, user_id: str, total: int) -> None:
+        self.console, self.user_id, self.total = console, user_id, total
+        self.done = 0
+        self.start = self.last = time.monotonic()
+
+    def advance(self, k: int) -> None:
+        self.done += k
+        now = time.monotonic()
+        if self.console is None or (now - self.last < self.EVERY_S and self.done < self.total):
+            return
+        self.last = now
+        rate = (now - self.start) / max(self.done, 1)
+        eta = rate * (self.total - self.done)
+        self.console.print(f"synth {self.user_id}: {self.done}/{self.total} images, {rate:.1f} s/image, ETA {eta / 60:.1f} min")

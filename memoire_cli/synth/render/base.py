@@ -28,6 +28,8 @@ class PersonSpec:
     height_cm: float
     build: str  # slender | medium | stocky
     clothing_rgb: tuple[int, int, int]  # a stable colour per identity, so figures look consistent
+    name: str = ""  # the person's name (diffusion prompts name people to disambiguate roles, S1.1.4)
+    style: str = ""  # the S1.1.4 STYLE sentence (age, height, weight, body type, build); "" for strangers
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,19 @@ class ShotSpec:
     blur_sigma: float = 0.0  # camera shake / focus miss, pixels (0 = sharp)
     exposure_ev: float = 0.0  # exposure error in stops (negative = under-exposed)
     pan: float = 0.0  # horizontal camera pan in [0, 1] for video frames (left-to-right), 0 for stills
+    # --- what diffusion renderers read (the procedural renderer ignores these) ---
+    prompt: str = ""  # the S1.1.4 prompt (S1.1.5 storyboard for video frames)
+    negative_prompt: str = ""  # the S1.1.4 negative prompt
+    clip_id: str | None = None  # video frames: the clip (frames of one clip come from one generated video)
+    frame_index: int | None = None  # video frames: index in the clip at its fps
+    qc_level: int = 0  # 0 = first render; k > 0 = k-th QC re-render (stronger identity, tighter crops, S1.1.6)
+    #: per depicted, enrolled person: (tag_id, (h, w, 3) uint8 enrolment anchor, its face box (x0, y0, x1, y1) or None)
+    references: tuple[tuple[int, np.ndarray, tuple[float, float, float, float] | None], ...] = ()
+
+
+def identity_weight(base: float, qc_level: int, step: float = 0.1) -> float:
+    """λ_id of a QC re-render (S1.1.4, S1.1.6): ``base`` raised by ``step`` per level, at most 1."""
+    return float(min(1.0, base + step * max(0, qc_level)))
 
 
 @dataclass
@@ -72,6 +87,7 @@ class Region:
 class Rendered:
     image: np.ndarray  # (H, W, 3) uint8 RGB
     regions: list[Region] = field(default_factory=list)
+    raw: np.ndarray | None = None  # (H, W, 3) uint8 before the planned camera effects (diffusion renderers; QC reads it)
 
 
 class Renderer(ABC):
@@ -79,6 +95,9 @@ class Renderer(ABC):
 
     name: str = ""
     version: str = ""
+    #: True for generative backends whose output must be verified (S1.1.6 QC: ArcFace identity, crowd,
+    #: exposure/blur, NSFW); the procedural renderer draws exactly what it is told and only gets the pHash check.
+    generative: bool = False
 
     @abstractmethod
     def describe(self) -> str:

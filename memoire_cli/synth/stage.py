@@ -246,7 +246,11 @@ class SynthStage(Stage):
                 outs.append(out.image)
                 hashes.append(h)
             retry = any(f[3] for f in failures)
-            qc += [_qc_row(i, attempt, c, d + _outcome(retry, fixable, attempt)) for i, c, d, fixable in failures]
+            merged: dict[tuple[str, str], list[tuple[str, bool]]] = {}  # one qc row per (image, check): its failures joined
+            for i, c, d, fixable in failures:
+                merged.setdefault((i, c), []).append((d, fixable))
+            qc += [_qc_row(i, attempt, c, " | ".join(d for d, _ in ds) + _outcome(retry, any(f for _, f in ds), attempt))
+                   for (i, c), ds in merged.items()]
             if not retry:
                 break
         if renderer.generative:

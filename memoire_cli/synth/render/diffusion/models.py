@@ -137,6 +137,7 @@ def quiet_libraries() -> None:
     dlog.set_verbosity_error()
     tlog.set_verbosity_error()
     dlog.disable_progress_bar()
+    tlog.disable_progress_bar()
 
 
 def place(pipe: Any, device: str, offload: str) -> Any:
@@ -170,7 +171,7 @@ def load_sd3(folder: str, ip_adapter: str | None, image_encoder: str | None, dev
     quiet_libraries()
     with gpu_memory_guard("loading SD3"):
         try:
-            pipe = StableDiffusion3Pipeline.from_pretrained(folder, torch_dtype=dtype, local_files_only=True)
+            pipe = StableDiffusion3Pipeline.from_pretrained(folder, dtype=dtype, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ModelMissingError(f"cannot load the SD3 pipeline from {folder}: {str(exc).splitlines()[0]}") from None
         if sampler == "dpmsolver++":
@@ -207,7 +208,7 @@ def load_hunyuan(folder: str, device: str, dtype: Any, offload: str) -> Any:
     quiet_libraries()
     with gpu_memory_guard("loading HunyuanVideo"):
         try:
-            pipe = HunyuanVideoPipeline.from_pretrained(folder, torch_dtype=dtype, local_files_only=True)
+            pipe = HunyuanVideoPipeline.from_pretrained(folder, dtype=dtype, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ModelMissingError(f"cannot load the HunyuanVideo pipeline from {folder}: {str(exc).splitlines()[0]}") from None
         pipe.vae.enable_tiling()

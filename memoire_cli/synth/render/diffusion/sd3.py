@@ -81,7 +81,7 @@ class SD3Renderer(Renderer):
                              cfg.offload, cfg.sampler)
         self.has_adapter = folders.get("ip_adapter") is not None
         self.fit = PromptFitter(self.pipe.tokenizer_3, cfg.max_sequence_length, self.pipe.tokenizer, console, "T5")
-        self._first_anchor: dict[tuple[int, int], np.ndarray] = {}  # (seed, tag) → portrait k = 0 of the current user
+        self._first_anchor: dict[int, np.ndarray] = {}  # tag → its portrait k = 0 (the stage renders k = 0 first, per user)
 
     def describe(self) -> str:
         adapter = (f"SD3 IP-Adapter {self.folders['ip_adapter']} (SigLIP {self.folders.get('image_encoder')}), λ_id {self.cfg.lambda_id}"
@@ -131,14 +131,12 @@ class SD3Renderer(Renderer):
         return Rendered(finish(raw, shot.exposure_ev, shot.blur_sigma), [], raw)
 
     def render_anchor(self, person: PersonSpec, k: int, seed: int, size: int) -> np.ndarray:
-        first = self._first_anchor.get((seed, person.tag_id))
+        first = self._first_anchor.get(person.tag_id)
         reference = None if k == 0 or first is None else face_crop(first, None, 0.0)
         s = self.cfg.render_size
         image = self.generate(anchor_prompt(person, k), ANCHOR_NEGATIVE, seed * 31 + k, s, s, reference,
                               self.cfg.lambda_id, f"anchor {k} of tag {person.tag_id}")
         out = to_uint8(image, size, size)
         if k == 0:
-            if len(self._first_anchor) > 64:
-                self._first_anchor.clear()
-            self._first_anchor[(seed, person.tag_id)] = out
+            self._first_anchor[person.tag_id] = out
         return out

@@ -42,10 +42,14 @@ class PromptFitter:
         self.main, self.limit, self.short, self.console, self.encoder = main, limit, short, console, encoder
         self.clip_cut = 0
         self._clip_reported = False
+        self._warned: set[str] = set()  # prompts already reported (QC re-renders reuse them)
 
     def __call__(self, text: str, where: str) -> str:
         fitted = fit(self.main, text, self.limit)
-        if fitted.truncated and self.console is not None:
+        if fitted.truncated and self.console is not None and text not in self._warned:
+            if len(self._warned) > 4096:
+                self._warned.clear()
+            self._warned.add(text)
             self.console.print(f"[yellow]warning[/]: prompt of {where} is {fitted.tokens} {self.encoder} tokens, "
                                f"more than the {fitted.limit} it reads: truncated to \"…{fitted.text[-40:]}\"")
         if self.short is not None:

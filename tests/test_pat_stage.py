@@ -61,12 +61,30 @@ def test_rerun_is_cached_and_forced_rerun_is_bit_identical(cli, pat_ws: Path) ->
     assert rows(pat_ws, "SELECT digest FROM stage_users WHERE stage = 'pat'") == before
 
 
+def test_grounder_choice(cli, pat_ws: Path, tmp_path: Path) -> None:
+    """auto on a synthetic gallery without CLIPSeg: the prior; --grounder cam: CAM masks where a tag has an
+    ImageNet class, the prior elsewhere, each mask's source recorded; --grounder clipseg needs weights."""
+    assert {s for (s,) in rows(pat_ws, "SELECT DISTINCT source FROM pat_masks WHERE type != 'P'")} == {"prior"}
+    result = cli("pat", "-w", pat_ws, "--grounder", "cam")
+    assert result.exit_code == 0, result.stderr
+    assert "class-activation maps" in result.stderr and manifest(result)["computed"] == 1  # a new parameter: recomputed
+    from memoire_cli.pat.cam import tag_classes
+
+    names = rows(pat_ws, "SELECT DISTINCT m.type, t.name, m.source FROM pat_masks m JOIN tags t USING (user_id, tag_id) WHERE m.type != 'P'")
+    for kind, name, source in names:
+        assert source == ("cam" if tag_classes(kind, name) else "prior")
+    missing = cli("pat", "-w", pat_ws, "--grounder", "clipseg")
+    assert missing.exit_code == 1 and "no local CLIPSeg" in missing.stderr and missing.stdout == ""
+    assert manifest(cli("pat", "-w", pat_ws, "--grounder", "auto"))["computed"] == 1  # back to the default
+
+
 def test_bad_input(cli, box_renderer, tmp_path: Path) -> None:
     ws = tmp_path / "w"
     assert cli("synth", "-w", ws, "--users", "1", "--images-per-user", "2", "--frames-per-clip", "0", "--image-size", "128", "--anchors", "1").exit_code == 0
     before = cli("pat", "-w", ws)
     assert before.exit_code == 1 and "needs the outputs of synth or ingest and persona" in before.stderr
-    for args, words in ((["--theta-det", "1.5"], "--theta-det"), (["--clipseg", str(tmp_path / "nope")], "no such folder")):
+    for args, words in ((["--theta-det", "1.5"], "--theta-det"), (["--clipseg", str(tmp_path / "nope")], "no such folder"),
+                        (["--grounder", "sam"], "--grounder must be one of")):
         result = cli("pat", "-w", ws, *args)
         assert result.exit_code == 2 and words in result.stderr and result.stdout == ""
 

@@ -34,6 +34,7 @@ class PatConfig:
     clipseg: str | None = None  # a local CLIPSeg folder; None: look it up, else the spatial prior
     sam: str | None = None  # a local SAM folder; None: look it up, else the Gaussian fallback
     faces: str | None = None  # another insightface model pack (folder); None: the packaged SCRFD + ArcFace
+    grounder: str = "auto"  # places and events: auto | clipseg | cam | prior (see GROUNDERS)
 
 
     def detection_threshold(self) -> float:
@@ -46,6 +47,19 @@ class PatConfig:
         return THETA_DET if self.faces else PACKAGED_THETA_DET
 
 
+#: Location/event grounders: CLIPSeg (the spec's), ImageNet class-activation maps (offline, real photos),
+#: the content-free spatial prior (offline). ``auto``: CLIPSeg when its weights are local; otherwise CAM
+#: for ingested (real) photos and the prior for synthetic ones, where CAM measured worse than the prior
+#: (benchmarks/pat_grounding.py; schemas/README.md).
+GROUNDERS = ("auto", "clipseg", "cam", "prior")
+
+
+def _source(grounder: Any, kind: str, name: str) -> str:
+    """Where a location/event mask came from: the grounder's name, or per tag for the CAM grounder."""
+    source_for = getattr(grounder, "source_for", None)
+    return source_for(kind, name) if source_for else grounder.source
+
+
 def _obj(values: list) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     out[:] = values
@@ -54,7 +68,7 @@ def _obj(values: list) -> np.ndarray:
 
 class PatStage(Stage):
     name = "pat"
-    code_version = "3"
+    code_version = "4"
     inputs = ("gallery", "persona")
 
     def __init__(self, cfg: PatConfig):
@@ -65,15 +79,19 @@ class PatStage(Stage):
         self.clipseg_path = locate_clipseg(cfg.clipseg)  # a named folder that is missing is a MemoireError
         self.sam_path = locate_sam(cfg.sam)
         self.people: Any = None
-        self.grounder: Any = None
+        self.grounders: dict[str, Any] = {}
+        self.ingested: set[str] = set()
 
     def params(self) -> dict[str, Any]:
-        return {**asdict(self.cfg), "theta_det": self.cfg.detection_threshold(), "clipseg": self.clipseg_path or "prior",
+        return {**asdict(self.cfg), "theta_det": self.cfg.detection_threshold(), "clipseg": self.clipseg_path or "none",
                 "sam": self.sam_path or "gaussian"}
 
     def prepare(self, ws: Workspace, console: Any) -> None:
-        from memoire_cli.faces.insightface_models import load_detector, load_recognizer, models_description
-        from memoire_cli.pat.clipseg import ClipSegGrounder, PriorGrounder
+        from memoire_cli.faces.insightface_models import (
+            load_detector,
+            load_recognizer,
+            models_description,
+        )
         from memoire_cli.pat.people import PeopleGrounder
         from memoire_cli.pat.sam import SamSegmenter
 
@@ -82,15 +100,53 @@ class PatStage(Stage):
         detector = load_detector(det_thresh=theta_det, nms_thresh=self.cfg.nms_iou, pack=self.cfg.faces)
         self.people = PeopleGrounder(detector, load_recognizer(pack=self.cfg.faces), segmenter, theta_det=theta_det,
                                      nms_iou=self.cfg.nms_iou, tau_match=self.cfg.tau_match)
-        self.grounder = ClipSegGrounder.from_pretrained(self.clipseg_path) if self.clipseg_path else PriorGrounder()
+        self.grounders = {}
+        self.ingested = set(ws.user_fingerprints("ingest"))  # users whose gallery is real photos
         console.print(f"pat: {models_description(self.cfg.faces)}")
         why = ("--theta-det" if self.cfg.theta_det is not None else
                "Table 1, for a model pack" if self.cfg.faces else "the packaged SCRFD-500M's operating point; Table 1's 0.80 is RetinaFace's")
         console.print(f"pat: θ_det = {theta_det:.2f} ({why}), NMS IoU {self.cfg.nms_iou:.2f}, τ_match = {self.cfg.tau_match:.2f}")
         console.print(f"pat: people masks: {'SAM from ' + self.sam_path if self.sam_path else 'SAM weights not found locally: Gaussian fallback of S1.3.2(3)'}")
-        console.print(f"pat: locations and events: {self.grounder.describe()}")
+        for name in self.grounder_names(ws):
+            console.print(f"pat: locations and events ({self.grounder_scope(name)}): {self._grounder(name).describe()}")
+
+    def grounder_for(self, ingested: bool) -> str:
+        """The grounder ``--grounder`` resolves to for a user's gallery (``auto``: see :data:`GROUNDERS`)."""
+        if self.cfg.grounder != "auto":
+            return self.cfg.grounder
+        if self.clipseg_path:
+            return "clipseg"
+        return "cam" if ingested else "prior"
+
+    def grounder_scope(self, name: str) -> str:
+        if self.cfg.grounder != "auto" or name == "clipseg":
+            return "all galleries"
+        return "ingested photos" if name == "cam" else "synthetic galleries"
+
+    def grounder_names(self, ws: Workspace) -> list[str]:
+        return sorted({self.grounder_for(u in self.ingested) for u in self.universe(ws)})
+
+    def _grounder(self, name: str) -> Any:
+        from memoire_cli.errors import MemoireError
+        from memoire_cli.pat.clipseg import ClipSegGrounder, PriorGrounder
+
+        if name in self.grounders:
+            return self.grounders[name]
+        if name == "clipseg":
+            if not self.clipseg_path:
+                raise MemoireError("--grounder clipseg: no local CLIPSeg (pass --clipseg DIR or set $MEMOIRE_CLIPSEG; nothing is downloaded)")
+            grounder = ClipSegGrounder.from_pretrained(self.clipseg_path)
+        elif name == "cam":
+            from memoire_cli.pat.cam import CamGrounder
+
+            grounder = CamGrounder()
+        else:
+            grounder = PriorGrounder()
+        self.grounders[name] = grounder
+        return grounder
 
     def compute(self, ws: Workspace, user_id: str) -> UserOutput:
+        grounder = self._grounder(self.grounder_for(user_id in self.ingested))
         images = ws.read_array("images", user_id)
         anchors = ws.read_array("anchors", user_id)
         rows = ws.query("SELECT image_id, idx, width, height FROM images WHERE user_id = ? ORDER BY idx", [user_id])
@@ -130,9 +186,9 @@ class PatStage(Stage):
                     mask, source = person_masks[tag_id], info["sources"][tag_id]
                     face = (info["cosines"][tag_id], *info["boxes"][tag_id])
                 elif kind == "L":
-                    mask, source = self.grounder.location_mask(pixels, name), self.grounder.source
+                    mask, source = grounder.location_mask(pixels, name), _source(grounder, kind, name)
                 else:
-                    mask, source = self.grounder.event_mask(pixels, name), self.grounder.source
+                    mask, source = grounder.event_mask(pixels, name), _source(grounder, kind, name)
                 a = float(alpha.get(tag_id, 0.0))
                 fused_masks.append(mask)
                 fused_alpha.append(a)

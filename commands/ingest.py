@@ -2,10 +2,55 @@
 
 from __future__ import annotations
 
-from memoire_cli.cli import WorkspaceOpt, not_built
+from pathlib import Path
+from typing import Annotated
 
-HELP = """Read a real photo directory (EXIF, XMP faces and keywords, ratings) into a workspace."""
+import typer
+
+from memoire_cli.cli import ForceOpt, WorkspaceOpt, run
+
+HELP = """Read a real photo folder into a workspace: the gallery tables synth writes, minus ground truth.
+
+Walks DIR (JPEG, PNG, WebP, TIFF; HEIC with pillow-heif; videos at 1 fps, at most 5 frames) and
+reads what photo managers keep: EXIF (capture time with offset, GPS, orientation), XMP embedded and
+in sidecars (IMG.jpg.xmp, then IMG.xmp): MWG and Microsoft face regions, PersonInImage, keywords
+(dc:subject, lr:hierarchicalSubject, digiKam:TagsList), IPTC location, ratings and pick flags.
+Named faces become person tags (relations from --relations or People/… keywords; unnamed faces
+are `unknown`), with an enrolment portrait each; events come from Events/… keywords or time gaps
+(--event-gap), places from IPTC fields or GPS clusters (--place-radius). Re-runs read only new or
+changed files and record what changed (ingest_changes). Nothing leaves the machine.
+"""
 
 
-def command(workspace: WorkspaceOpt = None) -> None:
-    not_built("ingest")
+def command(
+    folder: Annotated[Path, typer.Argument(help="The photo folder to ingest.", show_default=False)],
+    workspace: WorkspaceOpt = None,
+    user: Annotated[str, typer.Option("--user", help="User id of this gallery (one gallery stage per user id).")] = "me",
+    relations: Annotated[Path | None, typer.Option("--relations", help="YAML or CSV: name → relation (self, mother, friend …) [, reference photo].", show_default=False)] = None,
+    image_size: Annotated[int, typer.Option("--image-size", help="Side of the square pixel buffer; images are scaled to fit.")] = 512,
+    anchor_size: Annotated[int, typer.Option("--anchor-size", help="Side of the enrolment portraits (≤ --image-size).")] = 256,
+    event_gap: Annotated[float, typer.Option("--event-gap", help="Hours between shots that start a new event (without Events/… keywords).")] = 3.0,
+    place_radius: Annotated[float, typer.Option("--place-radius", help="GPS clustering radius in km (without IPTC or Places/… names).")] = 1.0,
+    favourite_rating: Annotated[float, typer.Option("--favourite-rating", help="Stars from which an image counts as a favourite.")] = 4.0,
+    max_pixels: Annotated[int, typer.Option("--max-pixels", help="Larger stills are skipped as decompression bombs.")] = 100_000_000,
+    force: ForceOpt = False,
+) -> None:
+    from memoire_cli.errors import UsageError
+    from memoire_cli.ingest.config import IngestConfig, check_user_id
+
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such folder")
+    check_user_id(user)
+    cfg = IngestConfig(image_size=image_size, anchor_size=min(anchor_size, image_size),
+                       event_gap_h=event_gap, place_radius_km=place_radius, favourite_rating=favourite_rating, max_pixels=max_pixels)
+    cfg.check()
+    people = {}
+    if relations is not None:
+        from memoire_cli.ingest.relations import load_relations
+
+        people = load_relations(relations, folder)
+    from memoire_cli.ingest.stage import IngestStage
+
+    root = folder.resolve()
+    run(lambda: IngestStage(root, user, cfg, relations.resolve() if relations else None, people),
+        workspace, users=None, shard=None, force=force, create=True)

@@ -2,6 +2,12 @@
 
 Generates the DuckDB DDL and the reference docs, and checks what a stage wrote against the
 declaration (tests use :func:`check_tables` and :func:`check_arrays`).
+
+A table or array has one producing stage (``producer = "graph"``) or several (``producer = ["synth",
+"ingest"]``: the gallery tables, which either gallery stage writes for the users it holds; a user
+belongs to one of them, see :data:`memoire_cli.workspace.GALLERY_STAGES`). ``producer`` keeps the
+first one (the declaration's primary producer); ``producers`` lists them all and is what
+:meth:`Schema.tables_of` and :meth:`Schema.arrays_of` match.
 """
 
 from __future__ import annotations
@@ -23,12 +29,17 @@ class Column:
 class TableSpec:
     name: str  # "images" or "truth.scores"
     since: int
-    producer: str
+    producer: str  # the first (primary) producer
     consumers: tuple[str, ...]
     description: str
     primary_key: tuple[str, ...]
     columns: tuple[Column, ...]
     hidden: bool
+    producers: tuple[str, ...] = ()  # every producing stage; () means (producer,)
+
+    def __post_init__(self) -> None:
+        if not self.producers:
+            object.__setattr__(self, "producers", (self.producer,))
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -48,6 +59,11 @@ class ArraySpec:
     shape: tuple[str | int, ...]
     chunks: tuple[str | int, ...]
     hidden: bool
+    producers: tuple[str, ...] = ()  # every producing stage; () means (producer,)
+
+    def __post_init__(self) -> None:
+        if not self.producers:
+            object.__setattr__(self, "producers", (self.producer,))
 
 
 @dataclass(frozen=True)
@@ -57,10 +73,20 @@ class Schema:
     arrays: dict[str, ArraySpec]
 
     def tables_of(self, producer: str) -> list[TableSpec]:
-        return [t for t in self.tables.values() if t.producer == producer]
+        """The tables ``producer`` writes (alone or beside other producers), in declaration order."""
+        return [t for t in self.tables.values() if producer in t.producers]
 
     def arrays_of(self, producer: str) -> list[ArraySpec]:
-        return [a for a in self.arrays.values() if a.producer == producer]
+        """The arrays ``producer`` writes (alone or beside other producers), in declaration order."""
+        return [a for a in self.arrays.values() if producer in a.producers]
+
+
+def _producers(value: str | list[str], where: str) -> tuple[str, ...]:
+    """``producer = "x"`` or ``producer = ["x", "y"]`` → ("x", …); anything else is a broken declaration."""
+    names = (value,) if isinstance(value, str) else tuple(value)
+    if not names or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        raise ValueError(f"schema.toml: {where}: producer must be a stage name or a list of distinct stage names")
+    return names
 
 
 def schema_text() -> str:
@@ -75,7 +101,8 @@ def load_schema() -> Schema:
         name: TableSpec(
             name=name,
             since=int(t["since"]),
-            producer=t["producer"],
+            producer=_producers(t["producer"], f"tables.{name}")[0],
+            producers=_producers(t["producer"], f"tables.{name}"),
             consumers=tuple(t["consumers"]),
             description=t["description"],
             primary_key=tuple(t["primary_key"]),
@@ -88,7 +115,8 @@ def load_schema() -> Schema:
         name: ArraySpec(
             name=name,
             since=int(a["since"]),
-            producer=a["producer"],
+            producer=_producers(a["producer"], f"arrays.{name}")[0],
+            producers=_producers(a["producer"], f"arrays.{name}"),
             consumers=tuple(a["consumers"]),
             description=a["description"],
             path=a["path"],
@@ -117,9 +145,13 @@ def render_ddl(schema: Schema | None = None) -> str:
         "CREATE SCHEMA IF NOT EXISTS truth;",
     ]
     for spec in schema.tables.values():
-        parts.append(f"\n-- {spec.name}: {spec.description}\n-- producer: {spec.producer}; consumers: {', '.join(spec.consumers)}")
+        parts.append(f"\n-- {spec.name}: {spec.description}\n-- producer: {', '.join(spec.producers)}; consumers: {', '.join(spec.consumers)}")
         parts.append(table_ddl(spec))
     return "\n".join(parts) + "\n"
+
+
+def _names(producers: tuple[str, ...]) -> str:
+    return " or ".join(f"`{p}`" for p in producers)
 
 
 def render_reference(schema: Schema | None = None) -> str:
@@ -141,7 +173,7 @@ def render_reference(schema: Schema | None = None) -> str:
             "",
             t.description,
             "",
-            f"Producer: `{t.producer}`. Consumers: {', '.join(t.consumers)}. Since version {t.since}. "
+            f"Producer: {_names(t.producers)}. Consumers: {', '.join(t.consumers)}. Since version {t.since}. "
             f"Primary key: ({', '.join(t.primary_key)}).",
             "",
             "| column | type | meaning |",
@@ -157,7 +189,7 @@ def render_reference(schema: Schema | None = None) -> str:
             "",
             a.description,
             "",
-            f"Producer: `{a.producer}`. Consumers: {', '.join(a.consumers)}. Since version {a.since}.",
+            f"Producer: {_names(a.producers)}. Consumers: {', '.join(a.consumers)}. Since version {a.since}.",
             f"dtype `{a.dtype}`; dims ({', '.join(a.dims)}); shape ({', '.join(map(str, a.shape))}); "
             f"chunks ({', '.join(map(str, a.chunks))}).",
         ]

@@ -26,7 +26,8 @@ import numpy as np
 
 from memoire_cli import __version__
 from memoire_cli.errors import MemoireError, UsageError
-from memoire_cli.workspace import Columns, Workspace, digest_columns, utcnow
+# GALLERY_STAGES lives in the workspace (which guards it) and stays importable from here.
+from memoire_cli.workspace import GALLERY_STAGES, Columns, Workspace, digest_columns, utcnow
 
 
 #: Users computed within this many seconds are committed in one transaction (fast stages would
@@ -83,10 +84,6 @@ class UserOutput:
 
     tables: dict[str, Columns] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-#: Stages that produce a gallery (the observable tables of S1.1): a user's gallery comes from one of them.
-GALLERY_STAGES = ("synth", "ingest")
 
 
 def committed_inputs(ws: Workspace, inputs: tuple[str, ...]) -> dict[str, str]:
@@ -208,6 +205,11 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
     fingerprints = {u: fingerprint(params, stage.code(), d) for u, d in stage.input_digests(ws, users).items()}
     run["fingerprint"] = sha16(canonical_json(fingerprints))
     todo = [(u, fp) for u, fp in fingerprints.items() if force or committed.get(u, ("", ""))[0] != fp]
+    held = ws.gallery_conflicts(stage.name, [u for u, _ in todo])
+    if held:  # before any array is written: one gallery stage per user
+        u, other = sorted(held.items())[0]
+        raise MemoireError(f"user {u} already holds a gallery written by `memoire {other}`; `memoire {stage.name}` "
+                           f"cannot write over it (choose another user id, or use another workspace)")
     skipped = not todo
     record_run(ws, run)
     try:

@@ -12,6 +12,8 @@ Contracts (DESIGN.md, "Contracts"; prose in ``schemas/README.md``):
   the user's previous outputs were retracted), so an interrupted stage leaves each user either as
   it was committed or absent (resumable), never half-written.
 * Hidden ground truth (DuckDB schema ``truth``, Zarr group ``truth/``) is readable by ``eval`` only.
+* The gallery tables have several producers (:data:`GALLERY_STAGES`); a user's gallery comes from
+  exactly one of them, so committing a user to one gallery stage while another holds it is refused.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ DB_FILE = "memoire.duckdb"
 ZARR_DIR = "arrays.zarr"
 ENV_VAR = "MEMOIRE_WORKSPACE"
 LOCK_TIMEOUT_ENV = "MEMOIRE_LOCK_TIMEOUT"
+#: Stages that produce a gallery (the observable tables of S1.1, declared with both as producers);
+#: a user's gallery comes from one of them.
+GALLERY_STAGES = ("synth", "ingest")
 #: Stages allowed to read hidden ground truth.
 TRUTH_READERS = frozenset({"eval"})
 _TRUTH_REF = re.compile(r"\btruth\s*\.", re.IGNORECASE)
@@ -246,6 +251,23 @@ class Workspace:
         rows = self.query("SELECT user_id, fingerprint, digest FROM stage_users WHERE stage = ?", [stage])
         return {u: (f, d) for u, f, d in rows}
 
+    def gallery_conflicts(self, stage: str, user_ids: list[str], con: Any = None) -> dict[str, str]:
+        """user_id → the other gallery stage holding it, for ``stage`` in :data:`GALLERY_STAGES` (else {}).
+
+        A user's gallery tables are written by one gallery stage only: ``synth`` over an ingested user
+        (or ``ingest`` over a synthetic one) would mix two galleries' rows under one user id.
+        """
+        others = [g for g in GALLERY_STAGES if g != stage]
+        if stage not in GALLERY_STAGES or not user_ids:
+            return {}
+        sql = (f"SELECT user_id, stage FROM stage_users WHERE stage IN ({', '.join('?' * len(others))}) "
+               f"AND user_id IN ({', '.join('?' * len(user_ids))})")
+        if con is not None:
+            rows = con.execute(sql, [*others, *user_ids]).fetchall()
+        else:
+            rows = self.query(sql, [*others, *user_ids])
+        return dict(rows)
+
     def retract_user(self, stage: str, user_id: str) -> None:
         """Remove a user's committed outputs of a stage (its tables' rows and its stage_users row)."""
 
@@ -269,6 +291,10 @@ class Workspace:
         marks = ", ".join("?" * len(users))
 
         def run(con: Any) -> None:
+            held = self.gallery_conflicts(stage, users, con)
+            if held:
+                u, other = sorted(held.items())[0]
+                raise WorkspaceError(f"user {u} already holds a gallery written by `memoire {other}`: a user's gallery comes from one stage")
             for spec in specs:
                 con.execute(f"DELETE FROM {spec.name} WHERE user_id IN ({marks})", users)
                 parts = [t[spec.name] for _, _, _, t in batch if spec.name in t]
@@ -284,7 +310,7 @@ class Workspace:
     # ----------------------------------------------------------------------------------- arrays
     def array_path(self, name: str, user_id: str) -> str:
         spec = self.schema.arrays[name]
-        if spec.hidden and self.stage not in TRUTH_READERS and self.stage != spec.producer:
+        if spec.hidden and self.stage not in TRUTH_READERS and self.stage not in spec.producers:
             raise WorkspaceError(f"stage {self.stage!r} may not read hidden array {spec.path}")
         return spec.path.format(user_id=user_id)
 

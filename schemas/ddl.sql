@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS stage_users (
 );
 
 -- users: Virtual users (S1.1.1). Splits are by user, 80/10/10 train/val/test.
--- producer: synth; consumers: graph, persona, pat, label, train, rank, eval
+-- producer: synth, ingest; consumers: graph, persona, pat, label, train, rank, eval
 CREATE TABLE IF NOT EXISTS users (
   user_id VARCHAR,
   user_index INTEGER,
@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS users (
 );
 
 -- tags: The user's tag vocabulary V = V_P ∪ V_L ∪ V_E (S1.2.1). Event tags are event types.
--- producer: synth; consumers: graph, persona, pat, label, rank, eval
+-- producer: synth, ingest; consumers: graph, persona, pat, label, rank, eval
 CREATE TABLE IF NOT EXISTS tags (
   user_id VARCHAR,
   tag_id INTEGER,
@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS tags (
 );
 
 -- people: People of the user's world: self, the 8–12 social-graph members, and strangers (relation unknown), with the physical attributes baked into prompts (S1.1.1).
--- producer: synth; consumers: graph, pat, label
+-- producer: synth, ingest; consumers: graph, pat, label
 CREATE TABLE IF NOT EXISTS people (
   user_id VARCHAR,
   tag_id INTEGER,
@@ -82,7 +82,7 @@ CREATE TABLE IF NOT EXISTS people (
 );
 
 -- social_edges: Person–person edges of the social graph, drawn with probability by closeness (S1.1.1). Undirected: tag_a < tag_b.
--- producer: synth; consumers: graph
+-- producer: synth, ingest; consumers: graph
 CREATE TABLE IF NOT EXISTS social_edges (
   user_id VARCHAR,
   tag_a INTEGER,
@@ -92,7 +92,7 @@ CREATE TABLE IF NOT EXISTS social_edges (
 );
 
 -- locations: The user's gazetteer (S1.1.7): home, office, school, parks, venues, landmarks.
--- producer: synth; consumers: graph, pat, label
+-- producer: synth, ingest; consumers: graph, pat, label
 CREATE TABLE IF NOT EXISTS locations (
   user_id VARCHAR,
   tag_id INTEGER,
@@ -103,7 +103,7 @@ CREATE TABLE IF NOT EXISTS locations (
 );
 
 -- events: Event instances (S1.1.2): 8–14 per user, types drawn with Dirichlet(0.4) weights, n_e ~ U{20,40} stills each.
--- producer: synth; consumers: graph, pat, label, rank
+-- producer: synth, ingest; consumers: graph, pat, label, rank
 CREATE TABLE IF NOT EXISTS events (
   user_id VARCHAR,
   event_id INTEGER,
@@ -117,7 +117,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 
 -- images: Every still and kept video frame. Pixels: array users/{user_id}/images[idx].
--- producer: synth; consumers: graph, pat, label, train, rank, eval
+-- producer: synth, ingest; consumers: graph, pat, label, train, rank, eval
 CREATE TABLE IF NOT EXISTS images (
   user_id VARCHAR,
   image_id VARCHAR,
@@ -141,7 +141,7 @@ CREATE TABLE IF NOT EXISTS images (
 );
 
 -- image_tags: The gallery's tags per image: P(I), L(I), E(I) (S1.2.1).
--- producer: synth; consumers: graph, pat, label, rank, eval
+-- producer: synth, ingest; consumers: graph, pat, label, rank, eval
 CREATE TABLE IF NOT EXISTS image_tags (
   user_id VARCHAR,
   image_id VARCHAR,
@@ -150,7 +150,7 @@ CREATE TABLE IF NOT EXISTS image_tags (
 );
 
 -- usage: Usage signals per image (S1.1.3): views clamped ≥ 0 and normalised per user, favourites.
--- producer: synth; consumers: graph, rank, eval (baselines)
+-- producer: synth, ingest; consumers: graph, rank, eval (baselines)
 CREATE TABLE IF NOT EXISTS usage (
   user_id VARCHAR,
   image_id VARCHAR,
@@ -161,7 +161,7 @@ CREATE TABLE IF NOT EXISTS usage (
 );
 
 -- clips: One 5 s, 8 fps clip per event (S1.1.5); frames sampled at 1 fps, at most 5 kept (rows of images with kind video_frame).
--- producer: synth; consumers: pat, rank
+-- producer: synth, ingest; consumers: pat, rank
 CREATE TABLE IF NOT EXISTS clips (
   user_id VARCHAR,
   clip_id VARCHAR,
@@ -178,7 +178,7 @@ CREATE TABLE IF NOT EXISTS clips (
 );
 
 -- anchors: Enrolment anchor portraits, 1–3 per person of the social graph and self (S1.1.1). Pixels: users/{user_id}/anchors[idx].
--- producer: synth; consumers: pat (enrolment), synth QC
+-- producer: synth, ingest; consumers: pat (enrolment), synth QC
 CREATE TABLE IF NOT EXISTS anchors (
   user_id VARCHAR,
   idx INTEGER,
@@ -197,6 +197,46 @@ CREATE TABLE IF NOT EXISTS qc (
   passed BOOLEAN,
   detail VARCHAR,
   PRIMARY KEY (image_id, attempt, check_name)
+);
+
+-- ratings: The owner's star ratings of ingested images (XMP, Windows or EXIF rating; 0 = unrated is not a row). Video frames carry their clip's rating.
+-- producer: ingest; consumers: eval (the owner's ratings as ground truth)
+CREATE TABLE IF NOT EXISTS ratings (
+  user_id VARCHAR,
+  image_id VARCHAR,
+  rating DOUBLE,
+  source VARCHAR,
+  PRIMARY KEY (image_id)
+);
+
+-- ingest_files: The register of the folder's files at the last ingest: what each file was, whether it was ingested, and the metadata read from it (reused while its stat key is unchanged).
+-- producer: ingest; consumers: ingest (incremental re-runs), memoire status, people
+CREATE TABLE IF NOT EXISTS ingest_files (
+  user_id VARCHAR,
+  path VARCHAR,
+  sidecar VARCHAR,
+  media VARCHAR,
+  size BIGINT,
+  stat_key VARCHAR,
+  content_hash VARCHAR,
+  status VARCHAR,
+  detail VARCHAR,
+  image_ids VARCHAR,
+  metadata VARCHAR,
+  PRIMARY KEY (user_id, path)
+);
+
+-- ingest_changes: What the user's latest ingest run changed, one row per file (unchanged files have no row); new images are also appended rows of images (idx ≥ the previous count).
+-- producer: ingest; consumers: memoire persona update (which images are new), people
+CREATE TABLE IF NOT EXISTS ingest_changes (
+  user_id VARCHAR,
+  seq INTEGER,
+  path VARCHAR,
+  change VARCHAR,
+  image_id VARCHAR,
+  old_image_id VARCHAR,
+  detail VARCHAR,
+  PRIMARY KEY (user_id, seq)
 );
 
 -- truth.users: Each user's hidden preferences: archetype and per-relation, per-event, per-location affinities.

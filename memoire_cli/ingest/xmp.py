@@ -265,7 +265,10 @@ def _clip_box(cx: float, cy: float, w: float, h: float) -> tuple[float, float, f
     """A centre box clipped to [0, 1]²; None when empty or absurd."""
     if not all(map(_finite, (cx, cy, w, h))) or w <= 0 or h <= 0:
         return None
-    x0, y0, x1, y1 = max(0.0, cx - w / 2), max(0.0, cy - h / 2), min(1.0, cx + w / 2), min(1.0, cy + h / 2)
+    x0, y0, x1, y1 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    if x0 >= 0 and y0 >= 0 and x1 <= 1 and y1 <= 1:
+        return (cx, cy, w, h)
+    x0, y0, x1, y1 = max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1)
     if x1 <= x0 or y1 <= y0:
         return None
     return ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)

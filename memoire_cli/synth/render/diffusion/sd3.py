@@ -18,6 +18,7 @@ does not know where it drew people; the stage records verified face boxes instea
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -105,7 +106,8 @@ class SD3Renderer(Renderer):
             if use:
                 kwargs["ip_adapter_image"] = Image.fromarray(reference)
         text = self.fit(prompt, where)
-        with gpu_memory_guard(f"rendering {where} with SD3"), torch.inference_mode():
+        with gpu_memory_guard(f"rendering {where} with SD3"), torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # numpy 2 copy= notice inside diffusers' DPM-Solver
             out = self.pipe(prompt=text, prompt_3=text, negative_prompt=negative, height=height, width=width,
                             num_inference_steps=self.cfg.steps, guidance_scale=self.cfg.cfg,
                             generator=torch.Generator("cpu").manual_seed(int(seed)), output_type="np",

@@ -148,7 +148,7 @@ def test_synth_sd3_hunyuan_end_to_end(cli, models: dict[str, Path], tmp_path: Pa
     assert z["users/u0000/images"].shape == (9, 128, 128, 3) and z["users/u0000/anchors"].shape[1:] == (128, 128, 3)
     frame = z["users/u0000/images"][1]
     assert frame[:72].std() > 0 and frame[72:].max() == 0  # 640:360 frames fill 128 × 72 of the buffer
-    assert not (ws / "cache" / "synth" / "u0000").exists()  # render cache dropped once committed
+    assert not (ws / "cache").exists()  # render cache dropped once committed
 
 
 def test_interrupted_diffusion_run_resumes_from_the_render_cache(cli, models: dict[str, Path], tmp_path: Path,

@@ -51,3 +51,8 @@ class RenderCache:
     @staticmethod
     def clear(workspace_root: Path, user_id: str) -> None:
         shutil.rmtree(Path(workspace_root) / CACHE_DIR / user_id, ignore_errors=True)
+        for folder in (Path(workspace_root) / CACHE_DIR, Path(workspace_root) / CACHE_DIR.parent):
+            try:
+                folder.rmdir()  # only when empty (other stages keep their own caches under cache/)
+            except OSError:
+                break

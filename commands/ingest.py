@@ -11,7 +11,7 @@ from memoire_cli.cli import ForceOpt, WorkspaceOpt, run
 
 HELP = """Read a real photo folder into a workspace: the gallery tables synth writes, minus ground truth.
 
-Walks DIR (JPEG, PNG, WebP, TIFF; HEIC with pillow-heif; videos at 1 fps, at most 5 frames) and
+Walks FOLDER (JPEG, PNG, WebP, TIFF; HEIC with pillow-heif; videos at 1 fps, at most 5 frames) and
 reads what photo managers keep: EXIF (capture time with offset, GPS, orientation), XMP embedded and
 in sidecars (IMG.jpg.xmp, then IMG.xmp): MWG and Microsoft face regions, PersonInImage, keywords
 (dc:subject, lr:hierarchicalSubject, digiKam:TagsList), IPTC location, ratings and pick flags.

@@ -349,3 +349,13 @@ def test_downstream_stages_accept_an_ingested_gallery(cli, gallery: Path, tmp_pa
     assert result.exit_code == 0, result.output
     alpha = rows(ws, "SELECT sum(alpha) FROM persona")[0][0]
     assert abs(alpha - 1) < 1e-6
+    # A new photo: the re-ingest appends it and `persona update` folds it in (usage unknown: views NULL).
+    save_jpeg(vectron("players.jpg"), gallery / "2024" / "players.jpg", date="2024:03:01 10:00:00")
+    (gallery / "2024" / "players.jpg.xmp").write_text(xmp(bag("lr:hierarchicalSubject", ["People|Friends|Dan", "Events|Birthday"])))
+    assert ingest(cli, gallery, ws, "--relations", tmp_path / "relations.yaml").exit_code == 0
+    assert rows(ws, "SELECT change, image_id FROM ingest_changes")[0][0] == "added"
+    result = cli("persona", "update", "-w", ws)
+    assert result.exit_code == 0, result.output
+    assert rows(ws, "SELECT n_images FROM graph_users")[0][0] == 5
+    total, finite = rows(ws, "SELECT sum(alpha), bool_and(isfinite(alpha)) FROM persona")[0]
+    assert finite and abs(total - 1) < 1e-6

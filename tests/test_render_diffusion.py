@@ -228,3 +228,17 @@ def test_bad_flags(cli, tmp_path: Path) -> None:  # noqa: ANN001
         assert res.exit_code == 2, (bad, res.output)
         assert "Traceback" not in res.output
     assert not (tmp_path / "w").exists()
+
+
+def test_shards_render_disjoint_users_of_one_workspace(cli, models: dict[str, Path], tmp_path: Path) -> None:  # noqa: ANN001
+    ws = tmp_path / "w"
+    flags = [*ARGS, "--users", "2", "--images-per-user", "2", "--frames-per-clip", "0", "--anchors", "1",
+             "--renderer", "sd3", "--sd3", models["sd3"]]
+    first = manifest(cli("synth", "-w", ws, *flags, "--shard", "0/2"))
+    assert (first["users"], first["computed"]) == (1, 1)
+    assert rows(ws, "SELECT DISTINCT user_id FROM images") == [("u0000",)]
+    second = manifest(cli("synth", "-w", ws, *flags, "--shard", "1/2"))
+    assert (second["users"], second["computed"]) == (1, 1)
+    assert rows(ws, "SELECT user_id, count(*) FROM images GROUP BY 1 ORDER BY 1") == [("u0000", 2), ("u0001", 2)]
+    again = manifest(cli("synth", "-w", ws, *flags))  # same parameters: nothing to redo
+    assert again["skipped"] and again["cached"] == 2

@@ -131,3 +131,17 @@ def test_stage_rerenders_failed_identities_and_records_them(cli, bank, tmp_path:
     # verified people are recorded as face regions of the right people
     regions = rows(ws, """SELECT count(*) FROM truth.regions r JOIN image_tags t USING (image_id, tag_id) WHERE r.kind = 'P'""")
     assert regions[0][0] > 0 and rows(ws, "SELECT count(*) FROM truth.regions WHERE kind != 'P'") == [(0,)]
+
+
+def test_nsfw_filter_from_a_local_safety_checker(bank, tmp_path: Path) -> None:  # noqa: ANN001
+    from memoire_cli.synth.render.diffusion import tiny
+    from memoire_cli.synth.render.diffusion.models import locate_nsfw
+    from memoire_cli.synth.render.diffusion.qc import QualityControl
+
+    image = np.asarray(bank.crop(0))
+    never = QualityControl(nsfw=locate_nsfw(str(tiny.build_tiny_safety_checker(tmp_path / "never", 1.0))))
+    always = QualityControl(nsfw=locate_nsfw(str(tiny.build_tiny_safety_checker(tmp_path / "always", -1.0))))
+    assert "NSFW: safety checker" in always.describe()
+    assert "nsfw" not in [f.check for f in never.check(_shot(()), image, {}).failures]
+    flagged = always.check(_shot(()), image, {})
+    assert [(f.check, f.retry) for f in flagged.failures] == [("nsfw", True)]

@@ -162,3 +162,26 @@ def build_tiny_hunyuan(folder: Path, seed: int = 0) -> Path:
                                 tokenizer_2=clip_tokenizer())
     pipe.save_pretrained(folder)
     return Path(folder)
+
+
+def build_tiny_safety_checker(folder: Path, threshold: float, seed: int = 0) -> Path:
+    """A tiny ``StableDiffusionSafetyChecker`` folder (+ its CLIPImageProcessor).
+
+    Every concept's threshold is ``threshold``: a cosine can never exceed 1, so 1.0 flags nothing and
+    −1.0 flags every image (the real checker's thresholds are learned per concept).
+    """
+    import torch
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    torch.manual_seed(seed)
+    config = CLIPConfig(text_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2),
+                        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                           image_size=32, patch_size=8), projection_dim=16)
+    checker = StableDiffusionSafetyChecker(config)
+    with torch.no_grad():
+        checker.concept_embeds_weights.fill_(threshold)
+        checker.special_care_embeds_weights.fill_(threshold)
+    checker.save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return Path(folder)

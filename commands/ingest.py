@@ -52,5 +52,5 @@ def command(
     from memoire_cli.ingest.stage import IngestStage
 
     root = folder.resolve()
-    run(lambda: IngestStage(root, user, cfg, relations.resolve() if relations else None, people),
+    run(lambda: IngestStage(root, user, cfg, relations.resolve() if relations else None, people, reread=force),
         workspace, users=None, shard=None, force=force, create=True)

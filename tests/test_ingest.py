@@ -221,6 +221,18 @@ def test_rerun_is_incremental(cli, gallery: Path, tmp_path: Path, monkeypatch: p
     gdp_tags = rows(ws, f"SELECT t.name FROM image_tags it JOIN tags t USING (user_id, tag_id) WHERE image_id = '{changes['2023/gdp.jpg'][1]}'")
     assert ("Erin",) in gdp_tags and ("Bob",) in gdp_tags  # sidecar keywords over the embedded regions, which stay
 
+    # Touched but not changed: read again (new stat key), no change recorded; --force re-reads and re-decodes everything.
+    st = (gallery / "2023" / "t1.jpg").stat()
+    os.utime(gallery / "2023" / "t1.jpg", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    decoded.clear()
+    touched = ingest(cli, gallery, ws)
+    assert manifest(touched)["computed"] == 1 and rows(ws, "SELECT count(*) FROM ingest_changes")[0][0] == 0
+    assert decoded == []  # same bytes, same orientation: pixels reused
+    assert manifest(ingest(cli, gallery, ws, "--force"))["computed"] == 1
+    assert len(decoded) == rows(ws, "SELECT count(*) FROM images")[0][0]
+    assert rows(ws, "SELECT count(*) FROM ingest_changes")[0][0] == 0
+    assert dict(rows(ws, "SELECT image_id, idx FROM images")) == after
+
 
 def _bomb_png(path: Path, width: int, height: int) -> None:
     """A tiny PNG whose header claims width × height pixels."""
@@ -274,9 +286,10 @@ def test_bad_files_are_skipped_and_counted(cli, tmp_path: Path, monkeypatch: pyt
     assert status["caf\\xe9.jpg"] == "ingested"
     assert status["self.jpg"] == "skipped" and "symlink loop" in detail["self.jpg"]
     assert status["loop"] == "skipped" and "symlink loop" in detail["loop"]
-    assert status["notes.txt"] == "unsupported" and status["IMG_0001.heic"] == "unsupported"
+    heif = importlib.util.find_spec("pillow_heif") is not None
+    assert status["notes.txt"] == "unsupported" and status["IMG_0001.heic"] == ("skipped" if heif else "unsupported")
     for needle in ("skipped random.jpg", "skipped truncated.jpg", "skipped bomb.png", "bad_xmp.jpg: sidecar XMP: malformed XMP",
-                   "skipped self.jpg", "2 unsupported file(s)"):
+                   "skipped self.jpg", "1 unsupported file(s)" if heif else "2 unsupported file(s)"):
         assert needle in err, needle
     n_images = rows(ws, "SELECT count(*) FROM images")[0][0]
     assert n_images == 5
@@ -336,6 +349,21 @@ def test_video_frames_sampled_at_one_fps(cli, tmp_path: Path) -> None:
     clip = rows(ws, "SELECT fps, n_frames, kept_frames FROM clips")
     assert clip == [(4, 14, 4)]
     assert rows(ws, "SELECT count(*) FROM ratings WHERE rating = 4")[0][0] == 4
+
+
+def test_heic_when_pillow_heif_is_installed(cli, tmp_path: Path) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    root = tmp_path / "photos"
+    root.mkdir()
+    ex = Image.Exif()
+    ex.get_ifd(0x8769)[0x9003] = "2024:01:02 03:04:05"
+    Image.open(vectron("yaoming.jpg")).convert("RGB").save(root / "IMG_0002.HEIC", exif=ex.tobytes(), quality=90)
+    ws = tmp_path / "w"
+    result = ingest(cli, root, ws)
+    assert result.exit_code == 0, result.output
+    assert rows(ws, "SELECT taken_at, width, height FROM images")[0][1:] == (208, 256)  # 233×287, scaled to fit 256
+    assert str(rows(ws, "SELECT taken_at FROM images")[0][0]) == "2024-01-02 03:04:05"
 
 
 def test_downstream_stages_accept_an_ingested_gallery(cli, gallery: Path, tmp_path: Path) -> None:

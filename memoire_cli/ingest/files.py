@@ -44,6 +44,7 @@ class Registered:
     detail: str | None
     meta: Metadata | None
     image_ids: list[str]
+    reusable: bool = True  # False: read the file again whatever its stat key (--force, another code version)
 
 
 @dataclass
@@ -84,14 +85,15 @@ def read_file(found: Found, prev: Registered | None, old_pixels: Any, old_rows: 
     ``old_pixels``: the previous run's image array (None when absent or of another size);
     ``old_rows``: image_id → (idx, width, height) of the previous run's ``images``.
     """
-    can_reuse_pixels = prev is not None and old_pixels is not None and prev.image_ids and all(i in old_rows for i in prev.image_ids)
+    can_reuse_pixels = (prev is not None and prev.reusable and old_pixels is not None and bool(prev.image_ids)
+                        and all(i in old_rows for i in prev.image_ids))
 
     def old_frames() -> list[np.ndarray]:
         assert prev is not None
         rows = [old_rows[i] for i in prev.image_ids]
         return [np.ascontiguousarray(np.asarray(old_pixels[idx])[:h, :w]) for idx, w, h in rows]
 
-    if prev is not None and prev.stat_key == found.stat_key:
+    if prev is not None and prev.reusable and prev.stat_key == found.stat_key:
         if prev.status == "skipped":
             return FileResult(found, "skipped", "skipped", prev.content_hash, detail=prev.detail)
         if prev.status == "ingested" and prev.meta is not None and can_reuse_pixels:
@@ -137,9 +139,19 @@ def read_file(found: Found, prev: Registered | None, old_pixels: Any, old_rows: 
         change = "added"
     elif prev.content_hash != content_hash:
         change = "changed"
+    elif prev.meta is not None and _same_metadata(prev.meta, meta):
+        change = None  # touched, not changed
     else:
         change = "retagged"
     return FileResult(found, "ingested", change, content_hash, meta, frames, index)
+
+
+def _same_metadata(a: Metadata, b: Metadata) -> bool:
+    """Whether two readings say the same (problems aside), compared as their JSON."""
+    ja, jb = a.to_json(), b.to_json()
+    for d in (ja, jb):
+        d.pop("problems", None)
+    return json.dumps(ja, sort_keys=True, default=str) == json.dumps(jb, sort_keys=True, default=str)
 
 
 def _sha(data: bytes) -> str:

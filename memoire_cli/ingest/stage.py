@@ -30,8 +30,9 @@ class IngestStage(Stage):
     code_version = "1"
 
     def __init__(self, folder: Path, user_id: str, cfg: IngestConfig, relations_file: Path | None = None,
-                 relations: dict | None = None):
+                 relations: dict | None = None, reread: bool = False):
         self.folder = folder
+        self.reread = reread  # --force: read every file again (no reuse of the last run's readings)
         self.user_id = user_id
         self.cfg = cfg
         self.relations_file = relations_file
@@ -82,6 +83,12 @@ class IngestStage(Stage):
             return {}, {}, {}, None
         register = load_register(ws.query(
             "SELECT path, stat_key, content_hash, status, detail, metadata, image_ids FROM ingest_files WHERE user_id = ?", [user_id]))
+        code = ws.query("SELECT r.code_version FROM stage_users s JOIN runs r ON r.run_id = s.run_id "
+                        "WHERE s.stage = ? AND s.user_id = ?", [self.name, user_id])
+        if self.reread or not code or code[0][0] != self.code():
+            # Readings of another code version (or --force) are not reused; hashes still classify changes.
+            for reg in register.values():
+                reg.reusable = False
         rows = {i: (idx, w, h) for i, idx, w, h in ws.query("SELECT image_id, idx, width, height FROM images WHERE user_id = ?", [user_id])}
         tags = {(t, nm): tid for tid, t, nm in ws.query("SELECT tag_id, type, name FROM tags WHERE user_id = ?", [user_id])}
         pixels = None

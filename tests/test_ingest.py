@@ -387,3 +387,36 @@ def test_downstream_stages_accept_an_ingested_gallery(cli, gallery: Path, tmp_pa
     assert rows(ws, "SELECT n_images FROM graph_users")[0][0] == 5
     total, finite = rows(ws, "SELECT sum(alpha), bool_and(isfinite(alpha)) FROM persona")[0]
     assert finite and abs(total - 1) < 1e-6
+
+
+def test_enrolment_portraits_let_pat_find_the_person(cli, tmp_path: Path) -> None:
+    """A named region in one photo enrols the person; pat then finds them in another photo by face."""
+    root = tmp_path / "photos"
+    cx, cy, w, h = YAOMING_FACE
+    save_jpeg(vectron("yaoming.jpg"), root / "a.jpg", date="2024:05:01 10:00:00")
+    (root / "a.jpg.xmp").write_text(xmp(mwg([("Yao", cx, cy, w, h)]) + bag("lr:hierarchicalSubject", ["Events|Birthday"])))
+    flipped = Image.open(vectron("yaoming.jpg")).convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    save_jpeg(flipped, root / "b.jpg", date="2024:05:01 10:05:00")  # no region: only a keyword says Yao is there
+    (root / "b.jpg.xmp").write_text(xmp(bag("lr:hierarchicalSubject", ["People|Friends|Yao"])))
+    save_jpeg(t1(), root / "c.jpg", date="2024:05:01 10:10:00")
+    (root / "c.jpg.xmp").write_text(xmp(mwg([("Ann", *T1_FACES[0])])))
+    relations = tmp_path / "relations.csv"
+    relations.write_text(f"name,relation,reference\nAnn,self,{t1()}\nYao,friend,\n")
+    ws = tmp_path / "w"
+    assert ingest(cli, root, ws, "--relations", relations).exit_code == 0
+    assert cli("graph", "-w", ws).exit_code == 0
+    assert cli("persona", "-w", ws, "--epochs", "2", "--steps-per-epoch", "2", "--device", "cpu").exit_code == 0
+    result = cli("pat", "-w", ws)
+    assert result.exit_code == 0, result.output
+    found = rows(ws, "SELECT i.image_id, m.face_cos FROM pat_masks m JOIN images i ON i.image_id = m.image_id "
+                     "JOIN tags t ON t.user_id = m.user_id AND t.tag_id = m.tag_id WHERE t.name = 'Yao' ORDER BY i.idx")
+    assert len(found) == 2 and all(c is not None and c > 0.5 for _, c in found)
+    # Ann's portrait came from the reference photo (the whole of t1, no region for Ann there): the same as cutting t1's centre.
+    from memoire_cli.ingest.enrol import portrait
+    from memoire_cli.ingest.media import decode_still, read_metadata
+
+    meta, im = read_metadata(t1().read_bytes(), None)
+    want = portrait(decode_still(im, meta.orientation, 256), None, 128)
+    anchors = zarr.open_array(str(ws / "arrays.zarr"), path="users/me/anchors", mode="r")
+    ann = rows(ws, "SELECT a.idx FROM anchors a JOIN tags t USING (user_id, tag_id) WHERE t.name = 'Ann'")[0][0]
+    assert np.array_equal(np.asarray(anchors[ann]), want)

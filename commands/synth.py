@@ -60,12 +60,14 @@ def command(
     image_encoder: Annotated[Path | None, typer.Option("--image-encoder", help="The adapter's SigLIP encoder (default: <ip-adapter>/image_encoder); or $MEMOIRE_SIGLIP.", rich_help_panel=DIFFUSION, show_default=False)] = None,
     hunyuan: Annotated[Path | None, typer.Option("--hunyuan", help="HunyuanVideo pipeline folder (hunyuanvideo-community/HunyuanVideo); or $MEMOIRE_HUNYUAN.", rich_help_panel=DIFFUSION, show_default=False)] = None,
     nsfw: Annotated[Path | None, typer.Option("--nsfw", help="Safety checker folder (CompVis/stable-diffusion-safety-checker); or $MEMOIRE_NSFW. Optional.", rich_help_panel=DIFFUSION, show_default=False)] = None,
+    pose_controlnet: Annotated[Path | None, typer.Option("--pose-controlnet", help="SD3 pose ControlNet folder (InstantX/SD3-Controlnet-Pose); or $MEMOIRE_SD3_POSE. Optional: OpenPose skeletons of the shot layout at λ_pose.", rich_help_panel=DIFFUSION, show_default=False)] = None,
     faces: Annotated[Path | None, typer.Option("--faces", help="insightface model pack for QC identity checks (default: the packaged ArcFace).", rich_help_panel=DIFFUSION, show_default=False)] = None,
     render_size: Annotated[int, typer.Option("--render-size", help="SD3 render resolution (longer side), resized into the image buffer.", rich_help_panel=DIFFUSION)] = 1024,
     steps: Annotated[int, typer.Option("--steps", help="SD3 inference steps.", rich_help_panel=DIFFUSION)] = 35,
     cfg_scale: Annotated[float, typer.Option("--cfg", help="SD3 classifier-free guidance.", rich_help_panel=DIFFUSION)] = 4.0,
     sampler: Annotated[str, typer.Option("--sampler", help="SD3 sampler: dpmsolver++ (S1.1.8, on flow sigmas) or euler (the checkpoint's flow-matching Euler).", rich_help_panel=DIFFUSION)] = "dpmsolver++",
     lambda_id: Annotated[float, typer.Option("--lambda-id", help="Identity adapter scale λ_id (QC re-renders add 0.1 per attempt, at most 1).", rich_help_panel=DIFFUSION)] = 0.8,
+    lambda_pose: Annotated[float, typer.Option("--lambda-pose", help="Pose ControlNet scale λ_pose (with --pose-controlnet).", rich_help_panel=DIFFUSION)] = 0.2,
     video_size: Annotated[str, typer.Option("--video-size", help="HunyuanVideo resolution WxH.", rich_help_panel=DIFFUSION)] = "640x360",
     video_steps: Annotated[int, typer.Option("--video-steps", help="HunyuanVideo inference steps (S1.1.5: 30–40).", rich_help_panel=DIFFUSION)] = 36,
     video_cfg: Annotated[float, typer.Option("--video-cfg", help="HunyuanVideo guidance (its embedded, distilled guidance).", rich_help_panel=DIFFUSION)] = 3.5,
@@ -88,6 +90,7 @@ def command(
     _check("--cfg", cfg_scale, 0.0, 100.0)
     _check("--video-cfg", video_cfg, 0.0, 100.0)
     _check("--lambda-id", lambda_id, 0.0, 1.0)
+    _check("--lambda-pose", lambda_pose, 0.0, 2.0)
     for flag, value, allowed in (("--dtype", dtype, DTYPES), ("--offload", offload, OFFLOADS), ("--sampler", sampler, SAMPLERS)):
         if value not in allowed:
             raise UsageError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
@@ -98,6 +101,7 @@ def command(
                       anchors_per_person=anchors, max_frames_per_clip=frames_per_clip)
     diffusion = DiffusionConfig(device=device, dtype=dtype, offload=offload, sd3=_folder(sd3), ip_adapter=_folder(ip_adapter),
                                 image_encoder=_folder(image_encoder), hunyuan=_folder(hunyuan), nsfw=_folder(nsfw),
+                                pose_controlnet=_folder(pose_controlnet), lambda_pose=lambda_pose,
                                 render_size=render_size, steps=steps, cfg=cfg_scale, sampler=sampler, lambda_id=lambda_id,
                                 video_width=vw, video_height=vh, video_steps=video_steps, video_cfg=video_cfg)
     run(lambda: SynthStage(cfg, renderer, video_renderer=video_renderer, diffusion=diffusion, faces=_folder(faces)),

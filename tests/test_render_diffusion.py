@@ -22,7 +22,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tiny.build_tiny_sd3(root / "sd3")
     tiny.build_tiny_sd3_ip_adapter(root / "ip", root / "sd3")
     tiny.build_tiny_hunyuan(root / "hy")
-    return {"sd3": root / "sd3", "ip": root / "ip", "hy": root / "hy"}
+    tiny.build_tiny_sd3_pose_controlnet(root / "pose", root / "sd3")
+    return {"sd3": root / "sd3", "ip": root / "ip", "hy": root / "hy", "pose": root / "pose"}
 
 
 def _cfg(**kw):  # noqa: ANN202
@@ -128,11 +129,11 @@ def test_long_prompts_are_truncated_with_a_warning() -> None:
 def test_synth_sd3_hunyuan_end_to_end(cli, models: dict[str, Path], tmp_path: Path) -> None:  # noqa: ANN001
     ws = tmp_path / "w"
     res = cli("synth", "-w", ws, *ARGS, "--renderer", "sd3", "--sd3", models["sd3"], "--ip-adapter", models["ip"],
-              "--hunyuan", models["hy"])
+              "--hunyuan", models["hy"], "--pose-controlnet", models["pose"])
     assert res.exit_code == 0, res.output
     m = manifest(res)
     assert m["computed"] == 1
-    assert "renderer: sd3" in res.stderr and "video renderer: hunyuan" in res.stderr and "QC (S1.1.6)" in res.stderr
+    assert "renderer: sd3 — StableDiffusion3ControlNetPipeline" in res.stderr and "λ_pose 0.2" in res.stderr and "video renderer: hunyuan" in res.stderr and "QC (S1.1.6)" in res.stderr
     kinds = rows(ws, "SELECT kind, renderer, count(*) FROM images GROUP BY ALL ORDER BY 1")
     assert kinds == [("still", "sd3 1", 3), ("video_frame", "hunyuan 1", 6)]
     # tiny random models draw noise: no anchor shows a face, so each is re-rendered up to 3 times and recorded
@@ -242,3 +243,31 @@ def test_shards_render_disjoint_users_of_one_workspace(cli, models: dict[str, Pa
     assert rows(ws, "SELECT user_id, count(*) FROM images GROUP BY 1 ORDER BY 1") == [("u0000", 2), ("u0001", 2)]
     again = manifest(cli("synth", "-w", ws, *flags))  # same parameters: nothing to redo
     assert again["skipped"] and again["cached"] == 2
+
+
+def test_pose_controlnet_follows_the_shot_layout_at_lambda_pose(models: dict[str, Path], tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import StableDiffusion3ControlNetPipeline
+
+    from memoire_cli.synth.render.diffusion.pose import pose_image, skeletons
+    from memoire_cli.synth.render.diffusion.sd3 import SD3Renderer
+
+    pose_dir = models["pose"]
+    r = SD3Renderer(_cfg(), {"sd3": str(models["sd3"]), "ip_adapter": str(models["ip"]),
+                             "image_encoder": str(models["ip"] / "image_encoder"), "pose": str(pose_dir)}, "cpu")
+    assert isinstance(r.pipe, StableDiffusion3ControlNetPipeline) and r.has_adapter
+    seen: list = []
+    original = type(r.pipe).__call__
+    monkeypatch.setattr(type(r.pipe), "__call__", lambda self, **k: (seen.append(k), original(self, **k))[1])
+    anchor = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    out = r.render(_shot(references=((3, anchor, (16.0, 16.0, 48.0, 48.0)),)))
+    assert out.image.shape == (64, 96, 3)
+    assert seen[0]["controlnet_conditioning_scale"] == pytest.approx(0.2) and "ip_adapter_image" in seen[0]
+    control = np.asarray(seen[0]["control_image"])
+    assert control.shape == (48, 64, 3) and control.any()  # the render size: 96×64 at --render-size 64, sides ÷ 16
+    r.render(_shot(shot_plan="detail close-up"))
+    assert seen[1]["controlnet_conditioning_scale"] == 0.0  # hands only: no skeleton, no pose control
+    # one skeleton per person, heads above feet, inside the frame
+    people = skeletons(_shot(shot_plan="wide establishing", width=512, height=512), 512, 512)
+    assert len(people) == 1 and people[0][0, 1] < people[0][10, 1]
+    assert pose_image(_shot(shot_plan="detail close-up"), 96, 64) is None

@@ -7,6 +7,7 @@ Modules:
   loading the diffusers pipelines, the DPM-Solver++ sampler, GPU out-of-memory errors;
 * :mod:`.text` — fitting prompts to the text encoders' token limits (with a warning);
 * :mod:`.identity` — per-person face crops and the tiled identity grid for the IP-Adapter;
+* :mod:`.pose` — OpenPose skeletons of the shot's layout for an SD3 pose ControlNet (λ_pose);
 * :mod:`.sd3` — :class:`~.sd3.SD3Renderer` (stills, anchors);
 * :mod:`.hunyuan` — :class:`~.hunyuan.HunyuanVideoRenderer` (clips sampled at 1 fps);
 * :mod:`.qc` — S1.1.6 quality control (ArcFace identity, crowd, exposure, blur, NSFW);
@@ -31,29 +32,31 @@ class ModelFolders:
     image_encoder: str | None = None
     hunyuan: str | None = None
     nsfw: str | None = None
+    pose: str | None = None
 
     def keys(self) -> dict[str, str | None]:
         from memoire_cli.synth.render.diffusion.models import folder_key
 
-        return {name: folder_key(getattr(self, name)) for name in ("sd3", "ip_adapter", "image_encoder", "hunyuan", "nsfw")}
+        return {name: folder_key(getattr(self, name)) for name in ("sd3", "ip_adapter", "image_encoder", "hunyuan", "nsfw", "pose")}
 
 
 def locate_folders(cfg: DiffusionConfig, stills: str, video: str) -> ModelFolders:
     """Resolve every folder the chosen backends need; a missing one is a one-line error (before any work)."""
     from memoire_cli.synth.render.diffusion import models
 
-    sd3 = ip = enc = hy = None
+    sd3 = ip = enc = hy = pose = None
     if stills == "sd3":
         sd3 = models.locate_sd3(cfg.sd3)
         ip = models.locate_ip_adapter(cfg.ip_adapter)
         enc = models.locate_image_encoder(cfg.image_encoder, ip) if ip else None
+        pose = models.locate_pose(cfg.pose_controlnet)
     if video == "hunyuan":
         try:
             hy = models.locate_hunyuan(cfg.hunyuan)
         except models.ModelMissingError as exc:
             raise models.ModelMissingError(f"{exc} (or render clips with --video-renderer procedural, or keep no frames "
                                            f"with --frames-per-clip 0)") from None
-    return ModelFolders(sd3, ip, enc, hy, models.locate_nsfw(cfg.nsfw))
+    return ModelFolders(sd3, ip, enc, hy, models.locate_nsfw(cfg.nsfw), pose)
 
 
 def make_diffusion_renderer(name: str, cfg: DiffusionConfig, folders: ModelFolders, device: str, console: Any = None) -> Any:
@@ -61,8 +64,8 @@ def make_diffusion_renderer(name: str, cfg: DiffusionConfig, folders: ModelFolde
     if name == "sd3":
         from memoire_cli.synth.render.diffusion.sd3 import SD3Renderer
 
-        return SD3Renderer(cfg, {"sd3": folders.sd3, "ip_adapter": folders.ip_adapter, "image_encoder": folders.image_encoder},
-                           device, console)
+        return SD3Renderer(cfg, {"sd3": folders.sd3, "ip_adapter": folders.ip_adapter, "image_encoder": folders.image_encoder,
+                                 "pose": folders.pose}, device, console)
     if name == "hunyuan":
         from memoire_cli.synth.render.diffusion.hunyuan import HunyuanVideoRenderer
 

@@ -45,11 +45,13 @@ class DiffusionConfig:
     image_encoder: str | None = None  # its SigLIP image encoder (default: <ip_adapter>/image_encoder)
     hunyuan: str | None = None  # HunyuanVideo pipeline folder, for --video-renderer hunyuan
     nsfw: str | None = None  # a StableDiffusionSafetyChecker folder, optional
+    pose_controlnet: str | None = None  # an SD3 pose ControlNet folder, optional (λ_pose)
     render_size: int = SD3_SIZE  # SD3 renders render_size² and the result is resized into the image buffer
     steps: int = SD3_STEPS
     cfg: float = SD3_CFG
     sampler: str = SD3_SAMPLER
     lambda_id: float = LAMBDA_ID
+    lambda_pose: float = LAMBDA_POSE
     video_width: int = VIDEO_WIDTH
     video_height: int = VIDEO_HEIGHT
     video_steps: int = VIDEO_STEPS
@@ -60,7 +62,7 @@ class DiffusionConfig:
         """The settings that change pixels (not device placement or memory options), with the models' content keys."""
         return {
             "models": model_keys, "render_size": self.render_size, "steps": self.steps, "cfg": self.cfg,
-            "sampler": self.sampler, "lambda_id": self.lambda_id, "video_size": [self.video_width, self.video_height],
+            "sampler": self.sampler, "lambda_id": self.lambda_id, "lambda_pose": self.lambda_pose, "video_size": [self.video_width, self.video_height],
             "video_steps": self.video_steps, "video_cfg": self.video_cfg, "max_sequence_length": self.max_sequence_length,
         }
 

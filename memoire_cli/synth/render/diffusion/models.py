@@ -14,6 +14,8 @@ download and where to put it. Loading uses diffusers' own code with ``local_file
 * Identity adapter: diffusers' SD3 IP-Adapter (``SD3IPAdapterMixin.load_ip_adapter``, the
   ``InstantX/SD3.5-Large-IP-Adapter`` format: ``ip-adapter.safetensors`` + a SigLIP image encoder,
   ``google/siglip-so400m-patch14-384``). InstantID itself exists for SDXL only.
+* Pose (optional, λ_pose): an SD3 pose ControlNet (``SD3ControlNetModel``, ``InstantX/SD3-Controlnet-Pose``)
+  through ``StableDiffusion3ControlNetPipeline.from_pipe`` (same components, IP-Adapter kept).
 * HunyuanVideo (clips): ``HunyuanVideoPipeline`` — ``hunyuanvideo-community/HunyuanVideo``.
 * NSFW filter (optional): ``StableDiffusionSafetyChecker`` — ``CompVis/stable-diffusion-safety-checker``.
 """
@@ -33,6 +35,7 @@ IP_ADAPTER_ENV, IP_ADAPTER_REPOS = "MEMOIRE_SD3_IP_ADAPTER", ("InstantX/SD3.5-La
 IMAGE_ENCODER_ENV, IMAGE_ENCODER_REPOS = "MEMOIRE_SIGLIP", ("google/siglip-so400m-patch14-384",)
 HUNYUAN_ENV, HUNYUAN_REPOS = "MEMOIRE_HUNYUAN", ("hunyuanvideo-community/HunyuanVideo",)
 NSFW_ENV, NSFW_REPOS = "MEMOIRE_NSFW", ("CompVis/stable-diffusion-safety-checker",)
+POSE_ENV, POSE_REPOS = "MEMOIRE_SD3_POSE", ("InstantX/SD3-Controlnet-Pose",)
 IP_ADAPTER_FILE = "ip-adapter.safetensors"
 
 
@@ -111,6 +114,11 @@ def locate_hunyuan(explicit: str | None) -> str:
     return locate(explicit, HUNYUAN_ENV, "--hunyuan", HUNYUAN_REPOS, "model_index.json", "HunyuanVideo pipeline")  # type: ignore[return-value]
 
 
+def locate_pose(explicit: str | None) -> str | None:
+    """The SD3 pose ControlNet folder, or None (then no pose control: λ_pose has nothing to weigh)."""
+    return locate(explicit, POSE_ENV, "--pose-controlnet", POSE_REPOS, "config.json", "SD3 pose ControlNet", required=False)
+
+
 def locate_nsfw(explicit: str | None) -> str | None:
     return locate(explicit, NSFW_ENV, "--nsfw", NSFW_REPOS, "config.json", "NSFW safety checker", required=False)
 
@@ -164,8 +172,8 @@ def dpm_solver_for(scheduler: Any) -> Any:
 
 
 def load_sd3(folder: str, ip_adapter: str | None, image_encoder: str | None, device: str, dtype: Any, offload: str,
-             sampler: str) -> Any:
-    """The SD3 pipeline from a local folder, with the IP-Adapter loaded when given, placed on ``device``."""
+             sampler: str, pose: str | None = None) -> Any:
+    """The SD3 pipeline from a local folder, with the IP-Adapter and the pose ControlNet when given, on ``device``."""
     from diffusers import StableDiffusion3Pipeline
 
     quiet_libraries()
@@ -186,6 +194,14 @@ def load_sd3(folder: str, ip_adapter: str | None, image_encoder: str | None, dev
                     f"the SD3 IP-Adapter in {ip_adapter} does not fit the SD3 transformer in {folder} "
                     f"({str(exc).splitlines()[0][:160]}): InstantX/SD3.5-Large-IP-Adapter needs an SD3.5-Large pipeline"
                 ) from None
+        if pose is not None:
+            from diffusers import SD3ControlNetModel, StableDiffusion3ControlNetPipeline
+
+            try:
+                controlnet = SD3ControlNetModel.from_pretrained(pose, dtype=dtype, local_files_only=True)
+            except (OSError, ValueError) as exc:
+                raise ModelMissingError(f"cannot load the SD3 pose ControlNet from {pose}: {str(exc).splitlines()[0]}") from None
+            pipe = StableDiffusion3ControlNetPipeline.from_pipe(pipe, controlnet=controlnet)
         return place(pipe, device, offload)
 
 

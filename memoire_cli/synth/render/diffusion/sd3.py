@@ -5,7 +5,8 @@ and negative prompt at ``render_size``² (1024), 35 steps, CFG 4.0, DPM-Solver++
 seeded per image (``shot.seed``, a CPU ``torch.Generator``: the same seed gives the same noise on
 every device). Identity: the per-person face crops of the depicted people's anchors, tiled
 (:mod:`.identity`), go to the SD3 IP-Adapter at scale λ_id (0.8, raised per QC re-render); without an
-adapter the stills are text-only (said on stderr). QC re-renders (``shot.qc_level`` > 0) also add
+adapter the stills are text-only (said on stderr). With a pose ControlNet, the OpenPose skeletons of
+the shot's layout (:mod:`.pose`) condition it at λ_pose = 0.2. QC re-renders (``shot.qc_level`` > 0) also add
 the S1.1.6 "reduced crowd" constraint to the prompts.
 
 Anchors (S1.1.1): three portraits per person. Portrait k = 0 is rendered from text (the person's
@@ -79,20 +80,23 @@ class SD3Renderer(Renderer):
         self.cfg, self.folders, self.device = cfg, folders, device
         self.dtype = resolve_dtype(cfg.dtype, device)
         self.pipe = load_sd3(folders["sd3"], folders.get("ip_adapter"), folders.get("image_encoder"), device, self.dtype,
-                             cfg.offload, cfg.sampler)
+                             cfg.offload, cfg.sampler, folders.get("pose"))
         self.has_adapter = folders.get("ip_adapter") is not None
+        self.has_pose = folders.get("pose") is not None
         self.fit = PromptFitter(self.pipe.tokenizer_3, cfg.max_sequence_length, self.pipe.tokenizer, console, "T5")
         self._first_anchor: dict[int, np.ndarray] = {}  # tag → its portrait k = 0 (the stage renders k = 0 first, per user)
 
     def describe(self) -> str:
         adapter = (f"SD3 IP-Adapter {self.folders['ip_adapter']} (SigLIP {self.folders.get('image_encoder')}), λ_id {self.cfg.lambda_id}"
                    if self.has_adapter else "no identity adapter (text-only stills: pass --ip-adapter DIR for identity preservation)")
-        return (f"renderer: sd3 — StableDiffusion3Pipeline from {self.folders['sd3']} on {self.device} ({str(self.dtype).replace('torch.', '')}), "
-                f"{self.cfg.render_size}², {self.cfg.steps} steps, CFG {self.cfg.cfg}, {self.cfg.sampler}; {adapter}")
+        pose = (f"pose ControlNet {self.folders['pose']} on the shot's layout, λ_pose {self.cfg.lambda_pose}" if self.has_pose
+                else "no pose control (λ_pose unused: pass --pose-controlnet DIR)")
+        return (f"renderer: sd3 — {type(self.pipe).__name__} from {self.folders['sd3']} on {self.device} ({str(self.dtype).replace('torch.', '')}), "
+                f"{self.cfg.render_size}², {self.cfg.steps} steps, CFG {self.cfg.cfg}, {self.cfg.sampler}; {adapter}; {pose}")
 
     # ------------------------------------------------------------------------------------ core
     def generate(self, prompt: str, negative: str, seed: int, width: int, height: int,
-                 reference: np.ndarray | None, scale: float, where: str) -> np.ndarray:
+                 reference: np.ndarray | None, scale: float, where: str, pose: np.ndarray | None = None) -> np.ndarray:
         """One SD3 image: (height, width, 3) float32 in [0, 1] at the pipeline's resolution."""
         import torch
         from PIL import Image
@@ -105,6 +109,9 @@ class SD3Renderer(Renderer):
             self.pipe.set_ip_adapter_scale(float(scale) if use else 0.0)
             if use:
                 kwargs["ip_adapter_image"] = Image.fromarray(reference)
+        if self.has_pose:  # no skeleton in frame: a black control image at scale 0
+            kwargs["control_image"] = Image.fromarray(pose if pose is not None else np.zeros((height, width, 3), np.uint8))
+            kwargs["controlnet_conditioning_scale"] = self.cfg.lambda_pose if pose is not None else 0.0
         text = self.fit(prompt, where)
         with gpu_memory_guard(f"rendering {where} with SD3"), torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # numpy 2 copy= notice inside diffusers' DPM-Solver
@@ -127,8 +134,13 @@ class SD3Renderer(Renderer):
         if shot.qc_level > 0:
             prompt, negative = prompt + CROWD_PROMPT, negative + CROWD_NEGATIVE
         w, h = self._size(shot.width, shot.height)
+        pose = None
+        if self.has_pose:
+            from memoire_cli.synth.render.diffusion.pose import pose_image
+
+            pose = pose_image(shot, w, h)
         image = self.generate(prompt, negative, shot.seed, w, h, reference, identity_weight(self.cfg.lambda_id, shot.qc_level),
-                              f"seed {shot.seed}")
+                              f"seed {shot.seed}", pose)
         raw = to_uint8(image, shot.width, shot.height)
         return Rendered(finish(raw, shot.exposure_ev, shot.blur_sigma), [], raw)
 

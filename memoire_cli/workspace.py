@@ -293,7 +293,7 @@ class Workspace:
         def run(con: Any) -> None:
             held = self.gallery_conflicts(stage, users, con)
             if held:
-                u, other = sorted(held.items())[0]
+                u, other = min(held.items())
                 raise WorkspaceError(f"user {u} already holds a gallery written by `memoire {other}`: a user's gallery comes from one stage")
             for spec in specs:
                 con.execute(f"DELETE FROM {spec.name} WHERE user_id IN ({marks})", users)

@@ -37,7 +37,7 @@ def packaged(module: str, rel: str) -> Path:
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         pytest.skip(f"{module} is not installed")
-    path = Path(list(spec.submodule_search_locations)[0]) / rel
+    path = Path(next(iter(spec.submodule_search_locations))) / rel
     if not path.is_file():
         pytest.skip(f"{module} does not ship {rel}")
     return path
@@ -128,7 +128,7 @@ def gallery(tmp_path: Path) -> Path:
     return root
 
 
-def ingest(cli, photos: Path, ws: Path, *extra: str):  # noqa: ANN001, ANN201
+def ingest(cli, photos: Path, ws: Path, *extra: str):
     return cli("ingest", photos, "-w", ws, "--image-size", "256", "--anchor-size", "128", *extra)
 
 
@@ -172,7 +172,7 @@ def test_ingest_reads_what_photo_managers_keep(cli, gallery: Path, tmp_path: Pat
     per_image = rows(ws, "SELECT t.name FROM image_tags it JOIN tags t USING (user_id, tag_id) "
                          f"WHERE it.image_id = '{images['2023/gdp.jpg'][0]}' ORDER BY t.name")
     assert [r[0] for r in per_image] == ["Birthday", "Bob", "Paris, France"]  # GPS cluster took the IPTC name
-    ratings = dict(((i, (r, s)) for i, r, s in rows(ws, "SELECT image_id, rating, source FROM ratings")))
+    ratings = {i: (r, s) for i, r, s in rows(ws, "SELECT image_id, rating, source FROM ratings")}
     assert ratings == {images["2023/t1.jpg"][0]: (5.0, "xmp:Rating"), images["2023/gdp.jpg"][0]: (2.0, "MicrosoftPhoto:Rating")}
     fav = dict(rows(ws, "SELECT image_id, favourite FROM usage"))
     assert fav[images["2023/t1.jpg"][0]] is True and fav[images["noise.png"][0]] is False
@@ -195,7 +195,7 @@ def test_rerun_is_incremental(cli, gallery: Path, tmp_path: Path, monkeypatch: p
     again = ingest(cli, gallery, ws)
     assert manifest(again)["skipped"] is True and "nothing to do" in again.stderr
 
-    import memoire_cli.ingest.media as media
+    from memoire_cli.ingest import media
 
     decoded: list[int] = []
     real = media.decode_still
@@ -267,7 +267,7 @@ def test_bad_files_are_skipped_and_counted(cli, tmp_path: Path, monkeypatch: pyt
     changing = root / "changing.jpg"
     save_jpeg(vectron("gdp.jpg"), changing, date="2022:01:01 00:00:00")
 
-    import memoire_cli.ingest.files as files
+    from memoire_cli.ingest import files
 
     real = files.current_stat_key
     monkeypatch.setattr(files, "current_stat_key", lambda f: "edited" if f.rel == "changing.jpg" else real(f))

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 _IFD_EXIF, _IFD_GPS = 0x8769, 0x8825
@@ -50,7 +50,7 @@ def parse_exif_datetime(text: Any, subsec: Any = None, offset: Any = None) -> tu
         if len(off) == 6 and off[0] in "+-" and off[3] == ":" and off[1:3].isdigit() and off[4:].isdigit():
             sign = 1 if off[0] == "+" else -1
             tz = timezone(sign * timedelta(hours=int(off[1:3]), minutes=int(off[4:])))
-            return dt.replace(tzinfo=tz).astimezone(timezone.utc).replace(tzinfo=None), True
+            return dt.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None), True
     return dt, False
 
 
@@ -80,11 +80,11 @@ def read_exif(im: Any) -> ExifData:
     """What EXIF and IPTC-IIM say about an opened (not decoded) Pillow image; never raises on bad tags."""
     try:
         exif = im.getexif()
-    except Exception:  # a broken EXIF block is as good as none
+    except Exception:  # noqa: BLE001 - Pillow raises anything on a broken EXIF block; it is as good as none
         return ExifData()
     try:
         sub = exif.get_ifd(_IFD_EXIF)
-    except Exception:
+    except Exception:  # noqa: BLE001 - malformed tags raise anything; treated as absent
         sub = {}
     taken, offset = parse_exif_datetime(sub.get(_DATETIME_ORIGINAL), sub.get(_SUBSEC_ORIGINAL), sub.get(_OFFSET_ORIGINAL))
     if taken is None:
@@ -95,7 +95,7 @@ def read_exif(im: Any) -> ExifData:
         lat, lon = _dms(g.get(2), g.get(1)), _dms(g.get(4), g.get(3))
         if lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180 and (lat, lon) != (0.0, 0.0):
             gps = (lat, lon)
-    except Exception:
+    except Exception:  # noqa: BLE001 - malformed tags raise anything; treated as absent
         gps = None
     orientation = exif.get(_ORIENTATION)
     orientation = int(orientation) if isinstance(orientation, int) and 1 <= orientation <= 8 else None
@@ -113,7 +113,7 @@ def read_exif(im: Any) -> ExifData:
             from PIL import IptcImagePlugin
 
             iim = IptcImagePlugin.getiptcinfo(im) or {}
-        except Exception:
+        except Exception:  # noqa: BLE001 - malformed tags raise anything; treated as absent
             iim = {}
         loc = tuple(_iim_text(iim.get((2, k))) for k in (92, 90, 95, 101))
         location = loc if any(loc) else None
@@ -128,7 +128,7 @@ def embedded_xmp(im: Any) -> bytes | str | None:
     if packet is None and im.format == "TIFF":
         try:
             packet = im.tag_v2.get(_XMP_TAG)
-        except Exception:
+        except Exception:  # noqa: BLE001 - malformed tags raise anything; treated as absent
             packet = None
     if isinstance(packet, tuple):
         packet = bytes(packet)

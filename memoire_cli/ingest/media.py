@@ -119,7 +119,7 @@ def _open(data: bytes, max_pixels: int) -> Any:
             im = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
         raise MediaError("decompression bomb (refused by Pillow)") from None
-    except Exception as exc:  # UnidentifiedImageError, SyntaxError in a plugin, struct errors …
+    except Exception as exc:  # noqa: BLE001 - UnidentifiedImageError, SyntaxError in a plugin, struct errors …
         raise MediaError(f"not a readable image ({type(exc).__name__})") from None
     if im.format not in STILL_FORMATS:
         raise MediaError(f"unsupported image format {im.format}")
@@ -168,7 +168,7 @@ def decode_still(im: Any, orientation: int | None, size: int) -> np.ndarray:
         return np.asarray(im, dtype=np.uint8).copy()
     except MediaError:
         raise
-    except Exception as exc:  # truncated data, broken compressed streams …
+    except Exception as exc:  # noqa: BLE001 - truncated data, broken compressed streams …
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MediaError(f"corrupt or truncated image ({text})") from None
 
@@ -201,7 +201,7 @@ def sample_video(path: Path, size: int, fps_sampled: float = VIDEO_FPS_SAMPLED,
         width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         if fps <= 0 or width <= 0 or height <= 0:
             raise MediaError("not a readable video (no frame rate or size)")
-        step = max(1, int(round(fps / fps_sampled)))
+        step = max(1, round(fps / fps_sampled))
         wanted = [k * step for k in range(max_frames) if n <= 0 or k * step < n]
         frames: list[np.ndarray] = []
         kept: list[int] = []

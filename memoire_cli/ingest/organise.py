@@ -46,7 +46,7 @@ def _majority(names: list[str]) -> str | None:
         return None
     counts = Counter(names)
     best = max(counts.values())
-    return sorted(n for n, c in counts.items() if c == best)[0]
+    return min(n for n, c in counts.items() if c == best)
 
 
 def assign_events(times: list[datetime | None], keywords: list[tuple[str, ...]], gap_h: float) -> list[tuple[str, int | None] | None]:

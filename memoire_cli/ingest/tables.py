@@ -195,7 +195,7 @@ def build_tables(user_id: str, cfg: IngestConfig, results: list[FileResult], rel
         pixels[i, :h, :w] = it.pixels
     anchors, anchor_tags = _anchors(items, relation, relations, references, tag_of, cfg.anchor_size)
 
-    uid = lambda k: _obj([user_id] * k)  # noqa: E731 - a column of the user id
+    uid = lambda k: _obj([user_id] * k)  # a column of the user id
     ids = _obj([it.image_id for it in items])
     taken = [it.taken_at for it in items]
     dated = [t for t in taken if t is not None]
@@ -248,7 +248,7 @@ def build_tables(user_id: str, cfg: IngestConfig, results: list[FileResult], rel
     vid = [r.meta.video or {} for r, _ in crow]  # type: ignore[union-attr]
     tables["clips"] = {"user_id": uid(len(crow)), "clip_id": _obj([clip_of[id(r)] for r, _ in crow]),
                        "event_id": _obj([event_id[events[i]] if events[i] is not None else None for _, i in crow]),
-                       "start_at": _ts([items[i].taken_at for _, i in crow]), "fps": _i32([int(round(v.get("fps", 0))) for v in vid]),
+                       "start_at": _ts([items[i].taken_at for _, i in crow]), "fps": _i32([round(v.get("fps", 0)) for v in vid]),
                        "duration_s": np.array([float(v.get("duration_s", 0.0)) for v in vid], np.float64),
                        "width": _i32([v.get("width", 0) for v in vid]), "height": _i32([v.get("height", 0) for v in vid]),
                        "n_frames": _i32([v.get("n_frames", 0) for v in vid]), "kept_frames": _i32([len(r.frames) for r, _ in crow]),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
@@ -275,7 +275,9 @@ def _clip_box(cx: float, cy: float, w: float, h: float) -> tuple[float, float, f
 
 
 def _finite(v: float) -> bool:
-    return v == v and abs(v) != float("inf")
+    import math
+
+    return math.isfinite(v)
 
 
 def _location(top: list[Any]) -> tuple[str | None, str | None, str | None, str | None] | None:
@@ -346,7 +348,7 @@ def parse_iso_date(text: str | None) -> tuple[datetime | None, bool]:
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        return (dt.replace(tzinfo=timezone(sign * offset)).astimezone(timezone.utc).replace(tzinfo=None)), True
+        return (dt.replace(tzinfo=timezone(sign * offset)).astimezone(UTC).replace(tzinfo=None)), True
     return dt, False
 
 

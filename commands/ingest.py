@@ -14,7 +14,8 @@ HELP = """Read a real photo folder into a workspace: the gallery tables synth wr
 Walks FOLDER (JPEG, PNG, WebP, TIFF; HEIC with pillow-heif; videos at 1 fps, at most 5 frames) and
 reads what photo managers keep: EXIF (capture time with offset, GPS, orientation), XMP embedded and
 in sidecars (IMG.jpg.xmp, then IMG.xmp): MWG and Microsoft face regions, PersonInImage, keywords
-(dc:subject, lr:hierarchicalSubject, digiKam:TagsList), IPTC location, ratings and pick flags.
+(dc:subject, lr:hierarchicalSubject, digiKam:TagsList), IPTC location, ratings and pick flags;
+Google Takeout JSON beside a photo (views, favourites, people).
 Named faces become person tags (relations from --relations or People/… keywords; unnamed faces
 are `unknown`), with an enrolment portrait each; events come from Events/… keywords or time gaps
 (--event-gap), places from IPTC fields or GPS clusters (--place-radius). Re-runs read only new or

@@ -420,3 +420,28 @@ def test_enrolment_portraits_let_pat_find_the_person(cli, tmp_path: Path) -> Non
     anchors = zarr.open_array(str(ws / "arrays.zarr"), path="users/me/anchors", mode="r")
     ann = rows(ws, "SELECT a.idx FROM anchors a JOIN tags t USING (user_id, tag_id) WHERE t.name = 'Ann'")[0][0]
     assert np.array_equal(np.asarray(anchors[ann]), want)
+
+
+def test_google_takeout_json_gives_views_favourites_people(cli, tmp_path: Path) -> None:
+    root = tmp_path / "Takeout" / "Google Photos" / "Trip"
+    save_jpeg(vectron("gdp.jpg"), root / "a.jpg")
+    (root / "a.jpg.json").write_text(json.dumps({
+        "title": "a.jpg", "imageViews": "12", "favorited": True, "people": [{"name": "Ann"}, {"name": "Bo"}],
+        "photoTakenTime": {"timestamp": "1700000000", "formatted": "…"}, "geoData": {"latitude": 41.9, "longitude": 12.5}}))
+    save_jpeg(vectron("yaoming.jpg"), root / "b.jpg", date="2023:11:14 23:00:00")
+    (root / "b.jpg.supplemental-metadata.json").write_text(json.dumps({"imageViews": "3", "geoData": {"latitude": 0.0, "longitude": 0.0}}))
+    save_jpeg(t1(), root / "c.jpg")
+    (root / "c.jpg.json").write_text("{not json")
+    (root / "metadata.json").write_text("{}")  # album metadata: not a sidecar, not counted
+    ws = tmp_path / "w"
+    result = ingest(cli, root, ws)
+    assert result.exit_code == 0, result.output
+    assert "c.jpg: takeout JSON: malformed" in result.stderr and "unsupported file" not in result.stderr
+    got = {p: r for p, *r in rows(ws, "SELECT f.path, u.views, u.views_norm, u.favourite, i.taken_at FROM ingest_files f "
+                                      "JOIN images i ON i.image_id = json_extract_string(f.image_ids, '$[0]') JOIN usage u ON u.image_id = i.image_id")}
+    assert got["a.jpg"][:3] == [12, 1.0, True] and str(got["a.jpg"][3]) == "2023-11-14 22:13:20"
+    assert got["b.jpg"][:3] == [3, 0.25, False] and got["c.jpg"][:3] == [None, None, False]
+    names = {r[0] for r in rows(ws, "SELECT name FROM tags WHERE type = 'P'")}
+    assert names == {"Ann", "Bo"}
+    places = [r[0] for r in rows(ws, "SELECT name FROM tags WHERE type = 'L'")]
+    assert places == ["place near 41.900, 12.500"]  # b's (0, 0) is "no position"

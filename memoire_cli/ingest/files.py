@@ -27,7 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from memoire_cli.ingest.media import MediaError, Metadata, decode_still, read_metadata, read_video_metadata, sample_video
+from memoire_cli.ingest.media import (
+    MediaError,
+    Metadata,
+    apply_takeout,
+    decode_still,
+    read_metadata,
+    read_video_metadata,
+    sample_video,
+)
 from memoire_cli.ingest.scan import Found, current_stat_key, sha256_file
 
 #: Stills larger than this many bytes are not read (no photo format needs it; a guard against odd files).
@@ -100,13 +108,17 @@ def read_file(found: Found, prev: Registered | None, old_pixels: Any, old_rows: 
             frames = old_frames()
             index = list(prev.meta.video.get("frame_index", [])) if prev.meta.video else [0]
             return FileResult(found, "ingested", None, prev.content_hash, prev.meta, frames, index)
+    notes: list[str] = []
     try:
         sidecar = found.sidecar.read_bytes() if found.sidecar is not None else None
     except OSError as exc:
         sidecar = None
-        note = f"sidecar {found.sidecar_rel} unreadable ({exc.strerror}); ignored"
-    else:
-        note = None
+        notes.append(f"sidecar {found.sidecar_rel} unreadable ({exc.strerror}); ignored")
+    try:
+        takeout = found.takeout.read_bytes() if found.takeout is not None else None
+    except OSError as exc:
+        takeout = None
+        notes.append(f"takeout JSON unreadable ({exc.strerror}); ignored")
     try:
         if found.media == "still":
             if found.size > MAX_STILL_BYTES:
@@ -130,8 +142,8 @@ def read_file(found: Found, prev: Registered | None, old_pixels: Any, old_rows: 
         return FileResult(found, "skipped", "skipped", detail=str(exc))
     except OSError as exc:
         return FileResult(found, "skipped", "skipped", detail=f"cannot read ({exc.strerror or type(exc).__name__})")
-    if note:
-        meta.problems.append(note)
+    apply_takeout(meta, takeout)
+    meta.problems.extend(notes)
     now = current_stat_key(found)
     if now != found.stat_key:
         meta.problems.append("changed while being read: the version read is ingested, the next run reads it again")

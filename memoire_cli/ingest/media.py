@@ -59,6 +59,7 @@ class Metadata:
     regions: list[tuple[str | None, float, float, float, float]] = field(default_factory=list)  # name, x0, y0, x1, y1 upright
     problems: list[str] = field(default_factory=list)
     video: dict[str, Any] | None = None
+    views: int | None = None  # Google Takeout imageViews
 
     def to_json(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -171,6 +172,48 @@ def decode_still(im: Any, orientation: int | None, size: int) -> np.ndarray:
     except Exception as exc:  # noqa: BLE001 - truncated data, broken compressed streams …
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MediaError(f"corrupt or truncated image ({text})") from None
+
+
+#: Largest Takeout JSON read (they are a few kilobytes).
+MAX_TAKEOUT_BYTES = 1 << 20
+
+
+def apply_takeout(meta: Metadata, data: bytes | None) -> None:
+    """Google Photos Takeout JSON: views, favourite, people; capture time and GPS where EXIF/XMP lack them.
+
+    Fields: ``imageViews`` (a count, as text), ``favorited``, ``people[].name``,
+    ``photoTakenTime.timestamp`` (Unix seconds, UTC), ``geoData.latitude/longitude`` (0, 0 = none).
+    """
+    if data is None:
+        return
+    import json
+
+    try:
+        if len(data) > MAX_TAKEOUT_BYTES:
+            raise ValueError("larger than 1 MiB")
+        doc = json.loads(data.decode("utf-8"))
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        meta.problems.append(f"takeout JSON: malformed ({str(exc).splitlines()[0][:80]})")
+        return
+    views = doc.get("imageViews")
+    if isinstance(views, (int, str)) and str(views).strip().isdigit():
+        meta.views = int(views)
+    if doc.get("favorited") is True and meta.pick is None:
+        meta.pick = True
+    names = [p.get("name") for p in doc.get("people", []) if isinstance(p, dict)] if isinstance(doc.get("people"), list) else []
+    meta.persons = tuple(dict.fromkeys([*meta.persons, *(n.strip() for n in names if isinstance(n, str) and n.strip())]))
+    taken = doc.get("photoTakenTime")
+    if meta.taken_at is None and isinstance(taken, dict) and str(taken.get("timestamp", "")).isdigit():
+        seconds = int(taken["timestamp"])
+        if seconds > 0:
+            meta.taken_at, meta.taken_offset = datetime(1970, 1, 1) + timedelta(seconds=seconds), True
+    geo = doc.get("geoData")
+    if meta.gps is None and isinstance(geo, dict):
+        lat, lon = geo.get("latitude"), geo.get("longitude")
+        if isinstance(lat, (int, float)) and isinstance(lon, (int, float)) and (lat, lon) != (0, 0) and -90 <= lat <= 90 and -180 <= lon <= 180:
+            meta.gps = (float(lat), float(lon))
 
 
 def read_video_metadata(path: Path, sidecar: bytes | None) -> Metadata:

@@ -6,7 +6,9 @@
   opening and stored with their undecodable bytes written as ``\\xNN`` (:func:`display_path`).
 * **Kinds.** Stills: JPEG, PNG, WebP, TIFF, and HEIC/HEIF when ``pillow-heif`` is installed.
   Videos: MP4, MOV, M4V, AVI, MKV, WebM, 3GP (OpenCV). ``.xmp`` files are sidecars
-  (``IMG.jpg.xmp`` first, then ``IMG.xmp``); anything else is *unsupported* (counted, not read).
+  (``IMG.jpg.xmp`` first, then ``IMG.xmp``); Google Photos Takeout's JSON files
+  (``IMG.jpg.json``, ``IMG.jpg.supplemental-metadata.json``) are *takeout* sidecars; any other
+  ``.json`` is ignored, and anything else is *unsupported* (counted, not read).
 * **Change detection.** A file's *stat key* is its size and modification time in nanoseconds and
   those of its sidecar. The stage's input digest is a hash of every (path, stat key), so an
   unchanged folder is a cached no-op; a file whose stat key is unchanged since the last ingest is
@@ -55,6 +57,7 @@ class Found:
     sidecar: Path | None
     sidecar_rel: str | None
     stat_key: str
+    takeout: Path | None = None  # Google Takeout JSON sidecar
 
 
 @dataclass
@@ -74,9 +77,19 @@ class Scan:
         return h.hexdigest()[:32]
 
 
-def _stat_key(st: os.stat_result, side: os.stat_result | None) -> str:
+def _stat_key(st: os.stat_result, side: os.stat_result | None, takeout: os.stat_result | None = None) -> str:
     key = f"{st.st_size}:{st.st_mtime_ns}"
-    return key + (f"|{side.st_size}:{side.st_mtime_ns}" if side is not None else "")
+    key += f"|{side.st_size}:{side.st_mtime_ns}" if side is not None else ""
+    return key + (f"|json {takeout.st_size}:{takeout.st_mtime_ns}" if takeout is not None else "")
+
+
+def _takeout(name: str, names: dict[str, str]) -> str | None:
+    """Google Takeout's JSON beside a photo: ``name.json`` or ``name.supplemental-metadata.json``."""
+    for candidate in (name + ".json", name + ".supplemental-metadata.json"):
+        hit = names.get(candidate.lower())
+        if hit is not None:
+            return hit
+    return None
 
 
 def _sidecar(folder: str, name: str, names: dict[str, str]) -> str | None:
@@ -120,7 +133,7 @@ def scan_folder(root: Path, heif: bool) -> Scan:
                 continue
             ext = os.path.splitext(name)[1].lower()
             rel = display_path(os.path.normpath(os.path.join(rel_folder, name)))
-            if ext == SIDECAR_EXTENSION:
+            if ext in (SIDECAR_EXTENSION, ".json"):
                 continue
             if ext in STILL_EXTENSIONS or (heif and ext in HEIF_EXTENSIONS):
                 media = "still"
@@ -141,17 +154,23 @@ def scan_folder(root: Path, heif: bool) -> Scan:
                 out.skipped.append((rel, "not a regular file"))
                 continue
             side_name = _sidecar(folder, name, lower)
-            side_st = None
+            side_st = take_st = None
             if side_name is not None:
                 try:
                     side_st = os.stat(os.path.join(folder, side_name))
                 except OSError:
                     side_name = None
+            take_name = _takeout(name, lower)
+            if take_name is not None:
+                try:
+                    take_st = os.stat(os.path.join(folder, take_name))
+                except OSError:
+                    take_name = None
             out.files.append(Found(
                 rel=rel, path=Path(full), media=media, size=fst.st_size, mtime_ns=fst.st_mtime_ns,
                 sidecar=Path(folder, side_name) if side_name else None,
                 sidecar_rel=display_path(os.path.normpath(os.path.join(rel_folder, side_name))) if side_name else None,
-                stat_key=_stat_key(fst, side_st)))
+                stat_key=_stat_key(fst, side_st, take_st), takeout=Path(folder, take_name) if take_name else None))
     out.files.sort(key=lambda f: f.rel)
     return out
 
@@ -161,9 +180,10 @@ def current_stat_key(found: Found) -> str | None:
     try:
         st = os.stat(found.path)
         side = os.stat(found.sidecar) if found.sidecar is not None else None
+        take = os.stat(found.takeout) if found.takeout is not None else None
     except OSError:
         return None
-    return _stat_key(st, side)
+    return _stat_key(st, side, take)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

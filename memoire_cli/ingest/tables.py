@@ -19,7 +19,8 @@ without a name tag the image with one person tag ``unknown`` (relation unknown).
 no physical attributes (NULL) and ``in_graph`` is false only for relation ``unknown``.
 ``social_edges`` join people photographed together, closeness = Jaccard index of their image sets.
 
-Usage: ``views`` and ``views_norm`` are NULL (no common photo manager records views in EXIF/XMP).
+Usage: ``views`` come from Google Takeout's ``imageViews`` where a Takeout JSON sits beside the
+photo (``views_norm`` = views / the user's largest count), else NULL (EXIF and XMP hold none).
 ``favourite`` is true for ≥ ``favourite_rating`` stars or a pick/accept flag, false for a rejected
 image; for the rest it is false when the owner rated or flagged anything in the gallery, NULL
 otherwise (unknown, which ``graph`` skips). ``ratings`` keeps the stars (−1 rejected, 1–5).
@@ -293,8 +294,11 @@ def _usage(user_id: str, items: list[Item], favourite_rating: float) -> Columns:
         else:
             fav.append(False if known else None)
     n = len(items)
-    return {"user_id": _obj([user_id] * n), "image_id": _obj([it.image_id for it in items]), "views": _obj([None] * n),
-            "views_norm": _obj([None] * n), "favourite": _obj(fav)}
+    views = [it.meta.views for it in items]
+    top = max([v for v in views if v is not None], default=0)
+    norm = [None if v is None else (v / top if top > 0 else 0.0) for v in views]
+    return {"user_id": _obj([user_id] * n), "image_id": _obj([it.image_id for it in items]), "views": _obj(views),
+            "views_norm": _obj(norm), "favourite": _obj(fav)}
 
 
 def _ratings(user_id: str, items: list[Item]) -> Columns:

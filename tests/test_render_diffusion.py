@@ -271,3 +271,40 @@ def test_pose_controlnet_follows_the_shot_layout_at_lambda_pose(models: dict[str
     people = skeletons(_shot(shot_plan="wide establishing", width=512, height=512), 512, 512)
     assert len(people) == 1 and people[0][0, 1] < people[0][10, 1]
     assert pose_image(_shot(shot_plan="detail close-up"), 96, 64) is None
+
+
+def test_hunyuan_clips_beside_procedural_stills_are_verified_and_rerendered_whole(cli, models: dict[str, Path],
+                                                                                  tmp_path: Path) -> None:  # noqa: ANN001
+    ws = tmp_path / "w"
+    res = cli("synth", "-w", ws, *ARGS, "--video-renderer", "hunyuan", "--hunyuan", models["hy"])
+    assert res.exit_code == 0, res.output
+    assert rows(ws, "SELECT kind, renderer, min(attempts), max(attempts) FROM images GROUP BY ALL ORDER BY 1") == [
+        ("still", "procedural 1", 1, 1), ("video_frame", "hunyuan 1", 3, 3)]
+    # procedural anchors show real faces: they are enrolled, so the noise clips fail identity and are re-rendered
+    frames = rows(ws, """SELECT q.image_id, q.attempt, q.detail FROM qc q JOIN images i USING (image_id)
+                         WHERE i.kind = 'video_frame' AND q.check_name = 'face_identity' ORDER BY ALL""")
+    n_frames = rows(ws, "SELECT count(*) FROM images WHERE kind = 'video_frame' AND image_id IN "
+                        "(SELECT t.image_id FROM image_tags t JOIN people p ON p.user_id = t.user_id AND p.tag_id = t.tag_id "
+                        "WHERE p.in_graph)")[0][0]
+    assert len(frames) == 3 * n_frames > 0
+    assert all("no face found" in d for _, _, d in frames)
+    assert {a for _, a, d in frames if d.endswith("; re-rendered")} == {1, 2}
+    assert {a for _, a, d in frames if d.endswith("; kept after the last attempt")} == {3}
+    # the procedural stills keep their drawn ground truth (people, place, event regions)
+    assert {r[0] for r in rows(ws, "SELECT DISTINCT r.kind FROM truth.regions r JOIN images i USING (image_id) WHERE i.kind = 'still'")} >= {"E", "L"}
+
+
+def test_progress_lines_give_rate_and_eta(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from memoire_cli.synth import stage
+
+    console = Console(record=True, width=200)
+    clock = iter([0.0, 30.0, 35.0, 70.0])
+    monkeypatch.setattr(stage.time, "monotonic", lambda: next(clock))
+    p = stage._Progress(console, "u0003", 10)
+    p.advance(3)  # t = 30 s: 10 s/image, 7 left
+    p.advance(1)  # t = 35 s: under 20 s since the last line, not the end: silent
+    p.advance(6)  # t = 70 s: the end
+    lines = console.export_text().splitlines()
+    assert lines == ["synth u0003: 3/10 images, 10.0 s/image, ETA 1.2 min", "synth u0003: 10/10 images, 7.0 s/image, ETA 0.0 min"]

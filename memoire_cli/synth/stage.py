@@ -185,11 +185,12 @@ class SynthStage(Stage):
         progress = _Progress(self.console, plan.user_id, n) if self.generative else None
         for unit in self._units(plan):
             renderer = self.video_renderer if unit[0].kind == "video_frame" else self.renderer
-            key = cache.key("unit", [(i.idx, i.seed, i.prompt) for i in unit], [int(h) for h in still_hashes]) if cache else None
-            done = cache.get(key) if cache else None
+            cached = cache is not None and renderer.generative  # procedural units take milliseconds: never cached
+            key = cache.key("unit", [(i.idx, i.seed, i.prompt) for i in unit], [int(h) for h in still_hashes]) if cached else ""
+            done = cache.get(key) if cached else None
             if done is None:
                 done = self._render_unit(plan, unit, renderer, enrolled or {}, references or {}, still_hashes, still_ids)
-                if cache:
+                if cached:
                     cache.put(key, {"images": np.stack(done["images"])}, done["meta"])
             else:
                 done = {"images": list(done["images"]), "meta": done["meta"]}

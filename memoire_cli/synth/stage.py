@@ -108,7 +108,9 @@ class SynthStage(Stage):
 
         out = {**asdict(self.cfg), "renderer": self.renderer_name, "face_bank": bank_key()}
         if self.generative:
-            out.update(video_renderer=self.video_name, diffusion=self.diffusion.key(self.folders.keys()), faces=self.faces)
+            from memoire_cli.synth.render.diffusion.models import folder_key
+
+            out.update(video_renderer=self.video_name, diffusion=self.diffusion.key(self.folders.keys()), faces=folder_key(self.faces))
         return out
 
     def universe(self, ws: Workspace) -> list[str]:

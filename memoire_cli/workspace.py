@@ -360,7 +360,12 @@ def digest_columns(tables: dict[str, Columns], arrays: dict[str, np.ndarray]) ->
             else:
                 h.update(np.ascontiguousarray(col).tobytes())
     for aname in sorted(arrays):
+        arr = arrays[aname]
         h.update(aname.encode())
-        h.update(str(arrays[aname].shape).encode())
-        h.update(np.ascontiguousarray(arrays[aname]).tobytes())
+        h.update(str(arr.shape).encode())
+        # Row blocks of about 64 MiB: the same bytes in the same order as one update, without a
+        # copy of the whole array (a gallery's pixels may be a memory map larger than memory).
+        step = max(1, (64 << 20) // max(1, arr[:1].nbytes)) if arr.ndim else 1
+        for start in range(0, max(1, len(arr)) if arr.ndim else 1, step):
+            h.update(np.ascontiguousarray(arr[start:start + step] if arr.ndim else arr).tobytes())
     return h.hexdigest()[:32]

@@ -21,6 +21,8 @@ it has one, else the whole photo (centre square).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 MIN_FACE_PX = 12
@@ -79,4 +81,27 @@ def portrait(pixels: np.ndarray, box: tuple[float, float, float, float] | None, 
     rh, rw = resized.shape[:2]
     oy, ox = (size - rh) // 2, (size - rw) // 2
     out[oy:oy + rh, ox:ox + rw] = resized
+    return out
+
+
+@dataclass(frozen=True)
+class FaceCandidate:
+    """A named face region of a still, scored, with its portrait already cut (so pixels need not be kept)."""
+
+    name: str
+    sharpness: float
+    frontality: float
+    side: int
+    portrait: np.ndarray  # (anchor_size, anchor_size, 3) uint8
+
+
+def face_candidates(pixels: np.ndarray, regions: list[tuple], anchor_size: int) -> list[FaceCandidate]:
+    """The enrolment candidates of one still: its named face regions that are large enough."""
+    out = []
+    for name, *box in regions:
+        if not name:
+            continue
+        q = face_quality(pixels, tuple(box))  # type: ignore[arg-type]
+        if q is not None:
+            out.append(FaceCandidate(name, q[0], q[1], q[2], portrait(pixels, tuple(box), anchor_size)))  # type: ignore[arg-type]
     return out

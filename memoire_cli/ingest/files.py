@@ -36,7 +36,10 @@ from memoire_cli.ingest.media import (
     read_video_metadata,
     sample_video,
 )
+from memoire_cli.ingest.enrol import FaceCandidate, face_candidates
+from memoire_cli.ingest.frames import Frame, FrameStore
 from memoire_cli.ingest.scan import Found, current_stat_key, sha256_file
+from memoire_cli.synth.phash import phash
 
 #: Stills larger than this many bytes are not read (no photo format needs it; a guard against odd files).
 MAX_STILL_BYTES = 512 * 1024 * 1024
@@ -62,8 +65,10 @@ class FileResult:
     change: str | None  # added | changed | retagged | duplicate | skipped | None (unchanged)
     content_hash: str | None = None
     meta: Metadata | None = None
-    frames: list[np.ndarray] = field(default_factory=list)  # (h, w, 3) upright, ≤ size
+    frames: list[Frame] = field(default_factory=list)  # (h, w, 3) upright, ≤ size, kept on disk
     frame_index: list[int] = field(default_factory=list)  # video: index in the clip
+    phashes: list[int] = field(default_factory=list)  # per frame
+    faces: list[FaceCandidate] = field(default_factory=list)  # stills: named face regions, scored and cut
     detail: str | None = None
     duplicate_of: str | None = None
 
@@ -87,12 +92,26 @@ def load_register(rows: list[tuple]) -> dict[str, Registered]:
 
 
 def read_file(found: Found, prev: Registered | None, old_pixels: Any, old_rows: dict[str, tuple[int, int, int]], size: int,
-              max_pixels: int) -> FileResult:
+              max_pixels: int, store: FrameStore, anchor_size: int) -> FileResult:
     """One file's :class:`FileResult` (no duplicate detection: that needs the whole run).
 
     ``old_pixels``: the previous run's image array (None when absent or of another size);
-    ``old_rows``: image_id → (idx, width, height) of the previous run's ``images``.
+    ``old_rows``: image_id → (idx, width, height) of the previous run's ``images``. Frames go to
+    ``store``; their perceptual hashes and (stills) enrolment candidates are computed here, while
+    the pixels are in memory.
     """
+    result = _read_file(found, prev, old_pixels, old_rows, size, max_pixels)
+    if result.status == "ingested" and result.meta is not None:
+        arrays = result.frames
+        result.phashes = [phash(f) for f in arrays]  # type: ignore[arg-type]
+        if found.media == "still":
+            result.faces = face_candidates(arrays[0], result.meta.regions, anchor_size)  # type: ignore[arg-type]
+        result.frames = [store.put(f) for f in arrays]  # type: ignore[arg-type]
+    return result
+
+
+def _read_file(found: Found, prev: Registered | None, old_pixels: Any, old_rows: dict[str, tuple[int, int, int]], size: int,
+               max_pixels: int) -> FileResult:
     can_reuse_pixels = (prev is not None and prev.reusable and old_pixels is not None and bool(prev.image_ids)
                         and all(i in old_rows for i in prev.image_ids))
 

@@ -102,6 +102,16 @@ class IngestStage(Stage):
         return register, rows, tags, pixels
 
     def compute(self, ws: Workspace, user_id: str) -> UserOutput:
+        """Read the folder (reusing the last run's readings), then build every table and array."""
+        from memoire_cli.ingest.frames import FrameStore
+
+        store = FrameStore()
+        try:
+            return self._compute(ws, user_id, store)
+        finally:
+            store.close()
+
+    def _compute(self, ws: Workspace, user_id: str, store: Any) -> UserOutput:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         from memoire_cli.ingest.files import FileResult, mark_duplicates, read_file, read_reference, register_row
@@ -115,7 +125,8 @@ class IngestStage(Stage):
         with Progress(*cols, console=self.console, transient=True, disable=self.console is None) as progress:
             task = progress.add_task("read", total=len(scan.files))
             for found in scan.files:
-                results.append(read_file(found, register.get(found.rel), old_pixels, old_rows, self.cfg.image_size, self.cfg.max_pixels))
+                results.append(read_file(found, register.get(found.rel), old_pixels, old_rows, self.cfg.image_size,
+                                         self.cfg.max_pixels, store, self.cfg.anchor_size))
                 progress.advance(task)
         mark_duplicates(results)
         ingested = [r for r in results if r.status == "ingested"]

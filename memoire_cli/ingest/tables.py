@@ -37,8 +37,9 @@ import numpy as np
 
 from memoire_cli import __version__
 from memoire_cli.ingest.config import IngestConfig
-from memoire_cli.ingest.enrol import choose, face_quality, portrait
+from memoire_cli.ingest.enrol import choose, portrait
 from memoire_cli.ingest.files import FileResult
+from memoire_cli.ingest.frames import Frame, scratch_array
 from memoire_cli.ingest.media import Metadata
 from memoire_cli.ingest.organise import assign_events, assign_places, place_name
 from memoire_cli.ingest.relations import Person, interpret_keywords
@@ -68,7 +69,7 @@ class Item:
     image_id: str
     result: FileResult
     k: int  # frame number within the file (0 for stills)
-    pixels: np.ndarray  # (h, w, 3)
+    frame: Frame  # (h, w, 3), on disk until assembled
     taken_at: datetime | None
 
     @property
@@ -142,7 +143,6 @@ def build_tables(user_id: str, cfg: IngestConfig, results: list[FileResult], rel
                  ) -> tuple[dict[str, Columns], dict[str, np.ndarray]]:
     """Every table's rows and the arrays of one ingested user."""
     from memoire_cli.synth.ontology import RELATIONS
-    from memoire_cli.synth.phash import phash
 
     items = items_of(results, user_id, old_idx)
     n = len(items)
@@ -190,10 +190,9 @@ def build_tables(user_id: str, cfg: IngestConfig, results: list[FileResult], rel
         pairs += [(it.image_id, t) for t in sorted(tags)]
 
     size = cfg.image_size
-    pixels = np.zeros((n, size, size, 3), dtype=np.uint8)
+    pixels = scratch_array((n, size, size, 3))  # (N, S, S, 3), on disk
     for i, it in enumerate(items):
-        h, w = it.pixels.shape[:2]
-        pixels[i, :h, :w] = it.pixels
+        pixels[i, :it.frame.height, :it.frame.width] = it.frame.load()
     anchors, anchor_tags = _anchors(items, relation, relations, references, tag_of, cfg.anchor_size)
 
     uid = lambda k: _obj([user_id] * k)  # a column of the user id
@@ -233,10 +232,10 @@ def build_tables(user_id: str, cfg: IngestConfig, results: list[FileResult], rel
         "event_id": _obj([event_id[events[i]] if events[i] is not None else None for i in range(n)]),
         "clip_id": _obj([clip_of.get(id(it.result)) for it in items]),
         "frame_index": _obj([it.result.frame_index[it.k] if it.result.found.media == "video" else None for it in items]),
-        "taken_at": _ts(taken), "width": _i32([it.pixels.shape[1] for it in items]), "height": _i32([it.pixels.shape[0] for it in items]),
+        "taken_at": _ts(taken), "width": _i32([it.frame.width for it in items]), "height": _i32([it.frame.height for it in items]),
         "shot_plan": _obj([None] * n), "lighting": _obj([None] * n), "prompt": _obj([None] * n), "negative_prompt": _obj([None] * n),
         "seed": _obj([None] * n), "renderer": _obj([f"ingest {__version__} ({it.meta.format or 'unknown'})" for it in items]),
-        "phash": _obj([f"{phash(it.pixels):016x}" for it in items]), "attempts": _obj([None] * n),
+        "phash": _obj([f"{it.result.phashes[it.k]:016x}" for it in items]), "attempts": _obj([None] * n),
     }
     tables["image_tags"] = {"user_id": uid(len(pairs)), "image_id": _obj([p[0] for p in pairs]), "tag_id": _i32([p[1] for p in pairs])}
     tables["usage"] = _usage(user_id, items, cfg.favourite_rating)
@@ -311,16 +310,11 @@ def _anchors(items: list[Item], relation: dict[str, str], relations: dict[str, P
              references: dict[str, tuple[np.ndarray, Metadata]], tag_of: dict[tuple[str, str], int],
              size: int) -> tuple[np.ndarray, list[int]]:
     """One enrolment portrait per named person with a face region or a reference (see :mod:`.enrol`)."""
-    candidates: dict[str, list[tuple[float, float, int, int, int, tuple]]] = {}
+    candidates: dict[str, list[tuple[int, Any]]] = {}
     for i, it in enumerate(items):
-        if it.result.found.media != "still":
-            continue
-        for name, *box in it.meta.regions:
-            if not name:
-                continue
-            q = face_quality(it.pixels, tuple(box))  # type: ignore[arg-type]
-            if q is not None:
-                candidates.setdefault(name, []).append((*q, i, i, tuple(box)))
+        if it.result.found.media == "still" and it.k == 0:
+            for cand in it.result.faces:
+                candidates.setdefault(cand.name, []).append((i, cand))
     portraits: list[np.ndarray] = []
     tags: list[int] = []
     for name in sorted(relation, key=lambda nm: tag_of.get(("P", nm), 1 << 30)):
@@ -332,8 +326,8 @@ def _anchors(items: list[Item], relation: dict[str, str], relations: dict[str, P
             portraits.append(portrait(ref_pixels, box, size))  # type: ignore[arg-type]
         elif name in candidates:
             cands = candidates[name]
-            best = cands[choose([(c[0], c[1], c[2], c[3]) for c in cands])]
-            portraits.append(portrait(items[best[4]].pixels, best[5], size))
+            best = choose([(c.sharpness, c.frontality, c.side, i) for i, c in cands])
+            portraits.append(cands[best][1].portrait)
         else:
             continue
         tags.append(tag_of[("P", name)])

@@ -68,6 +68,7 @@ def command(
     sampler: Annotated[str, typer.Option("--sampler", help="SD3 sampler: dpmsolver++ (S1.1.8, on flow sigmas) or euler (the checkpoint's flow-matching Euler).", rich_help_panel=DIFFUSION)] = "dpmsolver++",
     lambda_id: Annotated[float, typer.Option("--lambda-id", help="Identity adapter scale λ_id (QC re-renders add 0.1 per attempt, at most 1).", rich_help_panel=DIFFUSION)] = 0.8,
     lambda_pose: Annotated[float, typer.Option("--lambda-pose", help="Pose ControlNet scale λ_pose (with --pose-controlnet).", rich_help_panel=DIFFUSION)] = 0.2,
+    max_text_tokens: Annotated[int, typer.Option("--max-text-tokens", help="Tokens the long text encoder reads (SD3's T5, HunyuanVideo's Llama; at most 512); longer prompts are truncated with a warning.", rich_help_panel=DIFFUSION)] = 256,
     video_size: Annotated[str, typer.Option("--video-size", help="HunyuanVideo resolution WxH.", rich_help_panel=DIFFUSION)] = "640x360",
     video_steps: Annotated[int, typer.Option("--video-steps", help="HunyuanVideo inference steps (S1.1.5: 30–40).", rich_help_panel=DIFFUSION)] = 36,
     video_cfg: Annotated[float, typer.Option("--video-cfg", help="HunyuanVideo guidance (its embedded, distilled guidance).", rich_help_panel=DIFFUSION)] = 3.5,
@@ -91,6 +92,7 @@ def command(
     _check("--video-cfg", video_cfg, 0.0, 100.0)
     _check("--lambda-id", lambda_id, 0.0, 1.0)
     _check("--lambda-pose", lambda_pose, 0.0, 2.0)
+    _check("--max-text-tokens", max_text_tokens, 16, 512)
     for flag, value, allowed in (("--dtype", dtype, DTYPES), ("--offload", offload, OFFLOADS), ("--sampler", sampler, SAMPLERS)):
         if value not in allowed:
             raise UsageError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
@@ -103,6 +105,7 @@ def command(
                                 image_encoder=_folder(image_encoder), hunyuan=_folder(hunyuan), nsfw=_folder(nsfw),
                                 pose_controlnet=_folder(pose_controlnet), lambda_pose=lambda_pose,
                                 render_size=render_size, steps=steps, cfg=cfg_scale, sampler=sampler, lambda_id=lambda_id,
-                                video_width=vw, video_height=vh, video_steps=video_steps, video_cfg=video_cfg)
+                                video_width=vw, video_height=vh, video_steps=video_steps, video_cfg=video_cfg,
+                                max_sequence_length=max_text_tokens)
     run(lambda: SynthStage(cfg, renderer, video_renderer=video_renderer, diffusion=diffusion, faces=_folder(faces)),
         workspace, shard=shard, force=force, create=True)

@@ -128,7 +128,8 @@ class SD3Renderer(Renderer):
 
     def render(self, shot: ShotSpec) -> Rendered:
         margin = crop_margin(shot.qc_level)
-        crops = [face_crop(img, box, margin) for _, img, box in shot.references]
+        faces = shot.shot_plan != "detail close-up"  # close-ups show hands, not faces: no identity reference
+        crops = [face_crop(img, box, margin) for _, img, box in shot.references] if faces else []
         reference = identity_grid(crops)
         prompt, negative = shot.prompt, shot.negative_prompt
         if shot.qc_level > 0:

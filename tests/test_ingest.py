@@ -445,3 +445,13 @@ def test_google_takeout_json_gives_views_favourites_people(cli, tmp_path: Path) 
     assert names == {"Ann", "Bo"}
     places = [r[0] for r in rows(ws, "SELECT name FROM tags WHERE type = 'L'")]
     assert places == ["place near 41.900, 12.500"]  # b's (0, 0) is "no position"
+
+
+def test_workspace_inside_the_photo_folder_is_not_ingested(cli, tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    save_jpeg(vectron("gdp.jpg"), root / "a.jpg", date="2024:01:01 10:00:00")
+    ws = root / "memoire-workspace"
+    first = ingest(cli, root, ws)
+    assert first.exit_code == 0 and "unsupported" not in rows(ws, "SELECT string_agg(status, ',') FROM ingest_files")[0][0]
+    again = ingest(cli, root, ws)  # the workspace changed, the photos did not
+    assert manifest(again)["skipped"] is True

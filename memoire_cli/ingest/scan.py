@@ -102,10 +102,19 @@ def _sidecar(folder: str, name: str, names: dict[str, str]) -> str | None:
     return None
 
 
-def scan_folder(root: Path, heif: bool) -> Scan:
-    """Walk ``root`` (see the module docstring); never raises for what is inside it."""
+def scan_folder(root: Path, heif: bool, exclude: tuple[Path, ...] = ()) -> Scan:
+    """Walk ``root`` (see the module docstring); never raises for what is inside it.
+
+    Folders in ``exclude`` (the workspace, when it lies inside the photo folder) are not entered.
+    """
     out = Scan()
     seen: set[tuple[int, int]] = set()
+    for path in exclude:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        seen.add((st.st_dev, st.st_ino))
     root_str = os.fspath(root)
     st = os.stat(root_str)
     seen.add((st.st_dev, st.st_ino))
@@ -122,7 +131,8 @@ def scan_folder(root: Path, heif: bool) -> Scan:
                 out.skipped.append((display_path(os.path.normpath(os.path.join(rel_folder, d))), f"unreadable folder ({exc.strerror})"))
                 continue
             if (dst.st_dev, dst.st_ino) in seen:
-                out.skipped.append((display_path(os.path.normpath(os.path.join(rel_folder, d))), "symlink loop (folder already visited)"))
+                if not any(os.path.samefile(full, x) for x in exclude if os.path.exists(x)):
+                    out.skipped.append((display_path(os.path.normpath(os.path.join(rel_folder, d))), "symlink loop (folder already visited)"))
                 continue
             seen.add((dst.st_dev, dst.st_ino))
             keep.append(d)

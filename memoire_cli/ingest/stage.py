@@ -48,16 +48,16 @@ class IngestStage(Stage):
     def universe(self, ws: Workspace) -> list[str]:
         return [self.user_id]
 
-    def _scan(self) -> Any:
+    def _scan(self, ws: Workspace) -> Any:
         from memoire_cli.ingest.scan import heif_available, scan_folder
 
         if self.scan is None:
             self.heif = heif_available()
-            self.scan = scan_folder(self.folder, self.heif)
+            self.scan = scan_folder(self.folder, self.heif, exclude=(ws.root,))
         return self.scan
 
     def input_digests(self, ws: Workspace, users: list[str]) -> dict[str, str]:
-        scan = self._scan()
+        scan = self._scan(ws)
         extra = hashlib.sha256()
         if self.relations_file is not None:
             extra.update(self.relations_file.read_bytes())
@@ -70,7 +70,7 @@ class IngestStage(Stage):
 
     def prepare(self, ws: Workspace, console: Any) -> None:
         self.console = console
-        scan = self._scan()
+        scan = self._scan(ws)
         console.print(f"ingest: {len(scan.files)} photo/video file(s) under {self.folder}; readers: Pillow (EXIF, IPTC, XMP via defusedxml), "
                       f"OpenCV (video, 1 fps, ≤ 5 frames), HEIC {'via pillow-heif' if self.heif else 'not readable (pillow-heif not installed)'}")
 
@@ -118,7 +118,7 @@ class IngestStage(Stage):
         from memoire_cli.ingest.media import MediaError
         from memoire_cli.ingest.tables import build_tables
 
-        scan = self._scan()
+        scan = self._scan(ws)
         register, old_rows, old_tags, old_pixels = self._previous(ws, user_id)
         results: list[FileResult] = []
         cols = (TextColumn("ingest: reading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -4,8 +4,9 @@ The universe is the one user named by ``--user``. Its input digest is a hash of 
 listing (every media file's path and stat key, the files skipped while walking), the relations
 file's bytes and whether HEIC can be read: an unchanged folder is a cached no-op, any change
 reruns the user, and :mod:`.files` then reads only what changed. Everything is computed without
-holding the database; the runner commits the user's rows and arrays together (a failed or
-interrupted run leaves the previous gallery as it was).
+holding the database; the runner then replaces the user's rows and arrays (a run that fails while
+reading changes nothing; one interrupted while writing leaves the user absent, and the next run
+reads everything again).
 
 Nothing here opens a network connection: the only inputs are the folder, the relations file and
 the packaged readers (Pillow, OpenCV, defusedxml).

@@ -400,6 +400,10 @@ def test_enrolment_portraits_let_pat_find_the_person(cli, tmp_path: Path) -> Non
     (root / "b.jpg.xmp").write_text(xmp(bag("lr:hierarchicalSubject", ["People|Friends|Yao"])))
     save_jpeg(t1(), root / "c.jpg", date="2024:05:01 10:10:00")
     (root / "c.jpg.xmp").write_text(xmp(mwg([("Ann", *T1_FACES[0])])))
+    # events outside memoire's ontology: a manager's free-text keyword, and a burst with no keyword at all
+    save_jpeg(t1(), root / "d.jpg", date="2024:06:01 10:00:00")
+    (root / "d.jpg.xmp").write_text(xmp(bag("lr:hierarchicalSubject", ["Events|Trip to Rome"])))
+    save_jpeg(flipped, root / "e.jpg", date="2024:07:01 10:00:00")
     relations = tmp_path / "relations.csv"
     relations.write_text(f"name,relation,reference\nAnn,self,{t1()}\nYao,friend,\n")
     ws = tmp_path / "w"
@@ -411,6 +415,15 @@ def test_enrolment_portraits_let_pat_find_the_person(cli, tmp_path: Path) -> Non
     found = rows(ws, "SELECT i.image_id, m.face_cos FROM pat_masks m JOIN images i ON i.image_id = m.image_id "
                      "JOIN tags t ON t.user_id = m.user_id AND t.tag_id = m.tag_id WHERE t.name = 'Yao' ORDER BY i.idx")
     assert len(found) == 2 and all(c is not None and c > 0.5 for _, c in found)
+    # ingested photos are grounded by CAM (or the prior where a phrase has no ImageNet class); the unnamed
+    # time-cluster event has nothing to ground and contributes an empty mask (S1.3.6)
+    events = dict(rows(ws, "SELECT t.name, max(m.mask_idx) FROM pat_masks m JOIN tags t USING (user_id, tag_id) "
+                           "WHERE m.type = 'E' GROUP BY t.name"))
+    masks = zarr.open_array(str(ws / "arrays.zarr"), path="pat/me/masks", mode="r")
+    assert "Trip to Rome" in events and np.asarray(masks[events["Trip to Rome"]]).any()
+    unnamed = [n for n in events if n.startswith("event 2024-07-01")]
+    assert unnamed and not np.asarray(masks[events[unnamed[0]]]).any()
+    assert "ingested photos" in result.stderr
     # Ann's portrait came from the reference photo (the whole of t1, no region for Ann there): the same as cutting t1's centre.
     from memoire_cli.ingest.enrol import portrait
     from memoire_cli.ingest.media import decode_still, read_metadata

@@ -64,8 +64,9 @@ def test_masks_are_deterministic_and_fall_back_to_the_prior(grounder) -> None:  
     assert np.array_equal(grounder.event_mask(photo, "Farewell Party"), PriorGrounder().event_mask(photo, "Farewell Party"))
     # a class that is not in the photo gives a weak or empty mask, not the photo's salient object
     assert grounder.location_mask(photo, "church nave").sum() < mask.sum()
-    with pytest.raises(ValueError):
-        grounder.event_mask(photo, "No Such Event")
+    # ingested events: a keyword with an ImageNet class is grounded, an unnamed time cluster is not
+    assert grounder.source_for("E", "Basketball court") == "cam" and grounder.event_mask(photo, "Basketball court").any()
+    assert not grounder.event_mask(photo, "event 2024-01-01").any()
 
 
 def test_checksum_is_verified(tmp_path: Path) -> None:

@@ -128,6 +128,15 @@ def test_unknown_event_is_a_clear_error() -> None:
         vocab.event_proxies("Moon Landing")
 
 
+def test_event_phrases_of_ingested_events() -> None:
+    """A photo manager's free-text event grounds its own name; a time-cluster name grounds nothing."""
+    assert vocab.event_phrases("Birthday") == vocab.event_proxies("Birthday")
+    assert vocab.event_phrases("Engagement") == vocab.CATALOGUE["Engagement"]
+    assert vocab.event_phrases(" Trip to Rome ") == ("Trip to Rome",)
+    assert vocab.event_phrases("event 2024-01-01") == vocab.event_phrases("event 2024-01-01 #2") == ()
+    assert vocab.event_phrases("") == ()
+
+
 def test_catalogue_is_table_3_verbatim() -> None:
     assert len(vocab.EVENT_PROXY_CATALOGUE) == 34
     assert vocab.EVENT_PROXY_CATALOGUE[0][0] == "Birthday" and vocab.EVENT_PROXY_CATALOGUE[-1][0] == "Cultural parade"
@@ -188,8 +197,10 @@ def test_event_mask_averages_proxies(grounder: ClipSegGrounder, image: np.ndarra
     mean = per_proxy.mean(axis=0)
     expected = np.where(mean >= THETA_MASK, mean, 0.0)
     np.testing.assert_allclose(mask, expected, atol=1e-5)
-    with pytest.raises(ValueError, match="unknown event type"):
-        grounder.event_mask(image, "Moon Landing")
+    # a free-text event is its own phrase; an unnamed one contributes nothing
+    single = _manual_soft(grounder.logits(image, ["Moon Landing"]), *image.shape[:2])[0]
+    np.testing.assert_allclose(grounder.event_mask(image, "Moon Landing"), np.where(single >= THETA_MASK, single, 0.0), atol=1e-5)
+    assert not grounder.event_mask(image, "event 2024-01-01").any()
 
 
 def test_deterministic(grounder: ClipSegGrounder, tiny_clipseg: Path, image: np.ndarray) -> None:
@@ -214,8 +225,8 @@ def test_prior_grounder(image: np.ndarray) -> None:
     assert loc[0].mean() > loc[-1].mean() and loc[0, 0] > loc[22, 30]  # upper/outer over lower/centre
     assert ev[22, 30] > 0.95 and ev[0, 0] == 0.0  # centred blob
     assert prior.location_mask(image, "x").tobytes() == prior.location_mask(image, "y").tobytes()  # content-free
-    with pytest.raises(ValueError):
-        prior.event_mask(image, "Moon Landing")
+    assert np.array_equal(prior.event_mask(image, "Moon Landing"), ev)  # a named event: the same blob
+    assert not prior.event_mask(image, "event 2024-01-01").any()  # an unnamed one: no contribution
 
 
 def test_locate_clipseg_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_clipseg: Path) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from memoire_cli.pat.clipseg import THETA_MASK, PriorGrounder
-from memoire_cli.pat.vocab import event_proxies, location_prompts
+from memoire_cli.pat.vocab import event_phrases, location_prompts
 
 #: Long side of the CAM input (pixels, a multiple of 32): a 14×14 grid for a square photo.
 CAM_LONG_SIDE = 448
@@ -107,7 +107,7 @@ def tag_classes(kind: str, name: str) -> tuple[str, ...]:
     if kind == "L":
         location_prompts(name)  # validates the phrase, as CLIPSeg does
         return concepts_for([name])
-    return concepts_for(event_proxies(name))
+    return concepts_for(event_phrases(name))
 
 
 class CamGrounder:
@@ -199,3 +199,4 @@ class CamGrounder:
     def event_mask(self, image_rgb: np.ndarray, event_type: str) -> np.ndarray:
         classes = tag_classes("E", event_type)
         return self._mask(image_rgb, classes) if classes else self.prior.event_mask(image_rgb, event_type)
+

@@ -5,7 +5,8 @@ pixelwise logits are averaged over templates, Z_l, and
 
     M_l = σ(Z_l / τ)  resampled bilinearly to H×W,  entries < θ_mask zeroed,  clamped to [0, 1].
 
-Event (S1.3.4): for each proxy r ∈ K(e) of Table 3 (``vocab.event_proxies``), M_{e,r} = σ(Z_r / τ) with the
+Event (S1.3.4): for each proxy r ∈ K(e) of Table 3 (``vocab.event_phrases``: K(e) for known events, the
+name itself for a photo manager's free-text event, nothing for an unnamed one), M_{e,r} = σ(Z_r / τ) with the
 same resampling and zeroing; the proxies are averaged uniformly, M_e = mean_r M_{e,r}, and then
 M_e ← 1(M_e ≥ θ_mask) ⊙ M_e.
 
@@ -37,7 +38,7 @@ import numpy as np
 
 from memoire_cli.local_models import locate_local_model
 from memoire_cli.pat.fusion import gaussian_blob
-from memoire_cli.pat.vocab import event_proxies, location_prompts
+from memoire_cli.pat.vocab import event_phrases, location_prompts
 
 TAU = 6.0  # Table 1: temperature applied to CLIPSeg logits before σ(·)
 THETA_MASK = 0.25  # Table 1: mask keep threshold, values below zeroed
@@ -136,7 +137,9 @@ class ClipSegGrounder:
         import torch
 
         height, width = image_rgb.shape[:2]
-        proxies = list(event_proxies(event_type))
+        proxies = list(event_phrases(event_type))
+        if not proxies:  # an unnamed event (time cluster only): nothing to ground, no contribution (S1.3.6)
+            return np.zeros((height, width), np.float32)
         per_proxy = torch.from_numpy(soft_masks(self.logits(image_rgb, proxies), height, width))  # (|K|, H, W)
         return _keep(per_proxy.mean(dim=0)).numpy().astype(np.float32)
 
@@ -170,8 +173,9 @@ class PriorGrounder:
 
     def event_mask(self, image_rgb: np.ndarray, event_type: str) -> np.ndarray:
         """A centred Gaussian blob (std 0.25 of the frame, peak 1), < θ_mask zeroed. (H, W) float32."""
-        event_proxies(event_type)  # unknown events fail here as with CLIPSeg
         height, width = self._frame(image_rgb)
+        if not event_phrases(event_type):  # an unnamed event: no contribution (S1.3.6), as with CLIPSeg
+            return np.zeros((height, width), np.float32)
         blob = gaussian_blob((0.0, 0.0, float(width), float(height)), height, width, std_frac=0.25)
         return (blob * (blob >= THETA_MASK)).astype(np.float32)
 

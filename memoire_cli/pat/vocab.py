@@ -17,6 +17,8 @@ Pure Python: no heavy imports.
 
 from __future__ import annotations
 
+import re
+
 #: Table 2: the location CLIPSeg templates ("{1}" is the location phrase), in the table's order.
 LOCATION_TEMPLATES: tuple[str, str, str] = ("a photo of {1}", "the {1} region", "{1} in the scene")
 
@@ -127,6 +129,26 @@ def event_proxies(event_type: str) -> tuple[str, ...]:
             f"unknown event type {event_type!r}: no proxy set (S1.3.4); known types: {', '.join(sorted(EVENT_PROXIES))}"
         )
     return proxies
+
+
+#: Names ``memoire ingest`` gives events found by time clustering alone ("event 2024-05-01", "… #2"):
+#: they say nothing about what happened, so such an event has no phrase to ground.
+UNNAMED_EVENT = re.compile(r"^event \d{4}-\d{2}-\d{2}( #\d+)?$")
+
+
+def event_phrases(event: str) -> tuple[str, ...]:
+    """The phrases that ground an event: K(e) for memoire's event types and Table 3's rows
+    (:func:`event_proxies`); for any other event name (a photo manager's keyword such as "Trip to Rome",
+    from ``memoire ingest``) the name itself, as one open-vocabulary phrase; none for the time-cluster
+    names of unnamed events (:data:`UNNAMED_EVENT`), whose event then contributes no mask (S1.3.6).
+    """
+    known = EVENT_PROXIES.get(event) or CATALOGUE.get(event)
+    if known is not None:
+        return known
+    name = event.strip()
+    if not name or UNNAMED_EVENT.match(name):
+        return ()
+    return (name,)
 
 
 def location_prompts(phrase: str) -> tuple[str, str, str]:

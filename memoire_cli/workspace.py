@@ -156,6 +156,22 @@ class Workspace:
             from memoire_cli.migrations import migrate
 
             self.transaction(lambda con: migrate(con, found, self.schema.version))
+        self._add_missing_tables()
+
+    def _add_missing_tables(self) -> None:
+        """Create tables the schema declares that the workspace lacks (empty; additive only).
+
+        A table added to the schema without changing any existing one keeps the schema version (the
+        workspace stays readable by the previous release, which ignores it); a workspace made before it
+        gets the empty table the first time a newer memoire opens it.
+        """
+        from memoire_cli.schema import table_ddl
+
+        found = {(schema, name) for schema, name in self.query("SELECT table_schema, table_name FROM information_schema.tables")}
+        missing = [spec for spec in self.schema.tables.values()
+                   if tuple(spec.name.split(".", 1)) not in found and ("main", spec.name) not in found]
+        if missing:
+            self.transaction(lambda con: [con.execute(table_ddl(spec)) for spec in missing])
 
     @property
     def workspace_id(self) -> str:

@@ -164,3 +164,18 @@ def test_manifest_examples(path: Path) -> None:
 
     problems = manifest_problems(json.loads(path.read_text()))
     assert (problems == []) == (path.parent.name == "valid"), problems
+
+
+def test_tables_added_to_the_schema_appear_in_older_workspaces(tmp_path: Path) -> None:
+    """A table declared after a workspace was made is created (empty) the next time it is opened."""
+    import duckdb
+
+    ws = Workspace.open(tmp_path / "w", "synth", create=True)
+    con = duckdb.connect(str(ws.db_path))
+    con.execute("DROP TABLE pat_faces")
+    con.execute("DROP TABLE truth.faces")
+    con.close()
+    again = Workspace.open(tmp_path / "w", "status")
+    names = {n for (n,) in again.query("SELECT table_schema || '.' || table_name FROM information_schema.tables")}
+    assert {"main.pat_faces", "truth.faces"} <= names
+    assert again.query("SELECT count(*) FROM pat_faces") == [(0,)]

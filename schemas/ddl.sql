@@ -412,6 +412,22 @@ CREATE TABLE IF NOT EXISTS pat_masks (
   PRIMARY KEY (user_id, mask_idx)
 );
 
+-- pat_faces: Every face the detector found at θ_det (S1.3.2(1)), matched or not, with its ArcFace embedding in pat/{user_id}/faces[face_idx]. The detector runs only on images carrying an enrolled person tag.
+-- producer: pat; consumers: rank, eval (C2 face-ID errors), people who name unknown faces
+CREATE TABLE IF NOT EXISTS pat_faces (
+  user_id VARCHAR,
+  face_idx INTEGER,
+  image_id VARCHAR,
+  x0 DOUBLE,
+  y0 DOUBLE,
+  x1 DOUBLE,
+  y1 DOUBLE,
+  det_score DOUBLE,
+  tag_id INTEGER,
+  cos DOUBLE,
+  PRIMARY KEY (user_id, face_idx)
+);
+
 -- labels: Pairwise High/Low personal-impact labels (S1.1.10): per user, pairs balanced over same/different event × key person × key location, judged by two prompt variants (the second with the candidates swapped); a label counts only where both agree. Pairs never cross users, so they follow the user's split.
 -- producer: label; consumers: train, eval
 CREATE TABLE IF NOT EXISTS labels (

@@ -19,13 +19,20 @@ output set, so its bookkeeping is simpler but follows the same contracts (DESIGN
 
 from __future__ import annotations
 
-import uuid
 from abc import ABC, abstractmethod
 from typing import Any
 
 from memoire_cli import __version__
-from memoire_cli.errors import MemoireError
-from memoire_cli.stage import canonical_json, committed_inputs, record_run, sha16
+from memoire_cli.stage import (
+    canonical_json,
+    committed_inputs,
+    input_users,
+    manifest_of,
+    new_run,
+    record_failure,
+    record_run,
+    sha16,
+)
 from memoire_cli.workspace import Workspace, utcnow
 
 
@@ -46,11 +53,7 @@ class GlobalStage(ABC):
 
     def users(self, ws: Workspace) -> list[str]:
         """The input users: those with committed outputs of every input stage (sorted)."""
-        users = sorted(committed_inputs(ws, self.inputs))
-        if not users:
-            needed = " and ".join("synth or ingest" if i == "gallery" else i for i in self.inputs)
-            raise MemoireError(f"`memoire {self.name}` needs the outputs of {needed} in {ws.root}, and there are none yet: run it first")
-        return users
+        return input_users(ws, self.name, self.inputs)
 
     def extra_digest(self, ws: Workspace, users: list[str]) -> str:
         """Anything else the outputs depend on (a model file's checksum, …); empty by default."""
@@ -88,21 +91,8 @@ def run_global_stage(ws: Workspace, stage: GlobalStage, force: bool, console: An
     users = stage.users(ws)
     params = stage.params()
     fp = stage.fingerprint(ws, users)
-    run: dict[str, Any] = {
-        "run_id": uuid.uuid4().hex[:16],
-        "stage": stage.name,
-        "status": "running",
-        "params": canonical_json(params),
-        "params_hash": sha16(canonical_json(params))[:16],
-        "code_version": stage.code(),
-        "fingerprint": fp,
-        "shard": "0/1",
-        "users": len(users),
-        "computed": 0,
-        "started_at": utcnow(),
-        "ended_at": None,
-        "message": None,
-    }
+    run = new_run(stage.name, params, stage.code(), "0/1", len(users))
+    run["fingerprint"] = fp
     cached = not force and fp in last_done_fingerprints(ws, stage.name) and stage.outputs_exist(ws, fp)
     record_run(ws, run)
     extra: dict[str, Any] = {}
@@ -113,31 +103,10 @@ def run_global_stage(ws: Workspace, stage: GlobalStage, force: bool, console: An
             extra = stage.run(ws, users, run["run_id"], fp, console) or {}
             run["computed"] = len(users)
     except BaseException as exc:
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        run.update(status="interrupted" if interrupted else "failed", ended_at=utcnow(),
-                   message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        try:
-            record_run(ws, run)
-        except Exception:  # the original error matters more than the bookkeeping
-            pass
+        record_failure(ws, run, exc)
         raise
     run.update(status="skipped" if cached else "done", ended_at=utcnow())
     record_run(ws, run)
-    manifest: dict[str, Any] = {
-        "memoire": __version__,
-        "stage": stage.name,
-        "workspace": str(ws.root),
-        "run_id": run["run_id"],
-        "skipped": cached,
-        "shard": "0/1",
-        "users": len(users),
-        "computed": run["computed"],
-        "cached": len(users) - run["computed"],
-        "wrote": {
-            "tables": [t.name for t in ws.schema.tables_of(stage.name) if not t.hidden],
-            "hidden_tables": [t.name for t in ws.schema.tables_of(stage.name) if t.hidden],
-            "arrays": [a.path for a in ws.schema.arrays_of(stage.name)],
-        },
-    }
+    manifest = manifest_of(ws, stage.name, run, cached)
     manifest.update({k: v for k, v in extra.items() if k not in manifest})
     return manifest

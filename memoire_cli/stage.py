@@ -26,9 +26,15 @@ import numpy as np
 
 from memoire_cli import __version__
 from memoire_cli.errors import MemoireError, UsageError
-# GALLERY_STAGES lives in the workspace (which guards it) and stays importable from here.
-from memoire_cli.workspace import GALLERY_STAGES, Columns, Workspace, digest_columns, utcnow
 
+# GALLERY_STAGES lives in the workspace (which guards it) and stays importable from here.
+from memoire_cli.workspace import (
+    GALLERY_STAGES,
+    Columns,
+    Workspace,
+    digest_columns,
+    utcnow,
+)
 
 #: Users computed within this many seconds are committed in one transaction (fast stages would
 #: otherwise spend most of their time opening the database); slow stages commit every user.
@@ -128,11 +134,7 @@ class Stage(ABC):
 
     def universe(self, ws: Workspace) -> list[str]:
         """Every user this stage could run on: those with committed outputs of all its inputs."""
-        users = sorted(committed_inputs(ws, self.inputs))
-        if not users:
-            needed = " and ".join("synth or ingest" if i == "gallery" else i for i in self.inputs)
-            raise MemoireError(f"`memoire {self.name}` needs the outputs of {needed} in {ws.root}, and there are none yet: run it first")
-        return users
+        return input_users(ws, self.name, self.inputs)
 
     def input_digests(self, ws: Workspace, users: list[str]) -> dict[str, str]:
         """Digest of each user's inputs (their upstream outputs' digests); empty for source stages."""
@@ -153,6 +155,65 @@ class Stage(ABC):
 
     def code(self) -> str:
         return f"{__version__}+{self.name}.{self.code_version}"
+
+
+def input_users(ws: Workspace, stage: str, inputs: tuple[str, ...]) -> list[str]:
+    """Users with committed outputs of every input stage (sorted); a clear error naming what to run when none."""
+    users = sorted(committed_inputs(ws, inputs))
+    if not users:
+        needed = " and ".join("synth or ingest" if i == "gallery" else i for i in inputs)
+        raise MemoireError(f"`memoire {stage}` needs the outputs of {needed} in {ws.root}, and there are none yet: run it first")
+    return users
+
+
+def new_run(stage: str, params: dict[str, Any], code: str, shard: str, users: int) -> dict[str, Any]:
+    """A ``runs`` row for an invocation that starts now (status ``running``)."""
+    return {
+        "run_id": uuid.uuid4().hex[:16],
+        "stage": stage,
+        "status": "running",
+        "params": canonical_json(params),
+        "params_hash": sha16(canonical_json(params))[:16],
+        "code_version": code,
+        "fingerprint": None,
+        "shard": shard,
+        "users": users,
+        "computed": 0,
+        "started_at": utcnow(),
+        "ended_at": None,
+        "message": None,
+    }
+
+
+def record_failure(ws: Workspace, run: dict[str, Any], exc: BaseException) -> None:
+    """Record a run that ended by an error (its first line) or an interruption; never masks ``exc``."""
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    run.update(status="interrupted" if interrupted else "failed", ended_at=utcnow(),
+               message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    try:
+        record_run(ws, run)
+    except Exception:  # noqa: BLE001, S110 - the original error matters more than the bookkeeping
+        pass
+
+
+def manifest_of(ws: Workspace, stage: str, run: dict[str, Any], skipped: bool) -> dict[str, Any]:
+    """The manifest line of a finished run (memoire_cli/manifest.py validates its shape)."""
+    return {
+        "memoire": __version__,
+        "stage": stage,
+        "workspace": str(ws.root),
+        "run_id": run["run_id"],
+        "skipped": skipped,
+        "shard": run["shard"],
+        "users": run["users"],
+        "computed": run["computed"],
+        "cached": run["users"] - run["computed"],
+        "wrote": {
+            "tables": [t.name for t in ws.schema.tables_of(stage) if not t.hidden],
+            "hidden_tables": [t.name for t in ws.schema.tables_of(stage) if t.hidden],
+            "arrays": [a.path for a in ws.schema.arrays_of(stage)],
+        },
+    }
 
 
 def canonical_json(obj: Any) -> str:
@@ -182,25 +243,18 @@ def record_run(ws: Workspace, run: dict[str, Any]) -> None:
 
 def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, console: Any) -> dict[str, Any]:
     """Run ``stage`` for the selected users; returns the manifest."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     users = selection.apply(stage.universe(ws))
     params = stage.params()
-    run: dict[str, Any] = {
-        "run_id": uuid.uuid4().hex[:16],
-        "stage": stage.name,
-        "status": "running",
-        "params": canonical_json(params),
-        "params_hash": sha16(canonical_json(params))[:16],
-        "code_version": stage.code(),
-        "fingerprint": None,
-        "shard": selection.shard,
-        "users": len(users),
-        "computed": 0,
-        "started_at": utcnow(),
-        "ended_at": None,
-        "message": None,
-    }
+    run = new_run(stage.name, params, stage.code(), selection.shard, len(users))
     committed = ws.user_fingerprints(stage.name)
     fingerprints = {u: fingerprint(params, stage.code(), d) for u, d in stage.input_digests(ws, users).items()}
     run["fingerprint"] = sha16(canonical_json(fingerprints))
@@ -246,28 +300,8 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
             console.print(f"{stage.name}: inputs and parameters unchanged for {len(users)} user(s); nothing to do (use --force to redo)")
         stage.finish(ws, selection)
     except BaseException as exc:
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        run.update(status="interrupted" if interrupted else "failed", ended_at=utcnow(), message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        try:
-            record_run(ws, run)
-        except Exception:  # the original error matters more than the bookkeeping
-            pass
+        record_failure(ws, run, exc)
         raise
     run.update(status="skipped" if skipped else "done", ended_at=utcnow())
     record_run(ws, run)
-    return {
-        "memoire": __version__,
-        "stage": stage.name,
-        "workspace": str(ws.root),
-        "run_id": run["run_id"],
-        "skipped": skipped,
-        "shard": selection.shard,
-        "users": len(users),
-        "computed": run["computed"],
-        "cached": len(users) - run["computed"],
-        "wrote": {
-            "tables": [t.name for t in ws.schema.tables_of(stage.name) if not t.hidden],
-            "hidden_tables": [t.name for t in ws.schema.tables_of(stage.name) if t.hidden],
-            "arrays": [a.path for a in ws.schema.arrays_of(stage.name)],
-        },
-    }
+    return manifest_of(ws, stage.name, run, skipped)

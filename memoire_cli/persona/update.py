@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -69,7 +68,7 @@ from memoire_cli.graph.config import GraphConfig
 from memoire_cli.graph.prior import ips0 as ips0_of
 from memoire_cli.graph.social import relation_index, social_boost
 from memoire_cli.persona.features import node_features
-from memoire_cli.stage import Selection, canonical_json, fingerprint, inputs_digest, record_run, sha16
+from memoire_cli.stage import Selection, canonical_json, fingerprint, inputs_digest, new_run, record_failure, record_run
 from memoire_cli.workspace import Workspace, digest_columns, utcnow
 
 RAW = ("f", "r", "v", "q", "g")
@@ -637,11 +636,7 @@ def run_update(ws: Workspace, selection: Selection, ucfg: UpdateConfig, console:
         raise MemoireError(f"`memoire persona update` needs the outputs of persona in {ws.root}, and there are none yet: run `memoire persona` first")
     users = selection.apply(universe)
     params = {"update": True, **ucfg.as_params()}
-    run: dict[str, Any] = {
-        "run_id": uuid.uuid4().hex[:16], "stage": "persona", "status": "running", "params": canonical_json(params),
-        "params_hash": sha16(canonical_json(params))[:16], "code_version": persona_code() + "+update.1", "fingerprint": None,
-        "shard": selection.shard, "users": len(users), "computed": 0, "started_at": utcnow(), "ended_at": None, "message": None,
-    }
+    run = new_run("persona", params, persona_code() + "+update.1", selection.shard, len(users))
     record_run(ws, run)
     try:
         for user_id in users:
@@ -653,12 +648,7 @@ def run_update(ws: Workspace, selection: Selection, ucfg: UpdateConfig, console:
         if run["computed"] == 0:
             console.print(f"persona update: nothing new for {len(users)} user(s) since their last graph/persona run; nothing to do")
     except BaseException as exc:
-        run.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", ended_at=utcnow(),
-                   message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        try:
-            record_run(ws, run)
-        except Exception:  # the original error matters more than the bookkeeping
-            pass
+        record_failure(ws, run, exc)
         raise
     skipped = run["computed"] == 0
     run.update(status="skipped" if skipped else "done", ended_at=utcnow())

@@ -2,10 +2,109 @@
 
 from __future__ import annotations
 
-from memoire_cli.cli import WorkspaceOpt, not_built
+from pathlib import Path
+from typing import Annotated, Any
 
-HELP = """Session-adapted, diversity-aware top-k of a session with reasons (S1.2.8, S2.4)."""
+import typer
+
+from memoire_cli.cli import DeviceOpt, ForceOpt, ShardOpt, UsersOpt, WorkspaceOpt
+
+HELP = """Session-adapted, diversity-aware top-k of a session with reasons (S1.2.8, S2.4).
+
+Per user: the session's persona α* (session prior and ρ of eq. 17, blended with the global α),
+attention maps A*(I) re-fused from PAT's stored per-tag masks with α*, impact scores from the
+trained predictor (`memoire train`; PyTorch checkpoint or ONNX export), and the top k chosen by
+maximal marginal relevance (λ = 0.4) over the min–max-normalised scores, with similarity = ½
+cosine of (centred) image embeddings + ½ Jaccard overlap of the images' people/place/event tags
+and event. Ties go to the smaller image id. The picks and the tags that carried their attention
+are shown on stderr; stdout gets the manifest, or with --json the ranking itself.
+
+Sessions: all | event:ID | dates:YYYY-MM-DD..YYYY-MM-DD | ids:a,b,c | ids:@FILE | folder:PREFIX.
+"""
 
 
-def command(workspace: WorkspaceOpt = None) -> None:
-    not_built("rank")
+def command(
+    workspace: WorkspaceOpt = None,
+    session: Annotated[str, typer.Option("--session", help="Which images: all, event:ID, dates:A..B, ids:a,b / ids:@FILE, folder:PREFIX.")] = "all",
+    k: Annotated[int, typer.Option("--k", "-k", help="How many images to pick (S2.2: 20).")] = 20,
+    lam: Annotated[float, typer.Option("--lambda", help="MMR diversity weight λ in [0, 1] (0: no diversity, A3).")] = 0.4,
+    rho: Annotated[str, typer.Option("--rho", help="Session blend ρ (16): auto (eq. 17) or a number in [0, 1] (0: no session adaptation, A4).")] = "auto",
+    alpha: Annotated[str, typer.Option("--alpha", help="persona (the learned α) or uniform (A1 No-Persona).")] = "persona",
+    tag_types: Annotated[str, typer.Option("--tag-types", help="Mask types fused into A*(I): any of P, L, E.")] = "PLE",
+    model: Annotated[str, typer.Option("--model", help="Model name (`memoire train --name`).")] = "default",
+    runtime: Annotated[str, typer.Option("--runtime", help="torch (checkpoint) or onnx (the export, onnxruntime).")] = "torch",
+    embedder: Annotated[str, typer.Option("--embedder", help="Image embedder: auto (CLIP if local, else EfficientNet-Lite0), clip, efficientnet-lite0, colour-texture.")] = "auto",
+    clip: Annotated[str | None, typer.Option("--clip", help="Local CLIP folder (default: $MEMOIRE_CLIP or the Hugging Face cache).", show_default=False)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the ranking itself (JSON) on stdout instead of the manifest.")] = False,
+    contact_sheet: Annotated[Path | None, typer.Option("--contact-sheet", help="Write an image (PNG/JPEG) of the top k with their attention overlays.", show_default=False)] = None,
+    show: Annotated[int, typer.Option("--show", help="Print the picks of at most this many users on stderr.")] = 1,
+    users: UsersOpt = None,
+    shard: ShardOpt = None,
+    device: DeviceOpt = "cpu",
+    force: ForceOpt = False,
+) -> None:
+    from memoire_cli.errors import UsageError
+    from memoire_cli.rank.ranker import ALPHA_MODES, TAG_TYPES, RankOptions
+    from memoire_cli.rank.session import parse_session
+
+    if k < 1:
+        raise UsageError(f"--k must be at least 1, got {k}")
+    if not 0.0 <= lam <= 1.0:
+        raise UsageError(f"--lambda must be in [0, 1], got {lam}")
+    rho_value: float | None = None
+    if rho.strip().lower() != "auto":
+        try:
+            rho_value = float(rho)
+        except ValueError:
+            raise UsageError(f"--rho must be auto or a number in [0, 1], got {rho!r}") from None
+        if not 0.0 <= rho_value <= 1.0:
+            raise UsageError(f"--rho must be in [0, 1], got {rho}")
+    if alpha not in ALPHA_MODES:
+        raise UsageError(f"--alpha must be one of {', '.join(ALPHA_MODES)}, got {alpha!r}")
+    types = tuple(t for t in TAG_TYPES if t in tag_types.upper())
+    if not types or set(tag_types.upper()) - set(TAG_TYPES):
+        raise UsageError(f"--tag-types must be letters among P, L, E, got {tag_types!r}")
+    if runtime not in ("torch", "onnx"):
+        raise UsageError(f"--runtime must be torch or onnx, got {runtime!r}")
+    if contact_sheet is not None and contact_sheet.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise UsageError(f"--contact-sheet must end in .png, .jpg or .jpeg, got {contact_sheet}")
+    if show < 0:
+        raise UsageError("--show must be ≥ 0")
+    parsed = parse_session(session)
+    options = RankOptions(k=k, lam=lam, rho=rho_value, alpha=alpha, tag_types=types, model=model, runtime=runtime)
+    run_rank(workspace, parsed, options, embedder=embedder, clip=clip, device=device, users=users, shard=shard,
+             force=force, json_out=json_out, contact_sheet=contact_sheet, show=show)
+
+
+def run_rank(workspace: Path | None, session: Any, options: Any, *, embedder: str, clip: str | None, device: str,
+             users: str | None, shard: str | None, force: bool, json_out: bool, contact_sheet: Path | None, show: int) -> None:
+    """Open the workspace, check the request, rank, show the picks; stdout: the manifest or (--json) the ranking."""
+    from memoire_cli.console import emit_json, stderr_console
+    from memoire_cli.manifest import resolve_workspace
+    from memoire_cli.rank.display import print_table, ranking_json, read_rankings, write_contact_sheet
+    from memoire_cli.rank.session import check_session
+    from memoire_cli.rank.stage import RankStage, model_row
+    from memoire_cli.stage import parse_selection, run_stage
+    from memoire_cli.workspace import Workspace
+
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    console = stderr_console()
+    selection = parse_selection(users, shard)
+    stage = RankStage(session, options, embedder=embedder, clip=clip, device=device)
+    ws = Workspace.open(resolve_workspace(workspace), stage.name)
+    chosen = selection.apply(stage.universe(ws))
+    model_row(ws, options.model)  # a clear error before any work when the model is missing
+    check_session(ws, chosen, session)
+    manifest = run_stage(ws, stage, selection, force, console)
+    ranked = read_rankings(ws, chosen)
+    for r in ranked[:show]:
+        print_table(console, r)
+    if len(ranked) > show:
+        console.print(f"rank: {len(ranked) - show} more user(s) ranked (see --show, --json or the rankings table)")
+    if contact_sheet is not None:
+        write_contact_sheet(ws, ranked, contact_sheet)
+        console.print(f"rank: contact sheet of the top {options.k} written to {contact_sheet}")
+    emit_json(ranking_json(manifest, ranked) if json_out else manifest)

@@ -445,3 +445,52 @@ CREATE TABLE IF NOT EXISTS labels (
   split VARCHAR,
   PRIMARY KEY (user_id, pair_idx)
 );
+
+-- rankings: The user's latest ranked session: every image of the session in predictor order (score descending, ties by image id; SRCC), with the MMR top-k marked by pick (APS@k, Redundancy@k, Coverage@k) and the reasons for each pick.
+-- producer: rank; consumers: eval, people
+CREATE TABLE IF NOT EXISTS rankings (
+  user_id VARCHAR,
+  image_id VARCHAR,
+  session VARCHAR,
+  position INTEGER,
+  score DOUBLE,
+  impact DOUBLE,
+  relevance DOUBLE,
+  pick INTEGER,
+  mmr DOUBLE,
+  reasons VARCHAR,
+  PRIMARY KEY (user_id, image_id)
+);
+
+-- sessions: One row per user: the session ranked, its ρ (17) and c_S, the options, the model and the embedder; α* is in session_alpha.
+-- producer: rank; consumers: eval, people
+CREATE TABLE IF NOT EXISTS sessions (
+  user_id VARCHAR,
+  session VARCHAR,
+  n_images INTEGER,
+  k INTEGER,
+  n_selected INTEGER,
+  lam DOUBLE,
+  rho DOUBLE,
+  rho_source VARCHAR,
+  c_s DOUBLE,
+  alpha_mode VARCHAR,
+  tag_types VARCHAR,
+  model VARCHAR,
+  model_id VARCHAR,
+  runtime VARCHAR,
+  model_sha256 VARCHAR,
+  embedder VARCHAR,
+  PRIMARY KEY (user_id)
+);
+
+-- session_alpha: The session-adapted persona α* (16) of the user's ranked session, one row per graph node.
+-- producer: rank; consumers: eval, people
+CREATE TABLE IF NOT EXISTS session_alpha (
+  user_id VARCHAR,
+  tag_id INTEGER,
+  alpha DOUBLE,
+  alpha_star DOUBLE,
+  present BOOLEAN,
+  PRIMARY KEY (user_id, tag_id)
+);

@@ -1,0 +1,174 @@
+"""Session-adapted, diversity-aware ranking of one user's session (S1.2.8, S1.3.5, S1.4, S2.3–S2.4).
+
+:func:`rank_user` does, for a :class:`~memoire_cli.rank.context.UserContext` and a predictor:
+
+1. α* — the session-adapted persona (S1.2.8): IPS^S (15), ρ (17) (or ``options.rho``), the blend
+   (16), by :func:`memoire_cli.persona.session.adapt_session`. ``alpha="uniform"`` is A1 No-Persona:
+   α* = 1/K on every graph node and no session blend (the spec: "PAT runs with those uniform weights").
+2. A*(I) — PAT re-fused from the stored per-tag masks with α* (S1.3.5–S1.3.6,
+   :func:`memoire_cli.pat.fusion.refuse`), masks of the types in ``options.tag_types`` only
+   (Table 9's people-/event-/location-only rows); then the S1.4.1 preprocessing.
+3. s(I) — the impact predictor's raw scores on (RGB, A*(I)); impact — its calibrated 0–100 score.
+4. The full order (score descending, ties by image id) — used for SRCC; and the MMR top-k
+   (:mod:`memoire_cli.rank.mmr`, λ = 0.4) — used for APS@k, Redundancy@k, Coverage@k.
+5. Reasons per pick: the tags whose masks carried A*(I): tag t's share is α*_t Σ M_t over the
+   image's fused field S(I) = Σ_t α*_t M_t (S1.3.5), before post-processing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from memoire_cli.pat.fusion import refuse
+from memoire_cli.rank.context import UserContext
+from memoire_cli.rank.mmr import SimilaritySpace, mmr_select, relevance
+
+TAG_TYPES = ("P", "L", "E")
+ALPHA_MODES = ("persona", "uniform")
+#: Reasons list the tags holding at least this share of an image's fused field (at most MAX_REASONS).
+MIN_SHARE = 0.02
+MAX_REASONS = 5
+
+
+@dataclass(frozen=True)
+class RankOptions:
+    k: int = 20
+    lam: float = 0.4  # MMR λ (S2.4 A3/B1)
+    rho: float | None = None  # None = eq. (17); 0.0 = A4 No-Session; a number = B2 sweep
+    alpha: str = "persona"  # "persona" | "uniform" (A1 No-Persona)
+    tag_types: tuple[str, ...] = TAG_TYPES  # which masks enter A(I) (Table 9's people-only/event-only/location-only)
+    model: str = "default"
+    runtime: str = "torch"
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, got {self.k}")
+        if not 0.0 <= self.lam <= 1.0:
+            raise ValueError(f"λ must be in [0, 1], got {self.lam}")
+        if self.rho is not None and not 0.0 <= self.rho <= 1.0:
+            raise ValueError(f"ρ must be in [0, 1], got {self.rho}")
+        if self.alpha not in ALPHA_MODES:
+            raise ValueError(f"alpha must be one of {ALPHA_MODES}, got {self.alpha!r}")
+        if not self.tag_types or any(t not in TAG_TYPES for t in self.tag_types):
+            raise ValueError(f"tag_types must be a non-empty subset of {TAG_TYPES}, got {self.tag_types}")
+
+    def params(self) -> dict[str, Any]:
+        return {"k": self.k, "lam": self.lam, "rho": self.rho, "alpha": self.alpha, "tag_types": "".join(self.tag_types),
+                "model": self.model, "runtime": self.runtime}
+
+
+@dataclass
+class Ranking:
+    user_id: str
+    image_ids: list[str]  # the whole session, best first by predictor score (ties by image id): for SRCC
+    scores: np.ndarray  # (N,) raw s(I), same order as image_ids
+    impact: np.ndarray  # (N,) 0–100
+    selected: list[str]  # the diversity-aware top-k (MMR order): for APS@k, Redundancy@k, Coverage@k
+    reasons: dict[str, list[dict]]  # per selected image: the tags that carried the attention, with α* and share of A(I)
+    alpha_star: dict[int, float]  # tag_id → α*_t over the user's graph nodes
+    rho: float
+    mmr_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) the selection's mmr(i), MMR order
+    c_s: float = 0.0  # c_S of (17); 0 with a given ρ or uniform α
+    k_requested: int = 0  # options.k (len(selected) is smaller when the session is)
+
+
+def session_alpha(ctx: UserContext, options: RankOptions) -> tuple[np.ndarray, float, float]:
+    """α* over the graph nodes (K,), ρ and c_S for the session (S1.2.8 (15)–(17))."""
+    from memoire_cli.graph.config import GraphConfig
+    from memoire_cli.persona.session import adapt_session, blend, session_prior, session_strength
+
+    k = len(ctx.alpha)
+    if options.alpha == "uniform":
+        return np.full(k, 1.0 / k) if k else np.zeros(0), 0.0, 0.0
+    fields = set(GraphConfig.__dataclass_fields__)
+    gcfg = GraphConfig(**{key: v for key, v in ctx.graph_params.items() if key in fields})
+    kwargs = dict(graph_cfg=gcfg, taken_at=ctx.taken_at, views=ctx.views, favourite=ctx.favourite)
+    if not len(ctx) or not k:
+        return ctx.alpha.copy(), 0.0, 0.0
+    if options.rho is None:
+        ad = adapt_session(ctx.alpha, ctx.membership, ctx.node_types, ctx.node_relations, **kwargs)
+        return ad.alpha, ad.rho, ad.c_s
+    prior = session_prior(ctx.membership, ctx.node_types, ctx.node_relations, **kwargs)
+    return blend(ctx.alpha, prior.ips, options.rho), float(options.rho), session_strength(prior.present)
+
+
+def attention_maps(ctx: UserContext, alpha_of: dict[int, float], tag_types: tuple[str, ...]) -> tuple[np.ndarray, list[dict[int, float]]]:
+    """A*(I) at the model's input size (N, S, S) float32 in [0, 1], and per image each tag's share of S(I)."""
+    from memoire_cli.train.predictor import preprocess
+
+    out = np.zeros((len(ctx), ctx.image_size, ctx.image_size), np.float32)
+    shares: list[dict[int, float]] = []
+    for i, (image, m) in enumerate(zip(ctx.images, ctx.masks)):
+        keep = np.isin(m.types.astype(str), list(tag_types)) if len(m.types) else np.zeros(0, bool)
+        masks, tag_ids = m.masks[keep], m.tag_ids[keep]
+        alphas = [float(alpha_of.get(int(t), 0.0)) for t in tag_ids]
+        h, w = image.shape[:2]
+        att = refuse(masks, alphas) if len(masks) else np.zeros((h, w), np.float32)
+        _, out[i] = preprocess(image, att, ctx.image_size)
+        mass = np.array([a * float(mask.sum(dtype=np.float64)) / 255.0 for a, mask in zip(alphas, masks)])
+        total = mass.sum()
+        share: dict[int, float] = {}
+        for t, x in zip(tag_ids, mass):  # a tag appears once per image; add in case a producer repeats it
+            share[int(t)] = share.get(int(t), 0.0) + (float(x / total) if total > 0 else 0.0)
+        shares.append(share)
+    return out, shares
+
+
+def context_matrix(ctx: UserContext) -> np.ndarray:
+    """(N, C) bool: each image's people, location and event-type tags and its event instance (MMR context)."""
+    items: dict[tuple[str, int], int] = {}
+    pairs: list[tuple[int, int]] = []
+    for i, (tag_ids, event) in enumerate(zip(ctx.image_tags, ctx.event_ids)):
+        keys = [("tag", t) for t in tag_ids] + ([("event", int(event))] if event >= 0 else [])
+        for key in keys:
+            pairs.append((i, items.setdefault(key, len(items))))
+    out = np.zeros((len(ctx), len(items)), bool)
+    for i, c in pairs:
+        out[i, c] = True
+    return out
+
+
+def full_order(image_ids: list[str], scores: np.ndarray) -> np.ndarray:
+    """Indices by score descending, ties by image id ascending."""
+    ids = np.array(image_ids, dtype=object)
+    id_rank = np.argsort(np.argsort(ids, kind="stable"), kind="stable")
+    return np.lexsort((id_rank, -np.asarray(scores, np.float64)))
+
+
+def reasons_for(ctx: UserContext, share: dict[int, float], alpha_of: dict[int, float]) -> list[dict]:
+    """The tags that carried an image's attention, largest share first."""
+    out = []
+    for t, s in sorted(share.items(), key=lambda kv: (-kv[1], kv[0])):
+        if s < MIN_SHARE or len(out) >= MAX_REASONS:
+            break
+        kind, name, relation = ctx.tags.get(t, ("?", str(t), None))
+        out.append({"tag_id": t, "type": kind, "name": name, "relation": relation,
+                    "alpha_star": round(float(alpha_of.get(t, 0.0)), 6), "share": round(float(s), 4)})
+    return out
+
+
+def rank_user(ctx: UserContext, predictor: Any, options: RankOptions) -> Ranking:
+    """Rank one user's session (see the module docstring)."""
+    if getattr(predictor, "image_size", ctx.image_size) != ctx.image_size:
+        raise ValueError(f"the context was prepared at {ctx.image_size} px, the model {predictor.name!r} takes {predictor.image_size} px")
+    alpha, rho, c_s = session_alpha(ctx, options)
+    alpha_of = {int(t): float(a) for t, a in zip(ctx.node_tags, alpha)}
+    if not len(ctx):
+        return Ranking(ctx.user_id, [], np.zeros(0, np.float32), np.zeros(0, np.float32), [], {}, alpha_of, rho,
+                       np.zeros(0), c_s, options.k)
+    attention, shares = attention_maps(ctx, alpha_of, options.tag_types)
+    scores = np.asarray(predictor.score(ctx.rgb, attention), np.float32).reshape(len(ctx))
+    impact = np.asarray(predictor.impact(scores), np.float32).reshape(len(ctx))
+    order = full_order(ctx.image_ids, scores)
+    id_rank = np.empty(len(ctx), np.int64)
+    id_rank[np.argsort(np.array(ctx.image_ids, dtype=object), kind="stable")] = np.arange(len(ctx))
+    space = SimilaritySpace.build(ctx.embeddings, context_matrix(ctx))
+    picked, mmr_scores = mmr_select(relevance(scores), space, options.k, options.lam, tiebreak=id_rank)
+    selected = [ctx.image_ids[i] for i in picked]
+    reasons = {ctx.image_ids[i]: reasons_for(ctx, shares[i], alpha_of) for i in picked}
+    return Ranking(user_id=ctx.user_id, image_ids=[ctx.image_ids[i] for i in order], scores=scores[order],
+                   impact=impact[order], selected=selected, reasons=reasons, alpha_star=alpha_of, rho=rho,
+                   mmr_scores=mmr_scores, c_s=c_s, k_requested=options.k)

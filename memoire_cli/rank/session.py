@@ -1,0 +1,128 @@
+"""Sessions: which of a user's images a ranking is for (S1.2.8: "a session S", e.g. a trip or an event).
+
+A session spec is one of::
+
+    all                               the whole gallery (default)
+    event:ID                          one event instance (events.event_id, per user)
+    dates:YYYY-MM-DD..YYYY-MM-DD      images taken on those days (both ends included)
+    ids:a,b,c   or   ids:@FILE        these image ids (FILE: ids separated by commas or new lines)
+    folder:PREFIX                     ingested images whose file path starts with PREFIX (ingest_files.path)
+
+:func:`parse_session` checks the syntax only; :func:`session_indices` resolves a spec against one
+user's gallery (rows of ``images``, i.e. images.idx).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memoire_cli.errors import MemoireError, UsageError
+
+KINDS = ("all", "event", "dates", "ids", "folder")
+
+
+@dataclass(frozen=True)
+class Session:
+    """A parsed session spec; ``text`` is its canonical form (it enters the rank fingerprint)."""
+
+    kind: str
+    event_id: int | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    image_ids: tuple[str, ...] = ()
+    prefix: str = ""
+
+    @property
+    def text(self) -> str:
+        if self.kind == "event":
+            return f"event:{self.event_id}"
+        if self.kind == "dates":
+            return f"dates:{self.start}..{self.end}"
+        if self.kind == "ids":
+            return "ids:" + ",".join(self.image_ids)
+        if self.kind == "folder":
+            return f"folder:{self.prefix}"
+        return "all"
+
+
+def parse_session(text: str) -> Session:
+    """A session spec (see the module docstring) → :class:`Session`; :class:`UsageError` when malformed."""
+    text = (text or "").strip()
+    kind, _, arg = text.partition(":")
+    kind = kind.strip().lower()
+    if kind == "all" and not arg:
+        return Session("all")
+    if kind == "event":
+        try:
+            return Session("event", event_id=int(arg))
+        except ValueError:
+            raise UsageError(f"session {text!r}: event:ID needs an integer event id") from None
+    if kind == "dates":
+        first, sep, last = arg.partition("..")
+        try:
+            start, end = dt.date.fromisoformat(first.strip()), dt.date.fromisoformat((last if sep else first).strip())
+        except ValueError:
+            raise UsageError(f"session {text!r}: dates:YYYY-MM-DD..YYYY-MM-DD expected") from None
+        if end < start:
+            raise UsageError(f"session {text!r}: the range ends before it starts")
+        return Session("dates", start=start, end=end)
+    if kind == "ids":
+        if arg.startswith("@"):
+            path = Path(arg[1:])
+            try:
+                arg = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"session {text!r}: cannot read {path}: {exc.strerror}") from None
+        ids = tuple(dict.fromkeys(i.strip() for i in arg.replace("\n", ",").split(",") if i.strip()))
+        if not ids:
+            raise UsageError(f"session {text!r}: ids: needs at least one image id")
+        return Session("ids", image_ids=ids)
+    if kind == "folder":
+        prefix = arg.strip().removeprefix("./")
+        if not prefix:
+            raise UsageError(f"session {text!r}: folder: needs a path prefix")
+        return Session("folder", prefix=prefix)
+    raise UsageError(f"session {text!r}: expected all, event:ID, dates:A..B, ids:a,b or ids:@FILE, folder:PREFIX")
+
+
+def session_indices(ws: Any, user_id: str, session: Session) -> np.ndarray:
+    """images.idx of the user's images in ``session``, ascending (may be empty)."""
+    if session.kind == "all":
+        rows = ws.query("SELECT idx FROM images WHERE user_id = ? ORDER BY idx", [user_id])
+    elif session.kind == "event":
+        rows = ws.query("SELECT idx FROM images WHERE user_id = ? AND event_id = ? ORDER BY idx", [user_id, session.event_id])
+    elif session.kind == "dates":
+        rows = ws.query("SELECT idx FROM images WHERE user_id = ? AND CAST(taken_at AS DATE) BETWEEN ? AND ? ORDER BY idx",
+                        [user_id, session.start, session.end])
+    elif session.kind == "ids":
+        marks = ", ".join("?" * len(session.image_ids))
+        rows = ws.query(f"SELECT idx FROM images WHERE user_id = ? AND image_id IN ({marks}) ORDER BY idx", [user_id, *session.image_ids])
+    else:
+        files = ws.query("SELECT path, image_ids FROM ingest_files WHERE user_id = ? AND status = 'ingested'", [user_id])
+        wanted = [i for path, ids in files if path.startswith(session.prefix) for i in json.loads(ids or "[]")]
+        if not wanted:
+            return np.zeros(0, np.int64)
+        marks = ", ".join("?" * len(wanted))
+        rows = ws.query(f"SELECT idx FROM images WHERE user_id = ? AND image_id IN ({marks}) ORDER BY idx", [user_id, *wanted])
+    return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def check_session(ws: Any, users: list[str], session: Session) -> dict[str, int]:
+    """Images per user in ``session``; :class:`MemoireError` when it matches none at all (or names unknown ids)."""
+    if session.kind == "ids":
+        marks = ", ".join("?" * len(session.image_ids))
+        known = {r[0] for r in ws.query(f"SELECT image_id FROM images WHERE image_id IN ({marks})", list(session.image_ids))}
+        unknown = [i for i in session.image_ids if i not in known]
+        if unknown:
+            raise MemoireError(f"session {session.text[:60]}: unknown image id(s): {', '.join(unknown[:5])}")
+    counts = {u: len(session_indices(ws, u, session)) for u in users}
+    if not any(counts.values()):
+        who = users[0] if len(users) == 1 else f"any of the {len(users)} users"
+        raise MemoireError(f"session {session.text[:60]} matches no image of {who}")
+    return counts

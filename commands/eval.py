@@ -2,10 +2,45 @@
 
 from __future__ import annotations
 
-from memoire_cli.cli import WorkspaceOpt, not_built
+from typing import Annotated
 
-HELP = """SRCC, APS@k, Redundancy@k, Coverage@k against ground truth or ratings; baselines, ablations (S2.2–2.4)."""
+import typer
+
+from memoire_cli.cli import ForceOpt, UsersOpt, WorkspaceOpt, run_global
+
+HELP = """SRCC, APS@k, Redundancy@k, Coverage@k against ground truth or ratings; baselines, ablations (S2.2–2.4).
+
+Evaluates the test-split users (all users when the gallery has none) against the hidden PIS of
+synthetic users, or the owner's star ratings of an ingested gallery. Memoire (the `default` model,
+λ = 0.4, ρ by eq. 17) is compared in the same run with the offline baselines random, most-recent,
+most-viewed, favourites-first, tag-frequency, quality and expo (0.3 quality + 0.7 faces); then
+Table 9's ablations, the λ and ρ sweeps, logistic vs hinge and tag noise (--suite quick), plus graph
+size, face-ID errors and runtime scaling (--suite full). Rows that need a variant model name the
+`memoire train` command that makes it. Writes eval_* tables and W/reports/<run_id>/ (index.html,
+summary.md, summary.json).
+"""
 
 
-def command(workspace: WorkspaceOpt = None) -> None:
-    not_built("eval")
+def command(
+    workspace: WorkspaceOpt = None,
+    k: Annotated[int, typer.Option("--k", help="Size of the selected set for APS@k, Redundancy@k, Coverage@k (S2.2: 20).")] = 20,
+    suite: Annotated[str, typer.Option("--suite", help="quick (every row that needs no re-run of upstream stages but the slow ones) or full.")] = "quick",
+    runtime: Annotated[str, typer.Option("--runtime", help="Score with the PyTorch checkpoint (torch) or the ONNX export (onnx).")] = "torch",
+    users: UsersOpt = None,
+    sheets: Annotated[int, typer.Option("--sheets", help="Users with top-k contact sheets in the report.")] = 4,
+    force: ForceOpt = False,
+) -> None:
+    from memoire_cli.errors import UsageError
+
+    if k < 1:
+        raise UsageError(f"--k must be at least 1, got {k}")
+    if suite not in ("quick", "full"):
+        raise UsageError(f"--suite {suite!r}: choose quick or full")
+    if runtime not in ("torch", "onnx"):
+        raise UsageError(f"--runtime {runtime!r}: choose torch or onnx")
+    if sheets < 0:
+        raise UsageError(f"--sheets must be ≥ 0, got {sheets}")
+    from memoire_cli.eval.stage import EvalStage
+
+    chosen = [u.strip() for u in users.split(",") if u.strip()] if users else None
+    run_global(lambda: EvalStage(k=k, suite=suite, runtime=runtime, users=chosen, sheets=sheets), workspace, force=force)

@@ -494,3 +494,53 @@ CREATE TABLE IF NOT EXISTS session_alpha (
   present BOOLEAN,
   PRIMARY KEY (user_id, tag_id)
 );
+
+-- eval_results: Every row of the evaluation's spec-shaped tables (comparison with baselines, Tables 9–17), one set per eval run (earlier runs kept). Metrics are means over the evaluated users; NULL where a row was not run.
+-- producer: eval; consumers: people, CI
+CREATE TABLE IF NOT EXISTS eval_results (
+  run_id VARCHAR,
+  section VARCHAR,
+  variant VARCHAR,
+  setting VARCHAR,
+  status VARCHAR,
+  note VARCHAR,
+  n_users INTEGER,
+  srcc DOUBLE,
+  srcc_lo DOUBLE,
+  srcc_hi DOUBLE,
+  aps DOUBLE,
+  redundancy DOUBLE,
+  coverage DOUBLE,
+  coverage_events DOUBLE,
+  latency_ms DOUBLE,
+  PRIMARY KEY (run_id, section, variant, setting)
+);
+
+-- eval_user_metrics: Per eval run, ranking source and user: the metrics behind eval_results and the selected top-k.
+-- producer: eval; consumers: people, CI
+CREATE TABLE IF NOT EXISTS eval_user_metrics (
+  run_id VARCHAR,
+  source VARCHAR,
+  user_id VARCHAR,
+  srcc DOUBLE,
+  aps DOUBLE,
+  redundancy DOUBLE,
+  coverage DOUBLE,
+  coverage_events DOUBLE,
+  latency_ms DOUBLE,
+  selected VARCHAR,
+  PRIMARY KEY (run_id, source, user_id)
+);
+
+-- eval_runtime: Table 18 (runtime scaling, E) as measured by `memoire eval --suite full`: A*(I) re-fusion time by number of masks and resolution, and the impact predictor at batch 1.
+-- producer: eval; consumers: people, CI
+CREATE TABLE IF NOT EXISTS eval_runtime (
+  run_id VARCHAR,
+  factor VARCHAR,
+  setting VARCHAR,
+  pat_delta_ms DOUBLE,
+  pat_p95_ms DOUBLE,
+  predictor_ms DOUBLE,
+  predictor_p95_ms DOUBLE,
+  PRIMARY KEY (run_id, factor, setting)
+);

@@ -12,7 +12,7 @@ No-Diversity (pure relevance order), larger λ penalises similarity more (Table 
 * sim(i, j) = w · cos⁺(e_i, e_j) + (1 − w) · J(C_i, C_j), w = 0.5, in [0, 1]:
   - cos⁺: cosine of the image embeddings after subtracting the session's mean embedding
     (pooled CNN and CLIP embeddings share a large common component, so raw cosines of unrelated
-    photos sit near 0.8–1; centring spreads them), clipped at 0;
+    photos sit near 0.8–1; centring spreads them), clipped to [0, 1];
   - J: Jaccard overlap of the images' *context*: their person, location and event-type tags
     (image_tags) plus their event instance (images.event_id), so two shots of the same people at
     the same place and occasion are similar even when their pixels differ.
@@ -38,47 +38,65 @@ EMBED_WEIGHT = 0.5  # w: share of the embedding cosine in sim (the rest: context
 
 @dataclass(frozen=True)
 class SimilaritySpace:
-    """What sim(i, j) needs, per candidate: centred unit embeddings (N, D) float32 and context (N, C) float32 0/1."""
+    """What sim(i, j) needs, per candidate (N of them).
+
+    The embeddings are kept as given (N, D) float32; centring is algebraic, so building the space
+    costs three read passes and no (N, D) copy: with m the mean embedding, p_i = e_i·m and
+    n_i = |e_i − m|, cos(e_i − m, e_j − m) = (e_i·e_j − p_i − p_j + m·m) / (n_i n_j).
+    ``context``: (N, C) bool; ``sizes``: (N,) |C_i|.
+    """
 
     embeddings: np.ndarray
+    proj: np.ndarray  # (N,) float64 p_i
+    norms: np.ndarray  # (N,) float64 n_i (0: the row equals the mean, similarity 0)
+    mean_sq: float  # m·m
     context: np.ndarray
-    sizes: np.ndarray  # (N,) |C_i| float32
+    sizes: np.ndarray
     embed_weight: float = EMBED_WEIGHT
 
     @classmethod
     def build(cls, embeddings: np.ndarray, context: np.ndarray, embed_weight: float = EMBED_WEIGHT) -> SimilaritySpace:
-        """From raw embeddings (N, D) (any scale) and a boolean context matrix (N, C)."""
-        e = np.asarray(embeddings, dtype=np.float32)
+        """From embeddings (N, D) (any scale; float32 is used as is) and a boolean context matrix (N, C)."""
+        e = np.ascontiguousarray(embeddings, dtype=np.float32)
         if e.ndim != 2:
             raise ValueError(f"embeddings must be (N, D), got {e.shape}")
-        c = np.asarray(context, dtype=np.float32)
+        c = np.ascontiguousarray(context, dtype=bool)
         if c.ndim != 2 or c.shape[0] != e.shape[0]:
             raise ValueError(f"context must be (N, C) with N = {e.shape[0]}, got {c.shape}")
         if not 0.0 <= embed_weight <= 1.0:
             raise ValueError("embed_weight must be in [0, 1]")
-        if len(e):
-            e = e - e.mean(axis=0, keepdims=True)
-            norm = np.linalg.norm(e, axis=1, keepdims=True)
-            e = e / np.where(norm > 1e-12, norm, 1.0)
-            e[norm[:, 0] <= 1e-12] = 0.0
-        return cls(np.ascontiguousarray(e, dtype=np.float32), np.ascontiguousarray(c), c.sum(axis=1), float(embed_weight))
+        n = len(e)
+        if n:
+            mean = e.mean(axis=0, dtype=np.float64).astype(np.float32)
+            proj = (e @ mean).astype(np.float64)
+            sq = np.einsum("ij,ij->i", e, e, dtype=np.float64) if e.shape[1] else np.zeros(n)
+            mean_sq = float(mean.astype(np.float64) @ mean.astype(np.float64))
+            norms = np.sqrt(np.maximum(sq - 2.0 * proj + mean_sq, 0.0))
+            norms[norms < 1e-6] = 0.0
+        else:
+            proj, norms, mean_sq = np.zeros(0), np.zeros(0), 0.0
+        return cls(e, proj, norms, mean_sq, c, c.sum(axis=1, dtype=np.int64), float(embed_weight))
 
     def __len__(self) -> int:
         return len(self.embeddings)
 
     def sim(self, i: int, js: np.ndarray | list[int]) -> np.ndarray:
-        """sim(i, j) for each j in ``js``: (len(js),) float32 in [0, 1]."""
+        """sim(i, j) for each j in ``js``: (len(js),) float64 in [0, 1]."""
         js = np.asarray(js, dtype=np.int64)
-        cos = np.maximum(self.embeddings[js] @ self.embeddings[i], 0.0)
-        inter = self.context[js] @ self.context[i]
+        dots = (self.embeddings[js] @ self.embeddings[i]).astype(np.float64)
+        denom = self.norms[js] * self.norms[i]
+        centred = dots - self.proj[js] - self.proj[i] + self.mean_sq
+        cos = np.divide(centred, denom, out=np.zeros(len(js)), where=denom > 0)
+        cos = np.clip(cos, 0.0, 1.0)
+        inter = (self.context[js].astype(np.int32) @ self.context[i].astype(np.int32)).astype(np.float64)
         union = self.sizes[js] + self.sizes[i] - inter
-        jac = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-        return (self.embed_weight * cos + (1.0 - self.embed_weight) * jac).astype(np.float32)
+        jac = np.divide(inter, union, out=np.zeros(len(js)), where=union > 0)
+        return self.embed_weight * cos + (1.0 - self.embed_weight) * jac
 
     def matrix(self, idx: np.ndarray | list[int]) -> np.ndarray:
-        """sim among ``idx``: (n, n) float32 (diagonal included)."""
+        """sim among ``idx``: (n, n) float64 (diagonal included)."""
         idx = np.asarray(idx, dtype=np.int64)
-        return np.stack([self.sim(int(i), idx) for i in idx]) if len(idx) else np.zeros((0, 0), np.float32)
+        return np.stack([self.sim(int(i), idx) for i in idx]) if len(idx) else np.zeros((0, 0))
 
 
 def relevance(scores: np.ndarray) -> np.ndarray:

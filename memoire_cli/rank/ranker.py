@@ -11,8 +11,10 @@
 3. s(I) — the impact predictor's raw scores on (RGB, A*(I)); impact — its calibrated 0–100 score.
 4. The full order (score descending, ties by image id) — used for SRCC; and the MMR top-k
    (:mod:`memoire_cli.rank.mmr`, λ = 0.4) — used for APS@k, Redundancy@k, Coverage@k.
-5. Reasons per pick: the tags whose masks carried A*(I): tag t's share is α*_t Σ M_t over the
-   image's fused field S(I) = Σ_t α*_t M_t (S1.3.5), before post-processing.
+5. Reasons per pick: the tags whose masks carried A*(I): tag t's share is Σ_x A*(x) α*_t M_t(x)
+   over Σ_x A*(x) S(x), S(I) = Σ_t α*_t M_t the fused field (S1.3.5) — each tag's part of the
+   field, weighted by where the final attention is (a wide, faint place prior counts less than
+   the face the map peaks on).
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ def attention_maps(ctx: UserContext, alpha_of: dict[int, float], tag_types: tupl
         h, w = image.shape[:2]
         att = refuse(masks, alphas) if len(masks) else np.zeros((h, w), np.float32)
         _, out[i] = preprocess(image, att, ctx.image_size)
-        mass = np.array([a * float(mask.sum(dtype=np.float64)) / 255.0 for a, mask in zip(alphas, masks)])
+        # tag t's part of the attention: Σ_x A*(x) α*_t M_t(x), over all tags' (A*-weighted S(I))
+        mass = np.array([a * float(np.vdot(att, mask.astype(np.float32))) / 255.0 for a, mask in zip(alphas, masks)])
         total = mass.sum()
         share: dict[int, float] = {}
         for t, x in zip(tag_ids, mass):  # a tag appears once per image; add in case a producer repeats it

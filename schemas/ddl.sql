@@ -446,6 +446,62 @@ CREATE TABLE IF NOT EXISTS labels (
   PRIMARY KEY (user_id, pair_idx)
 );
 
+-- models: One row per trained impact predictor (by name: default, rgb-only, early-only, mid-only, hinge, …). Files in models/<name>/: best.pt (the checkpoint with the best validation SRCC), last.pt (to resume), model.onnx (the export). memoire_cli.train.predictor.load_predictor checks the files' SHA-256 and the workspace id against this row.
+-- producer: train; consumers: rank, eval
+CREATE TABLE IF NOT EXISTS models (
+  name VARCHAR,
+  model_id VARCHAR,
+  fusion VARCHAR,
+  loss VARCHAR,
+  backbone VARCHAR,
+  init VARCHAR,
+  image_size INTEGER,
+  config VARCHAR,
+  n_parameters BIGINT,
+  fingerprint VARCHAR,
+  run_id VARCHAR,
+  checkpoint VARCHAR,
+  checkpoint_sha256 VARCHAR,
+  onnx VARCHAR,
+  onnx_sha256 VARCHAR,
+  onnx_max_abs_diff DOUBLE,
+  onnx_parity_n INTEGER,
+  epochs INTEGER,
+  best_epoch INTEGER,
+  val_srcc DOUBLE,
+  untrained_val_srcc DOUBLE,
+  val_source VARCHAR,
+  train_users INTEGER,
+  val_users INTEGER,
+  train_pairs INTEGER,
+  val_pairs INTEGER,
+  calibration VARCHAR,
+  device VARCHAR,
+  workspace_id VARCHAR,
+  created_at TIMESTAMP,
+  PRIMARY KEY (name)
+);
+
+-- train_epochs: Per model and epoch: the training losses, validation SRCC, learning rate and throughput. Epoch −1 is the untrained network's validation.
+-- producer: train; consumers: eval, people
+CREATE TABLE IF NOT EXISTS train_epochs (
+  name VARCHAR,
+  model_id VARCHAR,
+  epoch INTEGER,
+  loss DOUBLE,
+  rank_loss DOUBLE,
+  align_loss DOUBLE,
+  val_loss DOUBLE,
+  val_srcc DOUBLE,
+  val_pair_accuracy DOUBLE,
+  lr DOUBLE,
+  pairs INTEGER,
+  seconds DOUBLE,
+  pairs_per_s DOUBLE,
+  best BOOLEAN,
+  PRIMARY KEY (name, epoch)
+);
+
 -- rankings: The user's latest ranked session: every image of the session in predictor order (score descending, ties by image id; SRCC), with the MMR top-k marked by pick (APS@k, Redundancy@k, Coverage@k) and the reasons for each pick.
 -- producer: rank; consumers: eval, people
 CREATE TABLE IF NOT EXISTS rankings (

@@ -1,0 +1,104 @@
+"""The impact predictor network (S1.4.1) and the S1.4.1 preprocessing, on tiny configurations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from memoire_cli.train.model import PredictorConfig, build_model, count_parameters
+from memoire_cli.train.predictor import impact_from_calibration, preprocess
+
+torch.set_num_threads(1)
+
+TINY = dict(image_size=64, dims=(8, 16, 24, 32), depths=(1, 1, 2, 1), heads=(1, 1, 1, 1), windows=(7, 7, 7, 7),
+            head_hidden=16, film_hidden=4)
+
+
+def tiny(fusion: str = "early+mid") -> PredictorConfig:
+    return PredictorConfig(fusion=fusion, **TINY)
+
+
+def test_preprocess_shortest_side_centre_crop_and_minmax() -> None:
+    image = np.zeros((40, 80, 3), np.uint8)
+    image[:, 20:60] = 200  # the centre 40 columns are bright: the crop keeps exactly them
+    att = np.zeros((40, 80), np.float32)
+    att[:, 20:40] = 0.5
+    att[:, 40:60] = 0.25
+    rgb, a = preprocess(image, att, 32)
+    assert rgb.shape == (32, 32, 3) and rgb.dtype == np.uint8
+    assert a.shape == (32, 32) and a.dtype == np.float32
+    assert rgb[:, 2:30].min() == 200  # the dark margins were cropped away
+    assert a.min() == 0.0 and a.max() == pytest.approx(1.0)  # min–max normalised
+    assert a[:, :14].mean() > a[:, 18:].mean()  # aligned with the image (left half stronger)
+    # uint8 maps read as A·255 and give the same result
+    rgb2, a2 = preprocess(image, (att * 255).astype(np.uint8), 32)
+    assert np.array_equal(rgb, rgb2) and np.allclose(a, a2, atol=0.02)
+
+
+def test_preprocess_constant_map_and_bad_shapes() -> None:
+    rgb, a = preprocess(np.full((50, 50, 3), 7, np.uint8), np.full((50, 50), 0.3, np.float32), 32)
+    assert not a.any()
+    with pytest.raises(ValueError, match="differ in size"):
+        preprocess(np.zeros((10, 12, 3), np.uint8), np.zeros((12, 10), np.float32), 32)
+    with pytest.raises(ValueError, match="uint8"):
+        preprocess(np.zeros((10, 12, 3), np.float32), np.zeros((10, 12), np.float32), 32)
+
+
+@pytest.mark.parametrize("fusion", ["early+mid", "early", "mid", "none"])
+def test_fusion_variants_use_attention_as_specified(fusion: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(tiny(fusion)).eval()
+    assert model.backbone.patch_embed.conv1.conv.in_channels == (4 if "early" in fusion else 3)
+    # make FiLM non-trivial (it starts as the identity)
+    for film_row in model.films:
+        for film in film_row:
+            torch.nn.init.normal_(film.out.weight, std=0.3)
+    rgb = torch.randn(3, 3, 64, 64)
+    a1, a2 = torch.rand(3, 1, 64, 64), torch.rand(3, 1, 64, 64)
+    with torch.no_grad():
+        s1, s2 = model(rgb, a1), model(rgb, a2)
+    assert s1.shape == (3,)
+    if fusion == "none":
+        assert torch.equal(s1, s2)  # RGB only: A(I) is ignored
+    else:
+        assert not torch.allclose(s1, s2)
+    parts = count_parameters(model)
+    assert (parts["film"] > 0) == (fusion in ("early+mid", "mid"))
+    assert parts["total"] == parts["backbone"] + parts["film"] + parts["head"]
+
+
+def test_untrained_film_is_identity() -> None:
+    torch.manual_seed(0)
+    with_film = build_model(tiny("early+mid")).eval()
+    torch.manual_seed(0)
+    without = build_model(tiny("early")).eval()
+    without.backbone.load_state_dict(with_film.backbone.state_dict())
+    without.head.load_state_dict(with_film.head.state_dict())
+    rgb, a = torch.randn(2, 3, 64, 64), torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(with_film(rgb, a), without(rgb, a), atol=1e-6)
+
+
+def test_full_size_tiny_vit_parameter_count() -> None:
+    parts = count_parameters(build_model(PredictorConfig()))
+    # timm tiny_vit_5m_224 without its 1000-way classifier, FiLM after all 12 blocks, 320→256→256→1 head
+    assert parts["backbone"] == 5_072_052
+    assert parts["head"] == 320 * 256 + 256 + 256 * 256 + 256 + 256 + 1
+    assert 5_200_000 < parts["total"] < 5_400_000
+
+
+def test_impact_calibration_is_monotone_cdf() -> None:
+    q = np.quantile(np.arange(1000, dtype=float), np.linspace(0, 1, 101))
+    out = impact_from_calibration(np.array([-5.0, 0.0, 499.5, 999.0, 2000.0]), q)
+    assert out[0] == 0 and out[1] == 0 and out[2] == pytest.approx(50, abs=0.5) and out[3] == 100 and out[4] == 100
+    assert np.all(impact_from_calibration(np.array([1.0, 2.0]), np.zeros(101)) == 50)
+
+
+def test_config_round_trip_and_validation() -> None:
+    cfg = tiny("mid")
+    assert PredictorConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="fusion"):
+        PredictorConfig(fusion="late")
+    with pytest.raises(ValueError, match="multiple of 32"):
+        PredictorConfig(image_size=100)

@@ -40,8 +40,8 @@ def model_row(ws: Workspace, name: str) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - no models table: nothing was trained in this workspace
         rows, cols = [], []
     if not rows:
-        raise MemoireError(f"no trained model {name!r} in {ws.root}: run `memoire train`"
-                           + ("" if name == "default" else f" --name {name}"))
+        hint = "" if name == "default" else f" --name {name}"
+        raise MemoireError(f"no trained model {name!r} in {ws.root}: run `memoire train{hint}`")
     return dict(zip(cols, rows[0]))
 
 

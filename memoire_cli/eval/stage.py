@@ -60,9 +60,12 @@ class EvalStage(GlobalStage):
     def extra_digest(self, ws: Any, users: list[str]) -> str:
         from memoire_cli.eval.suite import available_models
 
-        models = []
+        models: list[tuple] = []
         if available_models(ws):
-            models = ws.query("SELECT * FROM models ORDER BY name")
+            try:
+                models = ws.query("SELECT * FROM models ORDER BY name")
+            except Exception:  # noqa: BLE001 - no models table yet
+                models = []
         marks = ", ".join("?" * len(users))
         ratings = ws.query(f"SELECT user_id, image_id, rating FROM ratings WHERE user_id IN ({marks}) ORDER BY image_id", users)
         try:
@@ -108,7 +111,7 @@ class EvalStage(GlobalStage):
         console.print(f"eval: report {folder / 'index.html'}")
         mem = next(r for r in rows if r["section"] == "comparison" and r["variant"] == "Memoire")
         return {"report": str(folder / "index.html"), "suite": self.suite, "k": self.k,
-                "evaluated_users": len(truth.pis), "memoire": clean({"srcc": mem["srcc"], "aps": mem["aps"]})}
+                "evaluated_users": len(truth.pis), "memoire_srcc": clean(mem["srcc"]), "memoire_aps": clean(mem["aps"])}
 
     def _write_tables(self, ws: Any, run_id: str, result: Any) -> None:
         from memoire_cli.eval.report import row_dict
@@ -173,18 +176,23 @@ def goals(summary: dict[str, Any]) -> list[str]:
 
 
 def print_summary(console: Any, summary: dict[str, Any]) -> None:
-    """The comparison table (Memoire vs baselines) on stderr."""
+    """Memoire vs baselines and Table 9 on stderr (compact: the full tables are in the report)."""
     from rich.table import Table
 
-    from memoire_cli.eval.report import table_rows
+    from memoire_cli.eval.report import fmt
 
     for section, title in (("comparison", "Memoire vs baselines"), ("A", "Ablations (Table 9)")):
-        head, body = table_rows(summary, section)
-        table = Table(title=f"{title} — k = {summary['k']}, {len(summary['users'])} user(s)")
-        for h in head[:7] + head[-2:]:
-            table.add_column(h)
-        for row in body:
-            table.add_row(*(row[:7] + row[-2:]))
+        table = Table(title=f"{title}: k = {summary['k']}, {len(summary['users'])} user(s)")
+        for h in ("Variant", "SRCC", "95% CI", f"APS@{summary['k']}", "Red.", "Cov.", "status"):
+            table.add_column(h, no_wrap=True)
+        for r in summary["rows"]:
+            if r["section"] != section:
+                continue
+            ok = r["status"] == "ok"
+            ci = f"[{fmt(r['srcc_lo'], 2)}, {fmt(r['srcc_hi'], 2)}]" if ok else ""
+            status = {"missing model": "no model"}.get(r["status"], r["status"])
+            table.add_row(r["variant"].replace(" Adaptation", ""), fmt(r["srcc"]) if ok else "–", ci, fmt(r["aps"], 1) if ok else "–",
+                          fmt(r["redundancy"], 2) if ok else "–", fmt(r["coverage"], 2) if ok else "–", status)
         console.print(table)
 
 

@@ -31,9 +31,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from memoire_cli.rank.mmr import SimilaritySpace, mmr_plain, mmr_select, relevance  # noqa: E402
+from memoire_cli.rank.mmr import SimilaritySpace, mmr_plain, mmr_select, relevance
 
 
 def gallery(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -90,7 +90,7 @@ def mmr_dense(rel: np.ndarray, prepared: tuple[np.ndarray, np.ndarray, np.ndarra
     return np.array(picks)
 
 
-def best_of(fn, repeats: int) -> tuple[float, object]:  # noqa: ANN001
+def best_of(fn, repeats: int) -> tuple[float, object]:
     best, out = float("inf"), None
     for _ in range(repeats):
         t = time.perf_counter()

@@ -40,7 +40,7 @@ def command(
     show: Annotated[int, typer.Option("--show", help="Print the picks of at most this many users on stderr.")] = 1,
     users: UsersOpt = None,
     shard: ShardOpt = None,
-    device: DeviceOpt = "cpu",
+    device: DeviceOpt = "auto",
     force: ForceOpt = False,
 ) -> None:
     from memoire_cli.errors import UsageError
@@ -81,7 +81,12 @@ def run_rank(workspace: Path | None, session: Any, options: Any, *, embedder: st
     """Open the workspace, check the request, rank, show the picks; stdout: the manifest or (--json) the ranking."""
     from memoire_cli.console import emit_json, stderr_console
     from memoire_cli.manifest import resolve_workspace
-    from memoire_cli.rank.display import print_table, ranking_json, read_rankings, write_contact_sheet
+    from memoire_cli.rank.display import (
+        print_table,
+        ranking_json,
+        read_rankings,
+        write_contact_sheet,
+    )
     from memoire_cli.rank.session import check_session
     from memoire_cli.rank.stage import RankStage, model_row
     from memoire_cli.stage import parse_selection, run_stage

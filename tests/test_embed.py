@@ -61,7 +61,7 @@ def test_packaged_backbone_embeds_and_ranks_a_near_duplicate_first() -> None:
     assert sims[0, 1] > max(sims[0, 2], sims[0, 3])
 
 
-def test_clip_from_a_local_tiny_model(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_clip_from_a_local_tiny_model(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("transformers")
     import torch
     from transformers import CLIPConfig, CLIPModel
@@ -91,7 +91,7 @@ def test_clip_from_a_local_tiny_model(tmp_path, monkeypatch: pytest.MonkeyPatch)
     np.testing.assert_allclose(x, ref, atol=1e-5)
 
 
-def test_bad_requests(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_bad_requests(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEMOIRE_CLIP", raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(UsageError):

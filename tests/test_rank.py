@@ -80,7 +80,7 @@ def test_full_order_and_picks(ranked_ws: Path) -> None:
         assert total == pytest.approx(1.0)
 
 
-def test_second_run_is_cached_and_json_is_the_ranking(ranked_ws: Path, cli) -> None:  # noqa: ANN001
+def test_second_run_is_cached_and_json_is_the_ranking(ranked_ws: Path, cli) -> None:
     result = cli("rank", "-w", ranked_ws, "--json")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.strip().splitlines()
@@ -127,7 +127,7 @@ def test_library_variants(ranked_ws: Path) -> None:
     assert again.image_ids == base.image_ids and again.selected == base.selected  # deterministic
 
 
-def test_sessions_restrict_the_ranking(ranked_ws: Path, cli) -> None:  # noqa: ANN001
+def test_sessions_restrict_the_ranking(ranked_ws: Path, cli) -> None:
     user = users_of(ranked_ws)[0]
     (event,) = rows(ranked_ws, f"SELECT event_id FROM images WHERE user_id = '{user}' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0]
     result = cli("rank", "-w", ranked_ws, "--users", user, "--session", f"event:{event}", "--json", "--embedder", "colour-texture")
@@ -145,7 +145,7 @@ def test_sessions_restrict_the_ranking(ranked_ws: Path, cli) -> None:  # noqa: A
     assert {o["image_id"] for o in ranked["order"]} == set(ids) and len(ranked["selected"]) == 1
 
 
-def test_contact_sheet(ranked_ws: Path, cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_contact_sheet(ranked_ws: Path, cli, tmp_path: Path) -> None:
     from PIL import Image
 
     sheet = tmp_path / "sheet.png"
@@ -157,7 +157,7 @@ def test_contact_sheet(ranked_ws: Path, cli, tmp_path: Path) -> None:  # noqa: A
     assert pixels.std() > 10  # photos with heat maps, not a blank page
 
 
-def test_onnx_runtime_gives_the_same_ranking(ranked_ws: Path, cli) -> None:  # noqa: ANN001
+def test_onnx_runtime_gives_the_same_ranking(ranked_ws: Path, cli) -> None:
     if not rows(ranked_ws, "SELECT 1 FROM models WHERE name = 'default' AND onnx_sha256 IS NOT NULL"):
         pytest.skip("the smoke preset did not export ONNX")
     torch_out = json.loads(cli("rank", "-w", ranked_ws, "--json").stdout)
@@ -184,7 +184,7 @@ def test_onnx_runtime_gives_the_same_ranking(ranked_ws: Path, cli) -> None:  # n
     (["--contact-sheet", "sheet.gif"], "--contact-sheet must end in"),
     (["--model", "nonesuch"], "run `memoire train --name nonesuch`"),
 ])
-def test_bad_requests_change_nothing(ranked_ws: Path, cli, args: list[str], message: str) -> None:  # noqa: ANN001
+def test_bad_requests_change_nothing(ranked_ws: Path, cli, args: list[str], message: str) -> None:
     before = rows(ranked_ws, "SELECT user_id, image_id, pick, score FROM rankings ORDER BY 1, 2")
     runs = rows(ranked_ws, "SELECT count(*) FROM runs WHERE stage = 'rank'")
     result = cli("rank", "-w", ranked_ws, *args)
@@ -195,7 +195,7 @@ def test_bad_requests_change_nothing(ranked_ws: Path, cli, args: list[str], mess
     assert rows(ranked_ws, "SELECT count(*) FROM runs WHERE stage = 'rank'") == runs
 
 
-def test_missing_stages_say_which_to_run(ranked_ws: Path, cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_missing_stages_say_which_to_run(ranked_ws: Path, cli, tmp_path: Path) -> None:
     ws = tmp_path / "w"
     assert cli("synth", "-w", ws, *GALLERY).exit_code == 0
     result = cli("rank", "-w", ws)
@@ -212,7 +212,7 @@ def test_missing_stages_say_which_to_run(ranked_ws: Path, cli, tmp_path: Path) -
     assert result.exit_code != 0 and "memoire train" in result.stderr
 
 
-def test_model_from_another_workspace_is_refused(ranked_ws: Path, cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_model_from_another_workspace_is_refused(ranked_ws: Path, cli, tmp_path: Path) -> None:
     other = tmp_path / "other"
     shutil.copytree(ranked_ws, other)
     import duckdb

@@ -77,7 +77,7 @@ def test_bad_lambda() -> None:
         mmr_select(relevance(scores), SimilaritySpace.build(emb, ctx), 2, 1.5)
 
 
-def test_session_specs(tmp_path) -> None:  # noqa: ANN001
+def test_session_specs(tmp_path) -> None:
     assert parse_session("all").text == "all"
     assert parse_session("event:3").event_id == 3
     s = parse_session("dates:2024-01-01..2024-02-01")

@@ -8,7 +8,7 @@ stage), ``display`` (the Rich table and the contact sheet).
 """
 
 from memoire_cli.rank.context import UserContext
-from memoire_cli.rank.ranker import RankOptions, Ranking, rank_user
+from memoire_cli.rank.ranker import Ranking, RankOptions, rank_user
 from memoire_cli.rank.session import Session, parse_session
 
 __all__ = ["RankOptions", "Ranking", "Session", "UserContext", "parse_session", "rank_user"]

@@ -94,7 +94,7 @@ def heat_tile(image: np.ndarray, attention_u8: np.ndarray, side: int = TILE) -> 
     from memoire_cli.embed.resize import square
     from memoire_cli.pat.overlay import overlay_panel
 
-    h, w = attention_u8.shape
+    w = attention_u8.shape[1]
     blended = overlay_panel(image, attention_u8)[:, w:2 * w]  # the middle panel: photo + heat map
     return square(blended, side)
 

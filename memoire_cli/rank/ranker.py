@@ -80,14 +80,19 @@ class Ranking:
 def session_alpha(ctx: UserContext, options: RankOptions) -> tuple[np.ndarray, float, float]:
     """α* over the graph nodes (K,), ρ and c_S for the session (S1.2.8 (15)–(17))."""
     from memoire_cli.graph.config import GraphConfig
-    from memoire_cli.persona.session import adapt_session, blend, session_prior, session_strength
+    from memoire_cli.persona.session import (
+        adapt_session,
+        blend,
+        session_prior,
+        session_strength,
+    )
 
     k = len(ctx.alpha)
     if options.alpha == "uniform":
         return np.full(k, 1.0 / k) if k else np.zeros(0), 0.0, 0.0
     fields = set(GraphConfig.__dataclass_fields__)
     gcfg = GraphConfig(**{key: v for key, v in ctx.graph_params.items() if key in fields})
-    kwargs = dict(graph_cfg=gcfg, taken_at=ctx.taken_at, views=ctx.views, favourite=ctx.favourite)
+    kwargs = {"graph_cfg": gcfg, "taken_at": ctx.taken_at, "views": ctx.views, "favourite": ctx.favourite}
     if not len(ctx) or not k:
         return ctx.alpha.copy(), 0.0, 0.0
     if options.rho is None:

@@ -77,3 +77,95 @@ def test_ground_truth_from_ratings_and_unknown_ids(pat_ws: Path, tmp_path: Path)
     con.close()
     with pytest.raises(MemoireError, match="u0001/99999"):
         load_ground_truth(ws, users)
+
+
+@pytest.fixture(scope="module")
+def trained_ws(pat_ws: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny gallery with a really trained smallest-preset `default` model."""
+    from conftest import Invoker
+
+    ws = tmp_path_factory.mktemp("eval-trained") / "w"
+    shutil.copytree(pat_ws, ws)
+    result = Invoker()("train", "-w", ws, "--preset", "smoke")
+    assert result.exit_code == 0, result.stderr
+    return ws
+
+
+def test_eval_end_to_end(trained_ws: Path, cli) -> None:  # noqa: ANN001
+    from memoire_cli.schema import load_schema
+
+    result = cli("eval", "-w", trained_ws, "--k", "4", "--suite", "full", "--sheets", "1")
+    assert result.exit_code == 0, result.stderr
+    m = manifest(result)
+    assert m["stage"] == "eval" and not m["skipped"] and set(m["wrote"]["tables"]) == {"eval_results", "eval_user_metrics", "eval_runtime"}
+    run_id = m["run_id"]
+    users = [u for (u,) in rows(trained_ws, "SELECT user_id FROM users ORDER BY user_id")]
+    assert m["evaluated_users"] == len(users)  # no test-split user in 3 users: all, said on stderr
+    assert "all 3 user(s)" in result.stderr and "model 'default'" in result.stderr and "Redundancy@k embeddings" in result.stderr
+    # every declared column, nothing else
+    schema = load_schema()
+    con = duckdb.connect(str(trained_ws / "memoire.duckdb"), read_only=True)
+    for name in ("eval_results", "eval_user_metrics", "eval_runtime"):
+        cols = tuple(r[0] for r in con.execute(f"DESCRIBE {name}").fetchall())
+        assert cols == schema.tables[name].column_names
+    res = {(s, v, st): (status, note, n, srcc, lo, hi, aps) for s, v, st, status, note, n, srcc, lo, hi, aps in con.execute(
+        "SELECT section, variant, setting, status, note, n_users, srcc, srcc_lo, srcc_hi, aps FROM eval_results WHERE run_id = ?",
+        [run_id]).fetchall()}
+    per_user = con.execute("SELECT source, user_id, srcc, aps, selected FROM eval_user_metrics WHERE run_id = ?", [run_id]).fetchall()
+    runtime = con.execute("SELECT factor, setting, predictor_ms FROM eval_runtime WHERE run_id = ?", [run_id]).fetchall()
+    pis = dict(con.execute("SELECT image_id, pis FROM truth.scores").fetchall())
+    con.close()
+    comparison = {v: r for (s, v, _), r in res.items() if s == "comparison"}
+    assert set(comparison) == {"Memoire", "random", "most-recent", "most-viewed", "favourites-first", "tag-frequency", "quality", "expo"}
+    for variant, (status, _, n, srcc, lo, hi, aps) in comparison.items():
+        assert status == "ok" and n == len(users), variant
+        assert -1 <= lo <= srcc <= hi <= 1 and 0 <= aps <= 100, variant
+    # APS@k is the mean PIS of the stored picks, averaged over users
+    memoire = [r for r in per_user if r[0].startswith("memoire:model=default,lam=0.4,rho=eq17,alpha=persona,masks=PLE") and "noise" not in r[0]
+               and "prune" not in r[0] and "faces" not in r[0]]
+    assert len(memoire) == len(users)
+    for _, _, _, aps, selected in memoire:
+        picks = json.loads(selected)
+        assert len(picks) == 4 and aps == pytest.approx(np.mean([pis[i] for i in picks]))
+    assert comparison["Memoire"][6] == pytest.approx(np.mean([r[3] for r in memoire]))
+    # variant models that were never trained: the row says how to make them
+    status, note = res[("A", "No-PAT (A2)", "model rgb-only (fusion none)")][:2]
+    assert status == "missing model" and "memoire train --name rgb-only --fusion none" in note
+    assert res[("B4", "Hinge (margin=1.0)", "model hinge")][0] == "missing model"
+    assert {st for (s, _, st) in res if s == "B1"} == {"0", "0.2", "0.4", "0.6", "0.8"}
+    assert res[("B5", "PAT constants ±10/20 %", "τ_match, τ, σ")][0] == "not run"
+    assert all(res[k][0] == "ok" for k in res if k[0] in ("C1", "B3"))
+    assert {f for f, _, _ in runtime} >= {"# faces (people masks)", "resolution (3 masks)"} and any(p is not None for _, _, p in runtime)
+    # the report
+    folder = trained_ws / "reports" / run_id
+    page = (folder / "index.html").read_text()
+    assert page.count("data:image/png;base64,") >= 3 and "Table 9" in page and "Table 18" in page
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["run_id"] == run_id and summary["goals"] and len(summary["rows"]) == len(res)
+    assert "| Memoire |" in (folder / "summary.md").read_text()
+    # unchanged inputs: cached; --force redoes it
+    again = cli("eval", "-w", trained_ws, "--k", "4", "--suite", "full", "--sheets", "1")
+    assert again.exit_code == 0 and manifest(again)["skipped"]
+    assert cli("eval", "-w", trained_ws, "--k", "4", "--users", users[0], "--force").exit_code == 0
+
+
+def test_k_larger_than_a_session(trained_ws: Path, cli) -> None:  # noqa: ANN001
+    result = cli("eval", "-w", trained_ws, "--k", "500")
+    assert result.exit_code != 0 and result.stdout == "" and "--k 500 is larger than user" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_reselect_matches_rank_user(trained_ws: Path) -> None:
+    """B1's shortcut (re-running MMR on a ranking's scores) gives rank_user's own selection."""
+    from memoire_cli.eval.suite import reselect
+    from memoire_cli.rank import RankOptions, UserContext, rank_user
+    from memoire_cli.rank.session import Session
+    from memoire_cli.train.predictor import load_predictor
+    from memoire_cli.workspace import Workspace
+
+    ws = Workspace.open(trained_ws, "eval")
+    predictor = load_predictor(ws)
+    ctx = UserContext.load(ws, "u0000", Session("all"), image_size=predictor.image_size)
+    base = rank_user(ctx, predictor, RankOptions(k=5))
+    for lam in (0.0, 0.4, 0.8):
+        assert reselect(ctx, base, lam, 5) == rank_user(ctx, predictor, RankOptions(k=5, lam=lam)).selected

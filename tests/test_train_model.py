@@ -100,5 +100,5 @@ def test_config_round_trip_and_validation() -> None:
     assert PredictorConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="fusion"):
         PredictorConfig(fusion="late")
-    with pytest.raises(ValueError, match="multiple of 32"):
+    with pytest.raises(ValueError, match="multiple of 8"):
         PredictorConfig(image_size=100)

@@ -62,8 +62,8 @@ class PredictorConfig:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
         if self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
-        if self.image_size < 32 or self.image_size % 32:
-            raise ValueError(f"image size must be a multiple of 32 and at least 32, got {self.image_size}")
+        if self.image_size < 32 or self.image_size % 8:
+            raise ValueError(f"image size must be a multiple of 8 and at least 32, got {self.image_size}")
 
     @property
     def early(self) -> bool:

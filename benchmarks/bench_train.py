@@ -1,0 +1,111 @@
+"""Impact predictor benchmarks (S1.5.1): training on a small gallery (Tiny-ViT random init vs the packaged
+ImageNet EfficientNet-Lite0), inference latency/throughput (PyTorch vs onnxruntime), one thread.
+
+    .venv/bin/python benchmarks/bench_train.py compare W      # W: a workspace with labels (copied, not modified)
+    .venv/bin/python benchmarks/bench_train.py latency [--device cuda] [--size 224]
+
+`compare` trains each backbone with the smoke preset on a copy of W and prints validation SRCC (best and
+untrained), wall time and training pairs/s. `latency` prints the median batch-1 latency and batch-32
+throughput of the full-size predictor on CPU (PyTorch and ONNX Runtime, one thread), or on a GPU batch-1
+FP16 latency next to the spec's 1.6 ms (S1.5.1), naming the card.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def compare(ws: str, extra: list[str]) -> None:
+    memoire = str(Path(sys.executable).with_name("memoire"))
+    variants = {
+        "tiny_vit_5m_224 (random)": ["--backbone", "tiny_vit_5m_224"],
+        "efficientnet_lite0 (packaged ImageNet)": ["--backbone", "efficientnet_lite0", "--backbone-weights", "packaged"],
+        "efficientnet_lite0 (random)": ["--backbone", "efficientnet_lite0"],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, args in variants.items():
+            copy = Path(tmp) / "w"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(ws, copy)
+            t0 = time.perf_counter()
+            out = subprocess.run([memoire, "train", "-w", str(copy), "--preset", "smoke", "--no-export", *args, *extra],
+                                 capture_output=True, text=True, check=True)
+            wall = time.perf_counter() - t0
+            m = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"{label:40s} val SRCC best {m['val_srcc']:.3f} (untrained {m['untrained_val_srcc']:.3f}), "
+                  f"best epoch {m['best_epoch']}, {m['train_pairs']} pairs, {m['pairs_per_s']:.1f} pairs/s, wall {wall:.0f} s")
+
+
+def latency(device: str, size: int) -> None:
+    import torch
+
+    from memoire_cli.train.model import PredictorConfig, build_model, count_parameters
+
+    torch.set_num_threads(1)
+    model = build_model(PredictorConfig(image_size=size)).eval()
+    print(f"parameters: {count_parameters(model)} (spec S1.5.1: ≈ 8.1M)")
+    rgb1, att1 = torch.randn(1, 3, size, size), torch.rand(1, 1, size, size)
+    if device.startswith("cuda"):
+        name = torch.cuda.get_device_name(0)
+        m = model.to(device).half()
+        x, a = rgb1.to(device).half(), att1.to(device).half()
+        times = []
+        with torch.inference_mode():
+            for i in range(230):
+                torch.cuda.synchronize()
+                t = time.perf_counter()
+                m(x, a)
+                torch.cuda.synchronize()
+                if i >= 30:
+                    times.append(time.perf_counter() - t)
+        print(f"{name}: batch 1 FP16 median {np.median(times) * 1e3:.2f} ms (p95 {np.percentile(times, 95) * 1e3:.2f}) "
+              f"— spec S1.5.1: ≈ 1.6 ms on an RTX 4090")
+        return
+
+    def timeit(fn, reps: int) -> float:
+        fn()
+        ts = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+        return float(np.median(ts))
+
+    rgb32, att32 = torch.randn(32, 3, size, size), torch.rand(32, 1, size, size)
+    with torch.inference_mode():
+        t1 = timeit(lambda: model(rgb1, att1), 20)
+        t32 = timeit(lambda: model(rgb32, att32), 3)
+    import onnxruntime as ort
+
+    from memoire_cli.train.export import export_onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.onnx"
+        export_onnx(model, path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        o1 = timeit(lambda: sess.run(None, {"rgb": rgb1.numpy(), "attention": att1.numpy()}), 20)
+        o32 = timeit(lambda: sess.run(None, {"rgb": rgb32.numpy(), "attention": att32.numpy()}), 3)
+    print(f"CPU, one thread, {size} px: PyTorch batch 1 {t1 * 1e3:.1f} ms, batch 32 {32 / t32:.1f} images/s; "
+          f"ONNX Runtime batch 1 {o1 * 1e3:.1f} ms, batch 32 {32 / o32:.1f} images/s; ratio torch/onnx at batch 1 {t1 / o1:.2f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "compare":
+        compare(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) >= 2 and sys.argv[1] == "latency":
+        dev = sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cpu"
+        sz = int(sys.argv[sys.argv.index("--size") + 1]) if "--size" in sys.argv else 224
+        latency(dev, sz)
+    else:
+        raise SystemExit(__doc__)

@@ -1,0 +1,252 @@
+"""The training loop of the impact predictor (S1.4.2 "Optimization"), with checkpoints and resumption.
+
+AdamW (lr, weight decay), a cosine schedule without restarts over all steps (per step, no warm-up),
+``batch_size`` pairs per step (2 × batch images through the network), gradient clipping at 1.0,
+FP16 autocast with a gradient scaler on CUDA (FP32 on CPU). Per step: augment (:mod:`.augment`),
+score I⁺ and I⁻, L = L_rank + λ L_align (:mod:`.losses`; Grad-CAM needs a second-order backward).
+After every epoch the network scores the validation images (eval mode, no augmentation): SRCC
+against the per-image win rate (:func:`.data.validation_srcc`), pair accuracy and validation loss;
+the epoch with the best SRCC (ties and NaN: then pair accuracy, then the earlier epoch) becomes
+``best.pt``. ``last.pt`` holds the weights, optimiser, scheduler and scaler after every epoch: a run
+with the same fingerprint that finds it resumes after its epoch.
+
+Determinism: every epoch re-seeds torch's global RNG (dropout) and the augmentation/shuffle generator
+from (seed, epoch), so a resumed run equals an uninterrupted one; on CUDA, cuDNN is put in
+deterministic mode (S1.4.1 footnote).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from memoire_cli.errors import MemoireError
+from memoire_cli.train.data import TrainingData, validation_srcc, win_rates
+from memoire_cli.train.model import PredictorConfig
+from memoire_cli.train.predictor import BEST, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, LAST
+
+GRAD_CLIP = 1.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (the network's shape is :class:`PredictorConfig`)."""
+
+    loss: str = "logistic"
+    epochs: int = 150
+    batch_size: int = 128
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    align_weight: float = 0.1
+    seed: int = 0
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    loss: float | None
+    rank_loss: float | None
+    align_loss: float | None
+    val_loss: float
+    val_srcc: float
+    val_pair_accuracy: float
+    lr: float
+    pairs: int
+    seconds: float
+    pairs_per_s: float | None
+    best: bool = False
+
+
+@dataclass
+class TrainResult:
+    model: Any
+    best_epoch: int
+    history: list[EpochRecord] = field(default_factory=list)
+    resumed_from: int | None = None
+
+
+def _save(obj: dict, path: Path) -> None:
+    import torch
+
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _key(rec: EpochRecord) -> tuple[float, float]:
+    srcc = -math.inf if math.isnan(rec.val_srcc) else rec.val_srcc
+    acc = -math.inf if math.isnan(rec.val_pair_accuracy) else rec.val_pair_accuracy
+    return srcc, acc
+
+
+def score_images(model: Any, data: TrainingData, rows: np.ndarray, device: str, batch: int = 64) -> np.ndarray:
+    """Eval-mode s(I) of the store's images ``rows`` (no augmentation): (len(rows),) float64."""
+    import torch
+
+    from memoire_cli.train.network import normalise_rgb
+
+    model.eval()
+    out = np.zeros(len(rows), np.float64)
+    with torch.inference_mode():
+        for start in range(0, len(rows), batch):
+            r = rows[start:start + batch]
+            x = normalise_rgb(torch.from_numpy(data.rgb[r]).to(device))
+            a = torch.from_numpy(data.attention[r]).to(device)[:, None]
+            out[start:start + len(r)] = model(x, a).float().cpu().numpy()
+    return out
+
+
+def _validate(model: Any, data: TrainingData, cfg: TrainConfig, device: str, targets: np.ndarray) -> tuple[float, float, float]:
+    import torch
+
+    from memoire_cli.train.losses import ranking_loss
+
+    rows = np.unique(np.concatenate([data.val.pos, data.val.neg]))
+    if rows.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    scores = np.full(len(data.image_ids), np.nan)
+    scores[rows] = score_images(model, data, rows, device)
+    srcc, acc = validation_srcc(scores, data.val)
+    t = torch.from_numpy(np.nan_to_num(targets))
+    loss = float(ranking_loss(cfg.loss, torch.from_numpy(scores[data.val.pos]), torch.from_numpy(scores[data.val.neg]),
+                              t[data.val.pos], t[data.val.neg]))
+    return loss, srcc, acc
+
+
+def _oom(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
+
+
+def train(data: TrainingData, net: PredictorConfig, cfg: TrainConfig, folder: Path, *, fingerprint: str,
+          workspace_id: str, name: str, device: str, console: Any, init: Callable[[Any], None] | None = None,
+          on_epoch: Callable[[EpochRecord], None] | None = None) -> TrainResult:
+    """Train (or resume) and leave ``best.pt``/``last.pt`` in ``folder``; returns the best model (eval mode)."""
+    import torch
+
+    from memoire_cli.train.augment import augment
+    from memoire_cli.train.losses import alignment_loss, gradcam, ranking_loss
+    from memoire_cli.train.model import build_model
+    from memoire_cli.train.network import normalise_rgb
+    from memoire_cli.train.predictor import model_from_checkpoint, read_checkpoint
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    torch.manual_seed(cfg.seed)
+    model = build_model(net)
+    if init is not None:
+        init(model)
+    model.to(device)
+    align = cfg.align_weight if net.fusion != "none" else 0.0
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    n_pairs = len(data.train)
+    steps = max(1, math.ceil(n_pairs / cfg.batch_size)) * cfg.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps)))
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda)
+    targets = win_rates(data.train, len(data.image_ids))
+    val_targets = win_rates(data.val, len(data.image_ids))
+    history: list[EpochRecord] = []
+    start = 0
+    resumed = None
+    last_path, best_path = folder / LAST, folder / BEST
+    if last_path.is_file():
+        try:
+            ckpt = read_checkpoint(last_path)
+        except MemoireError as exc:
+            console.print(f"train: ignoring {last_path.name} ({exc}); starting afresh")
+            ckpt = None
+        if ckpt is not None and ckpt.get("fingerprint") == fingerprint and ckpt.get("workspace_id") == workspace_id \
+                and best_path.is_file():
+            model = model_from_checkpoint(ckpt, last_path).to(device)
+            opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps)))
+            opt.load_state_dict(ckpt["optimizer"])  # after the scheduler, whose constructor resets the lr
+            sched.load_state_dict(ckpt["scheduler"])
+            scaler.load_state_dict(ckpt["scaler"])
+            history = [EpochRecord(**r) for r in ckpt["history"]]
+            start = int(ckpt["epoch"]) + 1
+            resumed = int(ckpt["epoch"])
+            console.print(f"train: resuming {name!r} after epoch {resumed} from {last_path.name}")
+    if start == 0:
+        val_loss, srcc, acc = _validate(model, data, cfg, device, val_targets)
+        history = [EpochRecord(-1, None, None, None, val_loss, srcc, acc, cfg.lr, 0, 0.0, None)]
+        console.print(f"train: untrained network: validation SRCC {srcc:.3f}, pair accuracy {acc:.3f}")
+    for epoch in range(start, cfg.epochs):
+        torch.manual_seed(cfg.seed * 100_003 + epoch)
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+        perm = torch.randperm(n_pairs, generator=gen).numpy()
+        model.train()
+        lr = opt.param_groups[0]["lr"]
+        sums = np.zeros(3)
+        batches = 0
+        t0 = time.perf_counter()
+        for b0 in range(0, n_pairs, cfg.batch_size):
+            idx = perm[b0:b0 + cfg.batch_size]
+            rows = np.concatenate([data.train.pos[idx], data.train.neg[idx]])
+            try:
+                x = torch.from_numpy(data.rgb[rows]).to(device).permute(0, 3, 1, 2).float() / 255.0
+                a = torch.from_numpy(data.attention[rows]).to(device)[:, None]
+                x, a = augment(x, a, gen)
+                x = normalise_rgb((x * 255.0).permute(0, 2, 3, 1))
+                with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
+                    s, feats = model.forward_with_features(x, a)
+                s = s.float()
+                half = len(idx)
+                t = torch.from_numpy(np.nan_to_num(targets[rows])).float().to(device)
+                l_rank = ranking_loss(cfg.loss, s[:half], s[half:], t[:half], t[half:])
+                if align > 0:
+                    cam = gradcam(s, feats, create_graph=True)
+                    l_align = alignment_loss(cam.float(), a)
+                    loss = l_rank + align * l_align
+                else:
+                    l_align = torch.zeros(())
+                    loss = l_rank
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+                scaler.step(opt)
+                scaler.update()
+                sched.step()
+            except (RuntimeError, MemoryError) as exc:
+                if _oom(exc):
+                    raise MemoireError(f"out of memory at {cfg.batch_size} pairs per batch on {device}: "
+                                       f"try a smaller one, e.g. --batch-size {max(1, cfg.batch_size // 2)}") from None
+                raise
+            sums += [loss.item(), l_rank.item(), l_align.item()]
+            batches += 1
+        seconds = time.perf_counter() - t0
+        val_loss, srcc, acc = _validate(model, data, cfg, device, val_targets)
+        mean = sums / max(1, batches)
+        rec = EpochRecord(epoch, float(mean[0]), float(mean[1]), float(mean[2]) if align > 0 else None, val_loss, srcc, acc,
+                          lr, n_pairs, seconds, n_pairs / seconds if seconds > 0 else None)
+        best_so_far = max((h for h in history if h.epoch >= 0), key=_key, default=None)
+        rec.best = best_so_far is None or _key(rec) > _key(best_so_far)
+        if rec.best:
+            for h in history:
+                h.best = False
+        history.append(rec)
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        common = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": net.to_dict(), "model": state,
+                  "workspace_id": workspace_id, "name": name, "fingerprint": fingerprint, "epoch": epoch}
+        if rec.best:
+            _save({**common, "val_srcc": srcc}, best_path)
+        _save({**common, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
+               "history": [vars(h) for h in history]}, last_path)
+        console.print(f"train: epoch {epoch + 1}/{cfg.epochs}: loss {rec.loss:.4f} (rank {rec.rank_loss:.4f}"
+                      + (f", align {rec.align_loss:.3f}" if rec.align_loss is not None else "")
+                      + f"), val SRCC {srcc:.3f}, pair acc {acc:.3f}, {rec.pairs_per_s or 0:.1f} pairs/s"
+                      + (" *best*" if rec.best else ""))
+        if on_epoch is not None:
+            on_epoch(rec)
+    best = max((h for h in history if h.epoch >= 0), key=_key)
+    model = model_from_checkpoint(read_checkpoint(best_path), best_path)
+    return TrainResult(model=model, best_epoch=best.epoch, history=history, resumed_from=resumed)

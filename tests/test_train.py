@@ -1,0 +1,219 @@
+"""`memoire train` (S1.4.2, S1.5.2): the stage through the CLI, learning, resumption, export, bad inputs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import manifest, rows
+from memoire_cli.errors import MemoireError
+from memoire_cli.workspace import Workspace
+
+torch.set_num_threads(1)
+
+TINY_NET = dict(dims=(8, 16, 24, 32), depths=(1, 1, 1, 1), heads=(1, 1, 1, 1), windows=(7, 7, 7, 7), head_hidden=32, film_hidden=4)
+FAST = ["--image-size", "32", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16"]
+
+
+@pytest.fixture(scope="module")
+def label_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import Invoker
+
+    cli = Invoker()
+    ws = tmp_path_factory.mktemp("train") / "w"
+    steps = (["synth", "-w", ws, "--users", "3", "--images-per-user", "10", "--frames-per-clip", "1", "--image-size", "128",
+              "--anchors", "1", "--seed", "2"], ["graph", "-w", ws], ["persona", "-w", ws, "--epochs", "2"], ["pat", "-w", ws])
+    for args in steps:
+        result = cli(*args)
+        assert result.exit_code == 0, result.stderr
+    before = cli("train", "-w", ws, *FAST)
+    assert before.exit_code == 1 and before.stdout == "" and "no labels yet: run `memoire label`" in before.stderr
+    assert cli("label", "-w", ws, "--max-pairs", "60", "--seed", "1").exit_code == 0
+    return ws
+
+
+@pytest.fixture(scope="module")
+def trained_ws(label_ws: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import Invoker
+
+    ws = tmp_path_factory.mktemp("trained") / "w"
+    shutil.copytree(label_ws, ws)
+    result = Invoker()("train", "-w", ws, *FAST)
+    assert result.exit_code == 0, result.stderr
+    return ws
+
+
+def test_cli_trains_exports_and_records(cli, trained_ws: Path) -> None:
+    from memoire_cli.schema import load_schema
+
+    for table in ("models", "train_epochs"):
+        spec = load_schema().tables[table]
+        cols = rows(trained_ws, f"SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '{table}' "
+                                "ORDER BY ordinal_position")
+        assert cols == [(c.name, c.type) for c in spec.columns]
+    (row,) = rows(trained_ws, "SELECT name, fusion, loss, backbone, init, image_size, epochs, best_epoch, onnx_max_abs_diff, "
+                              "train_pairs, val_source, checkpoint, onnx FROM models")
+    assert row[:8] == ("default", "early+mid", "logistic", "tiny_vit_5m_224", "random", 32, 1, 0)
+    assert row[8] < 1e-4 and row[9] == 16 and row[10] == "val-users"
+    assert (trained_ws / row[11]).is_file() and (trained_ws / row[12]).is_file()
+    assert (trained_ws / "models" / "default" / "last.pt").is_file()
+    assert rows(trained_ws, "SELECT epoch, best, pairs FROM train_epochs ORDER BY epoch") == [(-1, False, 0), (0, True, 16)]
+    again = cli("train", "-w", trained_ws, *FAST)
+    assert again.exit_code == 0 and manifest(again)["skipped"] is True
+
+
+def test_predictor_torch_and_onnx_agree(trained_ws: Path) -> None:
+    from memoire_cli.train.predictor import load_predictor, load_user_inputs
+
+    ws = Workspace.open(trained_ws, "rank")
+    torch_p = load_predictor(ws)
+    onnx_p = load_predictor(ws, runtime="onnx")
+    assert (torch_p.image_size, torch_p.fusion, torch_p.runtime, onnx_p.runtime) == (32, "early+mid", "torch", "onnx")
+    rgb, att = load_user_inputs(ws, "u0000", np.arange(5), 32)
+    assert rgb.shape == (5, 32, 32, 3) and att.shape == (5, 32, 32) and att.max() == pytest.approx(1.0)
+    s1, s2 = torch_p.score(rgb, att, batch_size=2), onnx_p.score(rgb, att)
+    assert s1.shape == (5,) and np.abs(s1 - s2).max() < 1e-4
+    impact = torch_p.impact(s1)
+    assert ((impact >= 0) & (impact <= 100)).all()
+    assert np.array_equal(np.argsort(impact, kind="stable"), np.argsort(s1, kind="stable")) or len(set(impact)) < 5
+    with pytest.raises(MemoireError, match="no trained model 'hinge'.*memoire train --name hinge"):
+        load_predictor(ws, "hinge")
+
+
+def test_damaged_models_are_refused(trained_ws: Path, tmp_path: Path) -> None:
+    from memoire_cli.train.predictor import load_predictor, sha256_of
+
+    copy = tmp_path / "w"
+    shutil.copytree(trained_ws, copy)
+    ws = Workspace.open(copy, "rank")
+    best = copy / "models" / "default" / "best.pt"
+
+    def set_row(sql: str, params: list) -> None:
+        ws.transaction(lambda con: con.execute(sql, params))
+
+    # another workspace's model
+    set_row("UPDATE models SET workspace_id = ?", ["elsewhere"])
+    with pytest.raises(MemoireError, match="another workspace"):
+        load_predictor(ws)
+    set_row("UPDATE models SET workspace_id = ?", [ws.workspace_id])
+    # an incompatible checkpoint (weights of another shape), recorded as if trained
+    ckpt = torch.load(best, weights_only=True)
+    ckpt["config"]["head_hidden"] = 7
+    torch.save(ckpt, best)
+    set_row("UPDATE models SET checkpoint_sha256 = ?", [sha256_of(best)])
+    with pytest.raises(MemoireError, match="incompatible"):
+        load_predictor(ws)
+    # a corrupt file: first as a replaced file, then recorded
+    best.write_bytes(b"not a checkpoint")
+    with pytest.raises(MemoireError, match="differs from the checkpoint"):
+        load_predictor(ws)
+    set_row("UPDATE models SET checkpoint_sha256 = ?", [sha256_of(best)])
+    with pytest.raises(MemoireError, match="corrupt"):
+        load_predictor(ws)
+    (copy / "models" / "default" / "model.onnx").write_bytes(b"junk")
+    with pytest.raises(MemoireError, match="re-export"):
+        load_predictor(ws, runtime="onnx")
+
+
+def _stage(**kw):  # noqa: ANN202
+    from memoire_cli.train.model import PredictorConfig
+    from memoire_cli.train.stage import TrainStage
+
+    stage = TrainStage(**kw)
+    stage.net = PredictorConfig(fusion=stage.fusion, image_size=stage.net.image_size, **TINY_NET)
+    return stage
+
+
+def test_short_training_beats_untrained_model(label_ws: Path, tmp_path: Path) -> None:
+    """On the tiny synthetic set a short run lowers the loss and beats the untrained network on val SRCC."""
+    from memoire_cli.console import stderr_console
+    from memoire_cli.global_stage import run_global_stage
+
+    copy = tmp_path / "w"
+    shutil.copytree(label_ws, copy)
+    ws = Workspace.open(copy, "train")
+    stage = _stage(preset="smoke", epochs=8, batch_size=16, lr=3e-3, export=False, max_pairs=None)
+    out = run_global_stage(ws, stage, False, stderr_console())
+    (untrained, best, loss0, loss_end) = rows(copy, """
+        SELECT (SELECT val_srcc FROM train_epochs WHERE epoch = -1), (SELECT val_srcc FROM models),
+               (SELECT loss FROM train_epochs WHERE epoch = 0), (SELECT loss FROM train_epochs WHERE epoch = 7)""")[0]
+    assert out["val_srcc"] == pytest.approx(best)
+    assert loss_end < loss0
+    assert best > untrained + 0.1, (best, untrained)
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(label_ws: Path, tmp_path: Path) -> None:
+    from memoire_cli.console import stderr_console
+    from memoire_cli.train import data as data_mod
+    from memoire_cli.train.trainer import TrainConfig, train
+
+    ws = Workspace.open(label_ws, "train")
+    stage = _stage(preset="smoke", image_size=32)
+    data = data_mod.build(ws, ["u0000", "u0001", "u0002"], 32, 0, 24, stderr_console())
+    cfg = TrainConfig(epochs=2, batch_size=8, lr=1e-3, align_weight=0.1, seed=5)
+    common = dict(fingerprint="fp", workspace_id="w", name="x", device="cpu", console=stderr_console())
+    full = train(data, stage.net, cfg, tmp_path / "a", **common)
+
+    def stop(rec) -> None:  # noqa: ANN001
+        if rec.epoch == 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(data, stage.net, cfg, tmp_path / "b", on_epoch=stop, **common)
+    resumed = train(data, stage.net, cfg, tmp_path / "b", **common)
+    assert resumed.resumed_from == 0
+    for (k, v), w in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(v, w), k
+    assert [h.loss for h in full.history] == [h.loss for h in resumed.history]
+    # another fingerprint starts afresh
+    fresh = train(data, stage.net, cfg, tmp_path / "b", **{**common, "fingerprint": "other"})
+    assert fresh.resumed_from is None
+
+
+def test_out_of_memory_suggests_a_smaller_batch(label_ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from memoire_cli.console import stderr_console
+    from memoire_cli.train import data as data_mod
+    from memoire_cli.train import network
+    from memoire_cli.train.trainer import TrainConfig, train
+
+    def boom(self, rgb, attention):  # noqa: ANN001, ANN202
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    ws = Workspace.open(label_ws, "train")
+    stage = _stage(preset="smoke", image_size=32)
+    data = data_mod.build(ws, ["u0000", "u0001", "u0002"], 32, 0, 8, stderr_console())
+    monkeypatch.setattr(network.ImpactPredictor, "forward_with_features", boom)
+    with pytest.raises(MemoireError, match="out of memory at 64 pairs.*--batch-size 32"):
+        train(data, stage.net, TrainConfig(epochs=1, batch_size=64), tmp_path / "m", fingerprint="f", workspace_id="w",
+              name="x", device="cpu", console=stderr_console())
+
+
+def test_labels_without_maps_and_no_agreed_pairs(cli, label_ws: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "w"
+    shutil.copytree(label_ws, copy)
+    ws = Workspace.open(copy, "train")
+    ws.transaction(lambda con: con.execute("DELETE FROM stage_users WHERE stage = 'pat' AND user_id = 'u0001'"))
+    result = cli("train", "-w", copy, *FAST)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "refer to images without attention maps" in result.stderr and "u0001" in result.stderr
+    assert "Traceback" not in result.stderr
+    ws.transaction(lambda con: con.execute("UPDATE labels SET winner = NULL, agreed = false"))
+    ws.transaction(lambda con: con.execute("DELETE FROM labels WHERE user_id = 'u0001'"))
+    result = cli("train", "-w", copy, *FAST)
+    assert result.exit_code == 1 and "no agreed training pairs" in result.stderr
+    assert rows(copy, "SELECT count(*) FROM models") == [(0,)]
+    assert rows(copy, "SELECT status FROM runs WHERE stage = 'train' ORDER BY started_at DESC LIMIT 1") == [("failed",)]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--fusion", "late"], "--fusion"), (["--loss", "mse"], "--loss"), (["--image-size", "100"], "--image-size"),
+    (["--epochs", "0"], "--epochs"), (["--name", "../x"], "--name"), (["--preset", "huge"], "--preset"),
+    (["--backbone-weights", "/nonexistent.pt"], "no such file"), (["--backbone-weights", "packaged"], "efficientnet_lite0"),
+])
+def test_bad_options(cli, label_ws: Path, args: list[str], words: str) -> None:
+    result = cli("train", "-w", label_ws, *args)
+    assert result.exit_code == 2 and words in result.stderr and result.stdout == ""

@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
-
 from conftest import manifest, rows
+
 from memoire_cli.errors import MemoireError
 
 SYNTH = ["--users", "3", "--images-per-user", "8", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1", "--seed", "5"]
@@ -36,14 +36,14 @@ def pat_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ws
 
 
-def test_eval_without_a_model_names_train(pat_ws: Path, cli) -> None:  # noqa: ANN001
+def test_eval_without_a_model_names_train(pat_ws: Path, cli) -> None:
     result = cli("eval", "-w", pat_ws, "--k", "3")
     assert result.exit_code == 1 and result.stdout == "" and "Traceback" not in result.stderr
     assert "run `memoire train`" in result.stderr
     assert rows(pat_ws, "SELECT status FROM runs WHERE stage = 'eval'") == [("failed",)]
 
 
-def test_bad_options(pat_ws: Path, cli) -> None:  # noqa: ANN001
+def test_bad_options(pat_ws: Path, cli) -> None:
     for args, needle in ((["--k", "0"], "--k must be at least 1"), (["--suite", "huge"], "choose quick or full"),
                          (["--runtime", "tf"], "choose torch or onnx"), (["--users", "nobody"], "nobody")):
         result = cli("eval", "-w", pat_ws, *args)
@@ -93,7 +93,7 @@ def trained_ws(pat_ws: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ws
 
 
-def test_eval_end_to_end(trained_ws: Path, cli) -> None:  # noqa: ANN001
+def test_eval_end_to_end(trained_ws: Path, cli) -> None:
     from memoire_cli.schema import load_schema
 
     result = cli("eval", "-w", trained_ws, "--k", "4", "--suite", "full", "--sheets", "1")
@@ -151,7 +151,7 @@ def test_eval_end_to_end(trained_ws: Path, cli) -> None:  # noqa: ANN001
     assert cli("eval", "-w", trained_ws, "--k", "4", "--users", users[0], "--force").exit_code == 0
 
 
-def test_k_larger_than_a_session(trained_ws: Path, cli) -> None:  # noqa: ANN001
+def test_k_larger_than_a_session(trained_ws: Path, cli) -> None:
     result = cli("eval", "-w", trained_ws, "--k", "500")
     assert result.exit_code != 0 and result.stdout == "" and "--k 500 is larger than user" in result.stderr
     assert "Traceback" not in result.stderr

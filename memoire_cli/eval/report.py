@@ -88,9 +88,9 @@ def models_text(summary: dict[str, Any]) -> str:
 
 def markdown(summary: dict[str, Any]) -> str:
     lines = [f"# memoire eval — run {summary['run_id']}", "",
-             f"Users: {summary['users_note']}. Ground truth: {summary['ground_truth']}. k = {summary['k']}. "
-             f"Suite: {summary['suite']}. Embedder (Redundancy@k): {summary['embedder']}. "
-             f"Models: {models_text(summary)}.", ""]
+             (f"Users: {summary['users_note']}. Ground truth: {summary['ground_truth']}. k = {summary['k']}. "
+              f"Suite: {summary['suite']}. Embedder (Redundancy@k): {summary['embedder']}. "
+              f"Models: {models_text(summary)}."), ""]
     sections = [s for s in SECTION_TITLES if any(r["section"] == s for r in summary["rows"])]
     for s in sections:
         head, body = table_rows(summary, s)
@@ -193,17 +193,17 @@ def write_report(folder: Path, summary: dict[str, Any], sheets: list[tuple[str, 
     md = markdown(summary)
     (tmp / "summary.md").write_text(md, encoding="utf-8")
     (tmp / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True, default=_json_default) + "\n", encoding="utf-8")
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>memoire eval {html.escape(summary['run_id'])}</title>"
-             f"<style>{CSS}</style></head><body><h1>memoire eval</h1>",
-             f"<p class='note'>Run {html.escape(summary['run_id'])}. Users: {html.escape(summary['users_note'])}. Ground truth: "
-             f"{html.escape(summary['ground_truth'])}. k = {summary['k']}; suite {html.escape(summary['suite'])}; "
-             f"embedder for Redundancy@k: {html.escape(summary['embedder'])}.</p>",
+    parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>memoire eval {html.escape(summary['run_id'])}</title>"
+              f"<style>{CSS}</style></head><body><h1>memoire eval</h1>"),
+             (f"<p class='note'>Run {html.escape(summary['run_id'])}. Users: {html.escape(summary['users_note'])}. Ground truth: "
+              f"{html.escape(summary['ground_truth'])}. k = {summary['k']}; suite {html.escape(summary['suite'])}; "
+              f"embedder for Redundancy@k: {html.escape(summary['embedder'])}.</p>"),
              "<h2>Goals</h2><ul>" + "".join(f"<li>{html.escape(g)}</li>" for g in summary["goals"]) + "</ul>"]
     for title, png in plots(summary):
         parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>")
-    for s in SECTION_TITLES:
+    for s, title in SECTION_TITLES.items():
         if any(r["section"] == s for r in summary["rows"]):
-            parts.append(f"<h2>{html.escape(SECTION_TITLES[s])}</h2>" + html_table(*table_rows(summary, s)))
+            parts.append(f"<h2>{html.escape(title)}</h2>" + html_table(*table_rows(summary, s)))
     if summary["runtime"]:
         parts.append("<h2>Table 18 — runtime scaling (E)</h2>" + html_table(*runtime_table(summary)))
     if sheets:

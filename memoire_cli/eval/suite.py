@@ -42,7 +42,13 @@ import numpy as np
 
 from memoire_cli.errors import MemoireError, UsageError
 from memoire_cli.eval import metrics
-from memoire_cli.eval.baselines import BASELINES, RANDOM_SEEDS, UserSignals, baseline_scores, ranking_of
+from memoire_cli.eval.baselines import (
+    BASELINES,
+    RANDOM_SEEDS,
+    UserSignals,
+    baseline_scores,
+    ranking_of,
+)
 from memoire_cli.eval.truth import GroundTruth
 
 SUITES = ("quick", "full")
@@ -321,8 +327,8 @@ def check_k(truth: GroundTruth, k: int) -> None:
 
 def run_suite(ws: Any, truth: GroundTruth, suite: str, k: int, runtime: str, console: Any) -> SuiteResult:
     """Rank and score every source for every evaluated user; returns the filled table rows."""
-    from memoire_cli.rank.session import Session
     from memoire_cli.rank import UserContext
+    from memoire_cli.rank.session import Session
     from memoire_cli.train.predictor import load_predictor
 
     if suite not in SUITES:

@@ -32,7 +32,7 @@ class GroundTruth:
         return sorted(self.pis)
 
 
-def evaluated_users(ws, users: list[str]) -> tuple[list[str], str]:  # noqa: ANN001
+def evaluated_users(ws, users: list[str]) -> tuple[list[str], str]:
     """The test-split users among ``users``; all of them when none is in the test split (said in the note)."""
     split = dict(ws.query("SELECT user_id, split FROM users"))
     test = [u for u in users if split.get(u) == "test"]
@@ -48,7 +48,7 @@ def minmax_0_100(x: np.ndarray) -> np.ndarray:
     return np.full_like(x, 50.0) if hi <= lo else (x - lo) / (hi - lo) * 100.0
 
 
-def load_ground_truth(ws, users: list[str]) -> GroundTruth:  # noqa: ANN001
+def load_ground_truth(ws, users: list[str]) -> GroundTruth:
     """PIS for each of ``users`` that has ground truth; :class:`MemoireError` when none has any,
     or when the ratings name unknown images."""
     marks = ", ".join("?" * len(users))

@@ -537,6 +537,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   runtime VARCHAR,
   model_sha256 VARCHAR,
   embedder VARCHAR,
+  gallery_digest VARCHAR,
   PRIMARY KEY (user_id)
 );
 

@@ -67,14 +67,20 @@ class UserContext:
         stored ``rank_embeddings`` array when present, else computed with ``embedder`` or the default one)."""
         from memoire_cli.train.predictor import preprocess
 
-        idxs = session_indices(ws, user_id, session)
-        rows = {r[1]: r for r in ws.query(
+        with ws.connect(read_only=True) as con:  # one connection for every read (each open costs ~10 ms)
+            return cls._load(ws, _Reader(con), user_id, session, image_size, embeddings, embedder, preprocess)
+
+    @classmethod
+    def _load(cls, ws: Any, db: Any, user_id: str, session: Session, image_size: int, embeddings: np.ndarray | None,
+              embedder: Any, preprocess: Any) -> UserContext:
+        idxs = session_indices(db, user_id, session)
+        rows = {r[1]: r for r in db.query(
             "SELECT image_id, idx, width, height, event_id, taken_at FROM images WHERE user_id = ? ORDER BY idx", [user_id])}
         sel = [rows[int(i)] for i in idxs]
         image_ids = [r[0] for r in sel]
         position = {iid: k for k, iid in enumerate(image_ids)}
-        tags = {t: (k, n, r) for t, k, n, r in ws.query("SELECT tag_id, type, name, relation FROM tags WHERE user_id = ?", [user_id])}
-        persona = ws.query("SELECT p.node, p.tag_id, p.alpha, g.type, g.relation FROM persona p JOIN graph_nodes g "
+        tags = {t: (k, n, r) for t, k, n, r in db.query("SELECT tag_id, type, name, relation FROM tags WHERE user_id = ?", [user_id])}
+        persona = db.query("SELECT p.node, p.tag_id, p.alpha, g.type, g.relation FROM persona p JOIN graph_nodes g "
                            "ON g.user_id = p.user_id AND g.node = p.node WHERE p.user_id = ? ORDER BY p.node", [user_id])
         if not persona:
             raise MemoireError(f"user {user_id} has no persona: run `memoire persona`")
@@ -82,18 +88,18 @@ class UserContext:
         node_of = {int(t): k for k, t in enumerate(node_tags)}
         per_image: list[list[int]] = [[] for _ in sel]
         membership = np.zeros((len(sel), len(node_tags)), bool)
-        for image_id, tag_id in ws.query("SELECT image_id, tag_id FROM image_tags WHERE user_id = ? ORDER BY image_id, tag_id", [user_id]):
+        for image_id, tag_id in db.query("SELECT image_id, tag_id FROM image_tags WHERE user_id = ? ORDER BY image_id, tag_id", [user_id]):
             k = position.get(image_id)
             if k is not None:
                 per_image[k].append(int(tag_id))
                 if tag_id in node_of:
                     membership[k, node_of[tag_id]] = True
-        usage = {r[0]: r[1:] for r in ws.query("SELECT image_id, views_norm, favourite FROM usage WHERE user_id = ?", [user_id])}
+        usage = {r[0]: r[1:] for r in db.query("SELECT image_id, views_norm, favourite FROM usage WHERE user_id = ?", [user_id])}
         views = np.array([np.nan if usage.get(i, (None,))[0] is None else float(usage[i][0]) for i in image_ids], np.float64)
         fav = np.array([np.nan if usage.get(i, (None, None))[1] is None else float(usage[i][1]) for i in image_ids], np.float64)
-        if not ws.query("SELECT 1 FROM stage_users WHERE stage = 'pat' AND user_id = ?", [user_id]):
+        if not db.query("SELECT 1 FROM stage_users WHERE stage = 'pat' AND user_id = ?", [user_id]):
             raise MemoireError(f"user {user_id} has no attention maps: run `memoire pat`")
-        mask_rows = ws.query("SELECT mask_idx, image_id, tag_id, type FROM pat_masks WHERE user_id = ? ORDER BY mask_idx", [user_id])
+        mask_rows = db.query("SELECT mask_idx, image_id, tag_id, type FROM pat_masks WHERE user_id = ? ORDER BY mask_idx", [user_id])
         by_image: list[list[tuple[int, int, str]]] = [[] for _ in sel]
         for m, image_id, tag_id, kind in mask_rows:
             k = position.get(image_id)
@@ -113,7 +119,7 @@ class UserContext:
             rgb[k], _ = preprocess(image, np.zeros(image.shape[:2], np.float32), image_size)
         name = ""
         if embeddings is None:
-            embeddings, name = stored_embeddings(ws, user_id, len(rows))
+            embeddings, name = stored_embeddings(ws, user_id, len(rows), db)
         if embeddings is None:
             from memoire_cli.embed import load_embedder
             from memoire_cli.embed.resize import squares
@@ -133,15 +139,25 @@ class UserContext:
             taken_at=np.array([np.datetime64(r[5], "us") if r[5] is not None else np.datetime64("NaT", "us") for r in sel], "datetime64[us]"),
             views=views, favourite=fav, image_tags=per_image, tags=tags, node_tags=node_tags,
             node_types=np.array([r[3] for r in persona], object), node_relations=np.array([r[4] for r in persona], object),
-            alpha=np.array([r[2] for r in persona], np.float64), graph_params=graph_params(ws, user_id),
+            alpha=np.array([r[2] for r in persona], np.float64), graph_params=graph_params(db, user_id),
             images=images, masks=masks, image_size=int(image_size), rgb=rgb, embeddings=np.asarray(emb, np.float32),
             embedder=name, membership=membership)
 
 
-def stored_embeddings(ws: Any, user_id: str, n_images: int) -> tuple[np.ndarray | None, str]:
+class _Reader:
+    """``query(sql, params)`` on an open DuckDB connection (the workspace's ``query`` without reopening)."""
+
+    def __init__(self, con: Any):
+        self.con = con
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        return self.con.execute(sql, params or []).fetchall()
+
+
+def stored_embeddings(ws: Any, user_id: str, n_images: int, db: Any = None) -> tuple[np.ndarray | None, str]:
     """The user's ``rank_embeddings`` (rows by images.idx) and their embedder, when rank stored a full set."""
     try:
-        found = ws.query("SELECT embedder FROM sessions WHERE user_id = ?", [user_id])
+        found = (db or ws).query("SELECT embedder FROM sessions WHERE user_id = ?", [user_id])
     except Exception:  # noqa: BLE001 - an older workspace without the rank tables
         return None, ""
     if not found:

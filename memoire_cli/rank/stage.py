@@ -17,7 +17,7 @@ from memoire_cli.errors import MemoireError
 from memoire_cli.rank.ranker import Ranking, RankOptions, rank_user
 from memoire_cli.rank.session import Session
 from memoire_cli.stage import Stage, UserOutput, canonical_json, sha16
-from memoire_cli.workspace import Workspace
+from memoire_cli.workspace import GALLERY_STAGES, Workspace
 
 EMBED_SIZE = 224  # images are squared to this before embedding (S2.3's 224×224 resize + centre crop)
 
@@ -45,6 +45,13 @@ def model_row(ws: Workspace, name: str) -> dict[str, Any]:
     return dict(zip(cols, rows[0]))
 
 
+def gallery_digest(ws: Workspace, user_id: str) -> str | None:
+    """The digest of the user's committed gallery (synth or ingest) outputs."""
+    marks = ", ".join("?" * len(GALLERY_STAGES))
+    found = ws.query(f"SELECT stage, digest FROM stage_users WHERE user_id = ? AND stage IN ({marks})", [user_id, *GALLERY_STAGES])
+    return f"{found[0][0]}:{found[0][1]}" if found else None
+
+
 class RankStage(Stage):
     name = "rank"
     code_version = "1"
@@ -60,6 +67,7 @@ class RankStage(Stage):
         self.embedder: Any = None
         self.console: Any = None
         self.rankings: dict[str, Ranking] = {}
+        self.gallery: dict[str, str] = {}  # user → gallery digest its embeddings come from
 
     def params(self) -> dict[str, Any]:
         clip = self.clip_folder.rstrip("/").rsplit("/", 1)[-1] if self.clip_folder else None
@@ -82,11 +90,20 @@ class RankStage(Stage):
                       f"λ = {self.options.lam}, ρ = {'eq. (17)' if self.options.rho is None else self.options.rho}, "
                       f"α {self.options.alpha}, masks {''.join(self.options.tag_types)}")
 
-    def embeddings(self, ws: Workspace, user_id: str) -> np.ndarray:
-        """(n_images, D) embeddings of every image of the user, row images.idx."""
+    def embeddings(self, ws: Workspace, user_id: str, gallery: str) -> np.ndarray:
+        """(n_images, D) embeddings of every image of the user, row images.idx; reused from the previous
+        rank run when the gallery digest and the embedder are the same."""
         from memoire_cli.embed.resize import square
 
         rows = ws.query("SELECT idx, width, height FROM images WHERE user_id = ? ORDER BY idx", [user_id])
+        before = ws.query("SELECT embedder, gallery_digest FROM sessions WHERE user_id = ?", [user_id])
+        if before and before[0] == (self.embedder.name, gallery):
+            try:
+                stored = np.asarray(ws.read_array("rank_embeddings", user_id)[...], np.float32)
+            except MemoireError:
+                stored = None
+            if stored is not None and stored.shape[0] == len(rows):
+                return stored
         pixels = ws.read_array("images", user_id)
         out: list[np.ndarray] = []
         for start in range(0, len(rows), 32):
@@ -97,11 +114,13 @@ class RankStage(Stage):
     def compute(self, ws: Workspace, user_id: str) -> UserOutput:
         from memoire_cli.rank.context import UserContext
 
-        emb = self.embeddings(ws, user_id)
+        gallery = gallery_digest(ws, user_id)
+        emb = self.embeddings(ws, user_id, gallery)
         ctx = UserContext.load(ws, user_id, self.session, image_size=self.predictor.image_size, embeddings=emb,
                                embedder=self.embedder)
         ranking = rank_user(ctx, self.predictor, self.options)
         self.rankings[user_id] = ranking
+        self.gallery[user_id] = gallery
         if self.console is not None:
             if not len(ctx):
                 self.console.print(f"rank: {user_id}: the session {self.session.text} has none of this user's images")
@@ -134,6 +153,7 @@ class RankStage(Stage):
                 "c_s": np.array([r.c_s]), "alpha_mode": _obj([self.options.alpha]),
                 "tag_types": _obj(["".join(self.options.tag_types)]), "model": _obj([p.name]), "model_id": _obj([str(p.model_id)]),
                 "runtime": _obj([p.runtime]), "model_sha256": _obj([p.sha256]), "embedder": _obj([self.embedder.name]),
+                "gallery_digest": _obj([self.gallery.get(user_id)]),
             },
             "session_alpha": {
                 "user_id": _obj([user_id] * len(ctx.node_tags)), "tag_id": ctx.node_tags.astype(np.int32),

@@ -180,8 +180,12 @@ def test_out_of_memory_suggests_a_smaller_batch(label_ws: Path, tmp_path: Path, 
     from memoire_cli.train import network
     from memoire_cli.train.trainer import TrainConfig, train
 
+    real = network.ImpactPredictor.forward_with_features
+
     def boom(self, rgb, attention):  # noqa: ANN001, ANN202
-        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        if self.training:  # the training step; validation scores in eval mode
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(self, rgb, attention)
 
     ws = Workspace.open(label_ws, "train")
     stage = _stage(preset="smoke", image_size=32)

@@ -14,8 +14,8 @@ Evaluates the test-split users (all users when the gallery has none) against the
 synthetic users, or the owner's star ratings of an ingested gallery. Memoire (the `default` model,
 λ = 0.4, ρ by eq. 17) is compared in the same run with the offline baselines random, most-recent,
 most-viewed, favourites-first, tag-frequency, quality and expo (0.3 quality + 0.7 faces); then
-Table 9's ablations, the λ and ρ sweeps and logistic vs hinge (--suite quick), plus tag noise,
-graph size, face-ID errors and runtime scaling (--suite full). Rows that need a variant model name the
+Table 9's ablations, the λ sweep and logistic vs hinge (--suite quick, fits the main job), plus the
+ρ sweep by archetype, tag noise, graph size, face-ID errors and runtime scaling (--suite full). Rows that need a variant model name the
 `memoire train` command that makes it. Writes eval_* tables and W/reports/<run_id>/ (index.html,
 summary.md, summary.json).
 """
@@ -24,7 +24,7 @@ summary.md, summary.json).
 def command(
     workspace: WorkspaceOpt = None,
     k: Annotated[int, typer.Option("--k", help="Size of the selected set for APS@k, Redundancy@k, Coverage@k (S2.2: 20).")] = 20,
-    suite: Annotated[str, typer.Option("--suite", help="quick (comparison, Table 9, λ and ρ sweeps, loss) or full (also tag noise, graph size, face-ID errors, runtime).")] = "quick",
+    suite: Annotated[str, typer.Option("--suite", help="quick (comparison, Table 9, λ sweep, loss) or full (also ρ sweep, tag noise, graph size, face-ID errors, runtime).")] = "quick",
     runtime: Annotated[str, typer.Option("--runtime", help="Score with the PyTorch checkpoint (torch) or the ONNX export (onnx).")] = "torch",
     users: UsersOpt = None,
     sheets: Annotated[int, typer.Option("--sheets", help="Users with top-k contact sheets in the report.")] = 4,

@@ -18,7 +18,7 @@ A           Table 9: full, No-PERSONA (A1), No-PAT (A2), No-Diversity (A3),    q
             No-Session (A4), early-/mid-only fusion (A5), people/event/
             location-only masks
 B1          Table 10: λ ∈ {0, 0.2, 0.4, 0.6, 0.8}                               quick
-B2          Table 11: ρ ∈ {0, 0.25, 0.5, 0.75} by archetype                     quick
+B2          Table 11: ρ ∈ {0, 0.25, 0.5, 0.75} by archetype                     full
 B4          Table 13: logistic vs hinge                                         quick
 C1          Table 15: tag drop/swap at 0–40 %                                   full
 B3          Table 12: persona pruned to top 250/500/1000 nodes, with latency    full
@@ -149,9 +149,6 @@ def plan_rows(suite: str, k: int) -> tuple[list[Row], dict[str, MemoireSetting]]
     mem("A", "Location-only", "masks L", replace(FULL, tag_types=("L",)))
     for lam in LAMBDAS:
         mem("B1", f"λ={lam:g}", f"{lam:g}", replace(FULL, lam=lam))
-    for arch in ("family-centric", "travel-centric", "mixed", None):
-        for rho in RHOS:
-            mem("B2", arch or "all users", f"{rho:g}", replace(FULL, rho=rho), archetype=arch)
     mem("B4", "Logistic (ours)", "model default", FULL, note="saliency↔PAT r not measured: the Predictor API exposes no saliency")
     mem("B4", "Hinge (margin=1.0)", "model hinge", replace(FULL, model="hinge"))
     reason_pat = "needs `memoire pat` re-run with other constants for the evaluated users; not run by this version"
@@ -159,6 +156,9 @@ def plan_rows(suite: str, k: int) -> tuple[list[Row], dict[str, MemoireSetting]]
     rows.append(Row("C3", "half the event proxies removed", "5 common events", None, status="not run",
                     note="needs CLIPSeg re-grounding with a reduced proxy vocabulary (pat); not run by this version"))
     if suite == "full":
+        for arch in ("family-centric", "travel-centric", "mixed", None):
+            for rho in RHOS:
+                mem("B2", arch or "all users", f"{rho:g}", replace(FULL, rho=rho), archetype=arch)
         for rate in NOISE:
             mem("C1", "tag drop/swap", f"{rate:.0%}", replace(FULL, noise=rate))
         for n in GRAPH_SIZES:
@@ -170,8 +170,8 @@ def plan_rows(suite: str, k: int) -> tuple[list[Row], dict[str, MemoireSetting]]
         rows.append(Row("C2", "More FPs (lax τ_match; −15%)", "×0.85", None, status="not run",
                         note="unmatched faces' cosines to the references are not stored; needs a pat re-run"))
     else:
-        for section, what in (("C1", "tag drop/swap"), ("B3", "graph size vs latency"), ("C2", "face-ID errors"),
-                              ("E", "runtime scaling")):
+        for section, what in (("B2", "session blend ρ by archetype"), ("C1", "tag drop/swap"), ("B3", "graph size vs latency"),
+                              ("C2", "face-ID errors"), ("E", "runtime scaling")):
             rows.append(Row(section, what, "", None, status="not run", note="in `--suite full` only"))
     return rows, settings
 

@@ -148,7 +148,12 @@ def test_eval_end_to_end(trained_ws: Path, cli) -> None:
     # unchanged inputs: cached; --force redoes it
     again = cli("eval", "-w", trained_ws, "--k", "4", "--suite", "full", "--sheets", "1")
     assert again.exit_code == 0 and manifest(again)["skipped"]
-    assert cli("eval", "-w", trained_ws, "--k", "4", "--users", users[0], "--force").exit_code == 0
+    torch_run = cli("eval", "-w", trained_ws, "--k", "4", "--users", users[0], "--force")
+    assert torch_run.exit_code == 0 and manifest(torch_run)["evaluated_users"] == 1
+    # the ONNX export scores the same (to float tolerance): the same ranking quality
+    onnx_run = cli("eval", "-w", trained_ws, "--k", "4", "--users", users[0], "--runtime", "onnx")
+    assert onnx_run.exit_code == 0 and "onnx" in onnx_run.stderr
+    assert manifest(onnx_run)["memoire_srcc"] == pytest.approx(manifest(torch_run)["memoire_srcc"], abs=0.05)
 
 
 def test_k_larger_than_a_session(trained_ws: Path, cli) -> None:

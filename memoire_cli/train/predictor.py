@@ -222,11 +222,11 @@ def load_predictor(ws: Any, name: str = "default", *, runtime: str = "torch", de
     if runtime == "onnx":
         path = folder / ONNX
         if row["onnx_sha256"] is None or not path.is_file():
-            raise MemoireError(f"model {name!r} has no ONNX export: run `memoire train --name {name} --export-only`")
+            raise MemoireError(f"model {name!r} has no ONNX export: run `memoire train --name {name} --export --force`")
         digest = sha256_of(path)
         if digest != row["onnx_sha256"]:
-            raise MemoireError(f"{path} differs from the exported file (SHA-256 {digest[:12]}…): re-export with "
-                               f"`memoire train --name {name} --export-only`")
+            raise MemoireError(f"{path} differs from the exported file (SHA-256 {digest[:12]}…): retrain and re-export with "
+                               f"`memoire train --name {name} --force`")
         import onnxruntime as ort
 
         try:

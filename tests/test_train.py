@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import manifest, rows
+
 from memoire_cli.errors import MemoireError
 from memoire_cli.workspace import Workspace
 
 torch.set_num_threads(1)
 
-TINY_NET = dict(dims=(8, 16, 24, 32), depths=(1, 1, 1, 1), heads=(1, 1, 1, 1), windows=(7, 7, 7, 7), head_hidden=32, film_hidden=4)
+TINY_NET = {"dims": (8, 16, 24, 32), "depths": (1, 1, 1, 1), "heads": (1, 1, 1, 1), "windows": (7, 7, 7, 7), "head_hidden": 32, "film_hidden": 4}
 FAST = ["--image-size", "32", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16"]
 
 
@@ -119,7 +119,7 @@ def test_damaged_models_are_refused(trained_ws: Path, tmp_path: Path) -> None:
         load_predictor(ws, runtime="onnx")
 
 
-def _stage(**kw):  # noqa: ANN202
+def _stage(**kw):
     from memoire_cli.train.model import PredictorConfig
     from memoire_cli.train.stage import TrainStage
 
@@ -155,10 +155,10 @@ def test_resume_after_interruption_equals_uninterrupted_run(label_ws: Path, tmp_
     stage = _stage(preset="smoke", image_size=32)
     data = data_mod.build(ws, ["u0000", "u0001", "u0002"], 32, 0, 24, stderr_console())
     cfg = TrainConfig(epochs=2, batch_size=8, lr=1e-3, align_weight=0.1, seed=5)
-    common = dict(fingerprint="fp", workspace_id="w", name="x", device="cpu", console=stderr_console())
+    common = {"fingerprint": "fp", "workspace_id": "w", "name": "x", "device": "cpu", "console": stderr_console()}
     full = train(data, stage.net, cfg, tmp_path / "a", **common)
 
-    def stop(rec) -> None:  # noqa: ANN001
+    def stop(rec) -> None:
         if rec.epoch == 0:
             raise KeyboardInterrupt
 
@@ -182,7 +182,7 @@ def test_out_of_memory_suggests_a_smaller_batch(label_ws: Path, tmp_path: Path, 
 
     real = network.ImpactPredictor.forward_with_features
 
-    def boom(self, rgb, attention):  # noqa: ANN001, ANN202
+    def boom(self, rgb, attention):
         if self.training:  # the training step; validation scores in eval mode
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real(self, rgb, attention)

@@ -11,8 +11,8 @@ from memoire_cli.train.predictor import impact_from_calibration, preprocess
 
 torch.set_num_threads(1)
 
-TINY = dict(image_size=64, dims=(8, 16, 24, 32), depths=(1, 1, 2, 1), heads=(1, 1, 1, 1), windows=(7, 7, 7, 7),
-            head_hidden=16, film_hidden=4)
+TINY = {"image_size": 64, "dims": (8, 16, 24, 32), "depths": (1, 1, 2, 1), "heads": (1, 1, 1, 1), "windows": (7, 7, 7, 7),
+            "head_hidden": 16, "film_hidden": 4}
 
 
 def tiny(fusion: str = "early+mid") -> PredictorConfig:
@@ -37,7 +37,7 @@ def test_preprocess_shortest_side_centre_crop_and_minmax() -> None:
 
 
 def test_preprocess_constant_map_and_bad_shapes() -> None:
-    rgb, a = preprocess(np.full((50, 50, 3), 7, np.uint8), np.full((50, 50), 0.3, np.float32), 32)
+    _rgb, a = preprocess(np.full((50, 50, 3), 7, np.uint8), np.full((50, 50), 0.3, np.float32), 32)
     assert not a.any()
     with pytest.raises(ValueError, match="differ in size"):
         preprocess(np.zeros((10, 12, 3), np.uint8), np.zeros((12, 10), np.float32), 32)

@@ -176,7 +176,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - unpickling fails in many ways; all mean "corrupt"
         raise MemoireError(f"{path} is corrupt or not a checkpoint ({str(exc).splitlines()[0][:120]}): "
                            f"retrain with `memoire train --force`") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
@@ -217,8 +217,8 @@ def load_predictor(ws: Any, name: str = "default", *, runtime: str = "torch", de
                            f"retrain it here with `memoire train --force`")
     folder = model_dir(ws, name)
     calibration = np.asarray(json.loads(row["calibration"] or "[]"), np.float64)
-    common = dict(name=name, model_id=row["model_id"], fusion=row["fusion"], image_size=int(row["image_size"]),
-                  runtime=runtime, calibration=calibration, device=device)
+    common = {"name": name, "model_id": row["model_id"], "fusion": row["fusion"], "image_size": int(row["image_size"]),
+                  "runtime": runtime, "calibration": calibration, "device": device}
     if runtime == "onnx":
         path = folder / ONNX
         if row["onnx_sha256"] is None or not path.is_file():
@@ -231,7 +231,7 @@ def load_predictor(ws: Any, name: str = "default", *, runtime: str = "torch", de
 
         try:
             session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
             raise MemoireError(f"{path} is corrupt ({str(exc).splitlines()[0][:120]})") from None
         return Predictor(sha256=digest, _model=session, **common)
     path = folder / BEST

@@ -188,7 +188,7 @@ class TrainStage(GlobalStage):
             k = min(len(data.train), PARITY_PAIRS)
             rows = np.unique(np.concatenate([data.train.pos[:k], data.train.neg[:k], data.val.pos, data.val.neg]))
             onnx_diff = parity(model, path, data.rgb[rows], data.attention[rows])
-            parity_n = int(len(rows))
+            parity_n = len(rows)
             onnx_sha = sha256_of(path)
             console.print(f"train: exported {path.name} (opset 17); ONNX vs PyTorch max |Δs| = {onnx_diff:.2e} "
                           f"over {parity_n} images")

@@ -20,16 +20,22 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from memoire_cli.errors import MemoireError
 from memoire_cli.train.data import TrainingData, validation_srcc, win_rates
 from memoire_cli.train.model import PredictorConfig
-from memoire_cli.train.predictor import BEST, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, LAST
+from memoire_cli.train.predictor import (
+    BEST,
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    LAST,
+)
 
 GRAD_CLIP = 1.0
 

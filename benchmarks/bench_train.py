@@ -3,6 +3,7 @@ ImageNet EfficientNet-Lite0), inference latency/throughput (PyTorch vs onnxrunti
 
     .venv/bin/python benchmarks/bench_train.py compare W      # W: a workspace with labels (copied, not modified)
     .venv/bin/python benchmarks/bench_train.py latency [--device cuda] [--size 224]
+    .venv/bin/python benchmarks/bench_train.py throughput [--size 224] [--pairs 16]
 
 `compare` trains each backbone with the smoke preset on a copy of W and prints validation SRCC (best and
 untrained), wall time and training pairs/s. `latency` prints the median batch-1 latency and batch-32
@@ -100,6 +101,38 @@ def latency(device: str, size: int) -> None:
           f"ONNX Runtime batch 1 {o1 * 1e3:.1f} ms, batch 32 {32 / o32:.1f} images/s; ratio torch/onnx at batch 1 {t1 / o1:.2f}")
 
 
+def throughput(size: int, pairs: int) -> None:
+    """Training pairs/s of one optimisation step (augmentation, forward, losses, backward, AdamW), one
+    thread, with and without the Grad-CAM alignment loss (its second-order backward's cost)."""
+    import torch
+
+    from memoire_cli.train.augment import augment
+    from memoire_cli.train.losses import alignment_loss, gradcam, ranking_loss
+    from memoire_cli.train.model import PredictorConfig, build_model
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = build_model(PredictorConfig(image_size=size)).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-5)
+    gen = torch.Generator().manual_seed(0)
+    x0, a0 = torch.rand(2 * pairs, 3, size, size), torch.rand(2 * pairs, 1, size, size)
+    for align in (False, True):
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            x, a = augment(x0, a0, gen)
+            s, f = model.forward_with_features(x, a)
+            loss = ranking_loss("logistic", s[:pairs], s[pairs:])
+            if align:
+                loss = loss + 0.1 * alignment_loss(gradcam(s, f, True), a)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            times.append(time.perf_counter() - t)
+        print(f"{size} px, {pairs} pairs per step, one thread, L_align {'on ' if align else 'off'}: "
+              f"{pairs / float(np.median(times[1:])):.1f} pairs/s")
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "compare":
         compare(sys.argv[2], sys.argv[3:])
@@ -107,5 +140,8 @@ if __name__ == "__main__":
         dev = sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cpu"
         sz = int(sys.argv[sys.argv.index("--size") + 1]) if "--size" in sys.argv else 224
         latency(dev, sz)
+    elif len(sys.argv) >= 2 and sys.argv[1] == "throughput":
+        sz = int(sys.argv[sys.argv.index("--size") + 1]) if "--size" in sys.argv else 224
+        throughput(sz, int(sys.argv[sys.argv.index("--pairs") + 1]) if "--pairs" in sys.argv else 16)
     else:
         raise SystemExit(__doc__)

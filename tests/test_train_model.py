@@ -102,3 +102,56 @@ def test_config_round_trip_and_validation() -> None:
         PredictorConfig(fusion="late")
     with pytest.raises(ValueError, match="multiple of 8"):
         PredictorConfig(image_size=100)
+
+
+def test_losses_match_their_formulas() -> None:
+    from memoire_cli.train.losses import alignment_loss, gradcam, ranking_loss
+
+    sp, sn = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 0.5])
+    assert float(ranking_loss("logistic", sp, sn)) == pytest.approx(float(np.mean(np.log1p(np.exp([-2.0, 0.5])))))
+    assert float(ranking_loss("hinge", sp, sn)) == pytest.approx((0.0 + 1.5) / 2)
+    t = torch.tensor([1.0, 0.0])
+    expected = 0.5 * (((sp - t) ** 2).mean() + ((sn - t) ** 2).mean()) + (0.5 * (1 - torch.tanh(sp - sn))).mean()
+    assert float(ranking_loss("l2-kendall", sp, sn, t, t)) == pytest.approx(float(expected))
+    with pytest.raises(ValueError, match="unknown loss"):
+        ranking_loss("mse", sp, sn)
+    # Grad-CAM of s = Σ F_c over a map equal to A: perfectly aligned (loss 0); its negative: anti-aligned
+    att = torch.rand(2, 1, 4, 4)
+    feats = att.repeat(1, 3, 1, 1).requires_grad_(True)
+    cam = gradcam(feats.mean(dim=(1, 2, 3)), feats, create_graph=True)
+    assert cam.shape == (2, 4, 4)
+    assert float(alignment_loss(cam, att).detach()) == pytest.approx(0.0, abs=1e-5)
+    assert float(alignment_loss(1 - att[:, 0], att)) == pytest.approx(2.0, abs=1e-5)
+    assert float(alignment_loss(torch.zeros(2, 4, 4), att)) == pytest.approx(1.0)  # no variance: corr 0, not NaN
+
+
+def test_augmentations_keep_the_map_aligned() -> None:
+    from memoire_cli.train.augment import augment
+
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 48), torch.linspace(0, 1, 48), indexing="ij")
+    att = torch.stack([xx * yy, (1 - xx) * yy, xx * (1 - yy), (1 - xx) * (1 - yy)])[:, None]  # (4, 1, 48, 48)
+    rgb = att.repeat(1, 3, 1, 1)  # RGB equal to the map: geometry must move both alike
+    out_rgb, out_att = augment(rgb, att, torch.Generator().manual_seed(1))
+    assert out_rgb.shape == rgb.shape and out_att.shape == att.shape
+    assert not torch.allclose(out_att, att)  # cropped / flipped
+    for i in range(4):
+        r = np.corrcoef(out_rgb[i].mean(0).flatten().numpy(), out_att[i, 0].flatten().numpy())[0, 1]
+        assert r > 0.95  # photometric changes only rescale RGB; blur smooths it a little
+    again = augment(rgb, att, torch.Generator().manual_seed(1))
+    assert torch.equal(again[0], out_rgb) and torch.equal(again[1], out_att)  # seeded
+
+
+def test_variant_names_set_fusion_and_loss() -> None:
+    from memoire_cli.errors import UsageError
+    from memoire_cli.train.stage import VARIANTS, TrainStage
+
+    for name, (fusion, loss) in VARIANTS.items():
+        stage = TrainStage(name=name, preset="smoke")
+        assert (stage.fusion, stage.loss, stage.net.fusion) == (fusion, loss, fusion)
+    assert TrainStage(name="mine", fusion="mid", loss="l2-kendall").opt.lr == 5e-4  # Table 6's optimiser
+    smoke = TrainStage(preset="smoke", epochs=5)
+    assert (smoke.opt.epochs, smoke.net.image_size, smoke.settings["max_pairs"]) == (5, 64, 400)
+    paper = TrainStage()
+    assert (paper.opt.epochs, paper.opt.batch_size, paper.opt.lr, paper.opt.weight_decay, paper.net.image_size) == (150, 128, 1e-4, 1e-5, 224)
+    with pytest.raises(UsageError, match="--name"):
+        TrainStage(name="a/b")

@@ -104,7 +104,13 @@ def score_images(model: Any, data: TrainingData, rows: np.ndarray, device: str, 
             r = rows[start:start + batch]
             x = normalise_rgb(torch.from_numpy(data.rgb[r]).to(device))
             a = torch.from_numpy(data.attention[r]).to(device)[:, None]
-            out[start:start + len(r)] = model(x, a).float().cpu().numpy()
+            try:
+                out[start:start + len(r)] = model(x, a).float().cpu().numpy()
+            except (RuntimeError, MemoryError) as exc:
+                if _oom(exc):
+                    raise MemoireError(f"out of memory scoring {len(r)} images on {device}: "
+                                       f"try --device cpu or a smaller --image-size") from None
+                raise
     return out
 
 

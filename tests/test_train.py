@@ -84,6 +84,22 @@ def test_predictor_torch_and_onnx_agree(trained_ws: Path) -> None:
         load_predictor(ws, "hinge")
 
 
+def test_rgb_only_variant_exports_and_scores(cli, trained_ws: Path, tmp_path: Path) -> None:
+    """fusion none (A2 No-PAT): the exported graph reads RGB only; both runtimes score it the same."""
+    from memoire_cli.train.predictor import load_predictor, load_user_inputs
+
+    ws_dir = tmp_path / "w"
+    shutil.copytree(trained_ws, ws_dir)
+    result = cli("train", "-w", ws_dir, "--name", "rgb-only", "--fusion", "none", *FAST)
+    assert result.exit_code == 0, result.stderr
+    ws = Workspace.open(ws_dir, "rank")
+    torch_p, onnx_p = load_predictor(ws, "rgb-only"), load_predictor(ws, "rgb-only", runtime="onnx")
+    rgb, att = load_user_inputs(ws, "u0000", np.arange(4), 32)
+    s1 = torch_p.score(rgb, att)
+    assert np.abs(s1 - onnx_p.score(rgb, att)).max() < 1e-4
+    assert np.array_equal(s1, torch_p.score(rgb, np.zeros_like(att)))  # the map is not read
+
+
 def test_damaged_models_are_refused(trained_ws: Path, tmp_path: Path) -> None:
     from memoire_cli.train.predictor import load_predictor, sha256_of
 

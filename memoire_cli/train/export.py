@@ -47,7 +47,7 @@ def parity(model: Any, path: Path, rgb_u8: np.ndarray, attention: np.ndarray, ba
     import onnxruntime as ort
     import torch
 
-    from memoire_cli.train.predictor import to_network_inputs
+    from memoire_cli.train.predictor import onnx_feeds, to_network_inputs
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -56,7 +56,7 @@ def parity(model: Any, path: Path, rgb_u8: np.ndarray, attention: np.ndarray, ba
     worst = 0.0
     for start in range(0, len(rgb_u8), batch_size):
         x, a = to_network_inputs(rgb_u8[start:start + batch_size], attention[start:start + batch_size])
-        ours = session.run(["score"], {"rgb": x, "attention": a})[0].reshape(-1)
+        ours = session.run(["score"], onnx_feeds(session, x, a))[0].reshape(-1)
         with torch.inference_mode():
             ref = model(torch.from_numpy(x), torch.from_numpy(a)).numpy().reshape(-1)
         worst = max(worst, float(np.max(np.abs(ours - ref))))

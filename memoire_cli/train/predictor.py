@@ -87,6 +87,13 @@ def load_user_inputs(ws: Any, user_id: str, idxs: np.ndarray, size: int) -> tupl
     return rgb, att
 
 
+def onnx_feeds(session: Any, rgb: np.ndarray, attention: np.ndarray) -> dict[str, np.ndarray]:
+    """The inputs an exported graph declares: ``rgb`` and ``attention``, or only ``rgb`` for the ``none``
+    fusion variant (the exporter drops an input the graph never reads)."""
+    names = {i.name for i in session.get_inputs()}
+    return {k: v for k, v in (("rgb", rgb), ("attention", attention)) if k in names}
+
+
 def to_network_inputs(rgb: np.ndarray, attention: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N,S,S,3) uint8, (N,S,S) float → (N,3,S,S) float32 ImageNet-normalised, (N,1,S,S) float32."""
     from memoire_cli.train.model import IMAGENET_MEAN, IMAGENET_STD
@@ -138,7 +145,7 @@ class Predictor:
 
     def _score_batch(self, x: np.ndarray, a: np.ndarray) -> np.ndarray:
         if self.runtime == "onnx":
-            return np.asarray(self._model.run(["score"], {"rgb": x, "attention": a})[0], np.float32).reshape(-1)
+            return np.asarray(self._model.run(["score"], onnx_feeds(self._model, x, a))[0], np.float32).reshape(-1)
         import torch
 
         with torch.inference_mode():

@@ -1,31 +1,30 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: a tiny synthetic gallery, its tag graphs, personas and
-# attention maps, then a summary of the workspace and each user's most important tags. Each stage
-# reads the previous one's manifest on stdin; stderr carries progress and tables. Later stages join
-# this pipe as they are built (label | train | rank | eval).
+# The main job on the embedded default, end to end on the CPU with the offline defaults:
+#
+#   synth → graph → persona → pat → label → train → rank → eval
+#
+# a tiny synthetic gallery (4 users), its tag graphs and personas, attention maps, judged pairs, the
+# impact predictor (the small `smoke` preset), each user's session-aware, diverse top-k, and the
+# evaluation against the hidden ground truth with every offline baseline. Each stage reads the
+# previous one's manifest on stdin; stderr carries progress, the top-k of one user with its reasons
+# and the metrics table; the report lands in WORKSPACE/reports/<run_id>/index.html.
+#
+#   bash examples/tiny_gallery.sh [WORKSPACE]        (default: out/tiny)
+#
+# Re-running it recomputes nothing whose inputs are unchanged (every stage caches by fingerprint).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 memoire=${MEMOIRE:-$here/.venv/bin/memoire}
-python=${PYTHON:-$here/.venv/bin/python}
 ws=${1:-$here/out/tiny}
 
 "$memoire" synth --workspace "$ws" --users 4 --seed 0 --images-per-user 24 --frames-per-clip 1 \
   | "$memoire" graph \
   | "$memoire" persona \
   | "$memoire" pat \
-  | "$memoire" status
+  | "$memoire" label \
+  | "$memoire" train --preset smoke \
+  | "$memoire" rank --show 1 \
+  | "$memoire" eval >/dev/null
 
-"$python" - "$ws" <<'PY'
-import sys
-import duckdb
-
-con = duckdb.connect(f"{sys.argv[1]}/memoire.duckdb", read_only=True)
-rows = con.execute("""
-    SELECT p.user_id, t.type, t.name, coalesce(t.relation, ''), p.alpha,
-           row_number() OVER (PARTITION BY p.user_id ORDER BY p.alpha DESC, t.tag_id) AS k
-    FROM persona p JOIN tags t USING (user_id, tag_id) QUALIFY k <= 5 ORDER BY p.user_id, k""").fetchall()
-print("top tags by persona importance α (S1.2.5):", file=sys.stderr)
-for user_id, kind, name, relation, alpha, k in rows:
-    label = f"{name} ({relation})" if relation else name
-    print(f"  {user_id}  {k}. [{kind}] {label:32} α = {alpha:.3f}", file=sys.stderr)
-PY
+report=$(ls -td "$ws"/reports/*/ 2>/dev/null | head -n 1)
+echo "report: ${report}index.html" >&2

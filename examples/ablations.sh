@@ -2,7 +2,8 @@
 # After the main job: train the ablation variants of the impact predictor (S2.4 A2 No-PAT, A5
 # early-only and mid-only fusion, B4 hinge loss) with the same small preset, then run the full
 # evaluation suite (adds the ρ sweep by archetype, tag noise, graph size, face-ID errors and runtime
-# scaling). About 4–5 minutes on 2 cores for the tiny gallery.
+# scaling). About 13 minutes on 2 cores for the tiny gallery (four smoke trainings, then the full
+# suite at about a minute per user).
 #
 #   bash examples/ablations.sh [WORKSPACE]        (default: out/tiny, made by examples/tiny_gallery.sh)
 set -euo pipefail

@@ -29,10 +29,15 @@ def command(
     sam: Annotated[Path | None, typer.Option("--sam", help="Local SAM folder for transformers' SamModel (default: $MEMOIRE_SAM).", show_default=False)] = None,
     overlay: Annotated[Path | None, typer.Option("--overlay", help="After the run, write a picture of A(I) over the photo of --image (Fig. 6) to this file.", show_default=False)] = None,
     image: Annotated[str | None, typer.Option("--image", help="Image id for --overlay, e.g. u0000/00012.", show_default=False)] = None,
+    session: Annotated[str | None, typer.Option("--session", help="Instead of running PAT: re-fuse the stored masks of a session's images with the session-blended α* (S1.2.8): all, event:ID, dates:A..B, ids:a,b or ids:@FILE, folder:PREFIX. No model runs; --overlay then shows A*(I).", show_default=False)] = None,
+    rho: Annotated[str, typer.Option("--rho", help="With --session: ρ of (16), auto (eq. 17) or a number in [0, 1].")] = "auto",
     shard: ShardOpt = None,
     force: ForceOpt = False,
 ) -> None:
     from memoire_cli.errors import UsageError
+
+    if session is not None:
+        return _session(workspace, users, shard, session, rho, overlay, image)
 
     for name, value in (("--theta-det", theta_det), ("--tau-match", tau_match)):
         if value is not None and not 0.0 <= value <= 1.0:
@@ -58,3 +63,30 @@ def command(
     ws = run(lambda: PatStage(cfg), workspace, users=users, shard=shard, force=force, check=check)
     if overlay is not None:
         write_overlay(ws, image, overlay)
+
+
+def _session(workspace, users, shard, session: str, rho: str, overlay, image) -> None:  # noqa: ANN001
+    """``memoire pat --session``: re-fusion with α* for the selected users (memoire_cli/pat/session.py)."""
+    from memoire_cli.console import emit_json, stderr_console
+    from memoire_cli.errors import UsageError
+    from memoire_cli.manifest import resolve_workspace
+    from memoire_cli.pat.overlay import check_image
+    from memoire_cli.pat.session import run_session, write_session_overlay
+    from memoire_cli.stage import parse_selection
+    from memoire_cli.workspace import Workspace
+
+    if (overlay is None) != (image is None):
+        raise UsageError("--overlay and --image go together")
+    try:
+        rho_value = None if rho == "auto" else float(rho)
+    except ValueError:
+        raise UsageError(f"--rho must be auto or a number in [0, 1], got {rho!r}") from None
+    if rho_value is not None and not 0.0 <= rho_value <= 1.0:
+        raise UsageError(f"--rho must be auto or a number in [0, 1], got {rho!r}")
+    selection = parse_selection(users, shard)
+    ws = Workspace.open(resolve_workspace(workspace), "pat")
+    if image is not None:
+        check_image(ws, image)
+    emit_json(run_session(ws, selection, session, rho_value, stderr_console()))
+    if overlay is not None:
+        write_session_overlay(ws, image, overlay)

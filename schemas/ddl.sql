@@ -428,6 +428,19 @@ CREATE TABLE IF NOT EXISTS pat_faces (
   PRIMARY KEY (user_id, face_idx)
 );
 
+-- pat_sessions: `memoire pat --session`: the images of the user's last session and how α was blended (S1.2.8); A*(I) is pat/{user_id}/session[row]. A new session replaces the user's rows; a re-run of `memoire pat` drops them.
+-- producer: pat; consumers: people inspecting a session, overlays
+CREATE TABLE IF NOT EXISTS pat_sessions (
+  user_id VARCHAR,
+  row INTEGER,
+  image_id VARCHAR,
+  idx INTEGER,
+  session VARCHAR,
+  rho DOUBLE,
+  c_s DOUBLE,
+  PRIMARY KEY (user_id, row)
+);
+
 -- labels: Pairwise High/Low personal-impact labels (S1.1.10): per user, pairs balanced over same/different event × key person × key location, judged by two prompt variants (the second with the candidates swapped); a label counts only where both agree. Pairs never cross users, so they follow the user's split.
 -- producer: label; consumers: train, eval
 CREATE TABLE IF NOT EXISTS labels (

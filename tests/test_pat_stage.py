@@ -125,3 +125,35 @@ def test_overlay_picture(cli, pat_ws: Path, tmp_path: Path) -> None:
     bad = cli("pat", "-w", pat_ws, "--overlay", out, "--image", "u9/1")
     assert bad.exit_code == 1 and "no image 'u9/1'" in bad.stderr and bad.stdout == ""
     assert cli("pat", "-w", pat_ws, "--overlay", out).exit_code == 2
+
+
+def test_session_refusion(cli, pat_ws: Path, tmp_path: Path) -> None:
+    """`pat --session`: A*(I) re-fused from the stored masks with α*; ρ = 0 gives back A(I) (up to
+    quantisation of the masks); a narrower session blends in its prior; bad specs fail cleanly."""
+    ws = Workspace.open(pat_ws, "rank")
+    same = cli("pat", "-w", pat_ws, "--session", "all", "--rho", "0")
+    assert same.exit_code == 0, same.stderr
+    got = manifest(same)
+    assert got["action"] == "session" and got["computed"] == 1 and got["wrote"]["tables"] == ["pat_sessions"]
+    rows_ = rows(pat_ws, "SELECT row, idx, session, rho FROM pat_sessions ORDER BY row")
+    assert [r[1] for r in rows_] == list(range(len(rows_))) and {(r[2], r[3]) for r in rows_} == {("all", 0.0)}
+    session_maps = np.asarray(ws.read_array("pat_session_attention", "u0000"))
+    stored = np.asarray(ws.read_array("pat_attention", "u0000"))
+    assert session_maps.shape == stored.shape
+    assert np.abs(session_maps.astype(int) - stored.astype(int)).max() <= 3
+
+    event = rows(pat_ws, "SELECT event_id, count(*) FROM images WHERE user_id = 'u0000' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1")[0]
+    narrow = cli("pat", "-w", pat_ws, "--session", f"event:{event[0]}", "--overlay", tmp_path / "s.png", "--image",
+                 rows(pat_ws, f"SELECT image_id FROM images WHERE event_id = {event[0]} ORDER BY idx LIMIT 1")[0][0])
+    assert narrow.exit_code == 0, narrow.stderr
+    assert "top α*" in narrow.stderr and (tmp_path / "s.png").stat().st_size > 0
+    (n, rho), = rows(pat_ws, "SELECT count(*), max(rho) FROM pat_sessions")
+    assert n == event[1] and 0.25 <= rho <= 1.0  # ρ from (17): at least ρ0
+
+    for args, code, words in ((["--session", "event:999"], 1, "matches no image"), (["--session", "all", "--rho", "2"], 2, "--rho"),
+                              (["--session", "yesterday"], 2, "expected all")):
+        bad = cli("pat", "-w", pat_ws, *args)
+        assert bad.exit_code == code and words in bad.stderr and bad.stdout == ""
+    assert rows(pat_ws, "SELECT count(*) FROM pat_sessions")[0][0] == event[1]  # nothing lost
+    assert manifest(cli("pat", "-w", pat_ws, "--force"))["computed"] == 1  # a PAT re-run drops the session maps
+    assert rows(pat_ws, "SELECT count(*) FROM pat_sessions") == [(0,)]

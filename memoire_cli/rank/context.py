@@ -62,17 +62,19 @@ class UserContext:
 
     @classmethod
     def load(cls, ws: Any, user_id: str, session: Session, *, image_size: int, embeddings: np.ndarray | None = None,
-             embedder: Any = None) -> UserContext:
+             embedder: Any = None, model_inputs: bool = True) -> UserContext:
         """Read the user's session. ``embeddings``: (n_images_of_user, D) rows by images.idx (default: the
-        stored ``rank_embeddings`` array when present, else computed with ``embedder`` or the default one)."""
+        stored ``rank_embeddings`` array when present, else computed with ``embedder`` or the default one).
+        ``model_inputs=False`` skips the predictor's RGB and the embeddings (``rgb`` is (0, S, S, 3) and
+        ``embeddings`` (N, 0)): enough for α* and re-fusion (``memoire pat --session``)."""
         from memoire_cli.train.predictor import preprocess
 
         with ws.connect(read_only=True) as con:  # one connection for every read (each open costs ~10 ms)
-            return cls._load(ws, _Reader(con), user_id, session, image_size, embeddings, embedder, preprocess)
+            return cls._load(ws, _Reader(con), user_id, session, image_size, embeddings, embedder, preprocess, model_inputs)
 
     @classmethod
     def _load(cls, ws: Any, db: Any, user_id: str, session: Session, image_size: int, embeddings: np.ndarray | None,
-              embedder: Any, preprocess: Any) -> UserContext:
+              embedder: Any, preprocess: Any, model_inputs: bool = True) -> UserContext:
         idxs = session_indices(db, user_id, session)
         rows = {r[1]: r for r in db.query(
             "SELECT image_id, idx, width, height, event_id, taken_at FROM images WHERE user_id = ? ORDER BY idx", [user_id])}
@@ -114,13 +116,15 @@ class UserContext:
             stack = (np.stack([np.asarray(mask_array[m])[:height, :width] for m, _, _ in found])
                      if found else np.zeros((0, height, width), np.uint8))
             masks.append(ImageMasks(np.array([t for _, t, _ in found], np.int64), np.array([c for _, _, c in found], object), stack))
-        rgb = np.zeros((len(sel), image_size, image_size, 3), np.uint8)
-        for k, image in enumerate(images):
+        rgb = np.zeros((len(sel) if model_inputs else 0, image_size, image_size, 3), np.uint8)
+        for k, image in enumerate(images if model_inputs else []):
             rgb[k], _ = preprocess(image, np.zeros(image.shape[:2], np.float32), image_size)
         name = ""
-        if embeddings is None:
+        if embeddings is None and model_inputs:
             embeddings, name = stored_embeddings(ws, user_id, len(rows), db)
-        if embeddings is None:
+        if not model_inputs:  # re-fusion only (`memoire pat --session`): no model input, no embedding
+            emb = np.zeros((len(sel), 0), np.float32)
+        elif embeddings is None:
             from memoire_cli.embed import load_embedder
             from memoire_cli.embed.resize import squares
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -95,3 +96,17 @@ def manifest(result) -> dict:  # noqa: ANN001
     if obj.get("stage") != "status":
         assert manifest_problems(obj) == [], obj
     return obj
+
+
+def spec_file() -> Path:
+    """The specification (the Memoire supplementary material): ``$MEMOIRE_SPEC``, else a
+    ``shared/spec/memoire-supplementary.txt`` or ``spec/memoire-supplementary.txt`` beside the
+    checkout or one of its parents. Tests that compare text with it skip when it is absent."""
+    explicit = os.environ.get("MEMOIRE_SPEC")
+    if explicit:
+        return Path(explicit)
+    for folder in Path(__file__).resolve().parents:
+        for rel in ("shared/spec/memoire-supplementary.txt", "spec/memoire-supplementary.txt"):
+            if (folder / rel).is_file():
+                return folder / rel
+    return Path("memoire-supplementary.txt")

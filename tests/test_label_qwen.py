@@ -14,7 +14,9 @@ from memoire_cli.errors import MemoireError
 from memoire_cli.label import qwen
 from memoire_cli.label.qwen import PROMPT, NULL_RATIONALE, PairInput, QwenJudge, locate_qwen, parse_answer
 
-SPEC = Path("/work/shared/spec/memoire-supplementary.txt")
+from conftest import spec_file
+
+SPEC = spec_file()
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
             "<|video_pad|>"]
 WORDS = ["[UNK]", "Image1", "Image2", "Image1:", "Image2:", "Birthday;", "Tag", "card:", "user", "assistant"]

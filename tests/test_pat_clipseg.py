@@ -19,22 +19,10 @@ from memoire_cli.pat.clipseg import (
 )
 from memoire_cli.synth.ontology import EVENT_TYPES
 
-SPEC = Path("/work/shared/spec/memoire-supplementary.txt")
+from conftest import spec_file
+from memoire_cli.synth.render.diffusion.tiny import byte_vocab
 
-
-def _byte_vocab() -> dict[str, int]:
-    """CLIP's byte-level alphabet (each byte as a word piece and as a word end), plus the special tokens."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    chars = [chr(c) for c in cs]
-    tokens = ["<|startoftext|>", "<|endoftext|>"] + chars + [c + "</w>" for c in chars]
-    return {t: i for i, t in enumerate(tokens)}
+SPEC = spec_file()
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +39,7 @@ def tiny_clipseg(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
     folder = tmp_path_factory.mktemp("tiny-clipseg")
-    vocab_map = _byte_vocab()
+    vocab_map = byte_vocab()
     tokenizer = CLIPTokenizer(vocab=vocab_map, merges=[], model_max_length=64)
     image_processor = ViTImageProcessor(
         do_resize=True, size={"height": 32, "width": 32}, do_normalize=True,

@@ -20,7 +20,7 @@ WORDS = ("a candid birthday wedding graduation in at the home living room park b
          "photorealistic no watermark portrait face person wide shot pan video").split()
 
 
-def _byte_vocab() -> dict[str, int]:
+def byte_vocab() -> dict[str, int]:
     """CLIP's byte-to-unicode alphabet as single-character tokens (no merges): every text tokenizes."""
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs = bs[:]
@@ -38,7 +38,7 @@ def _byte_vocab() -> dict[str, int]:
 def clip_tokenizer(max_length: int = 77):  # noqa: ANN201 - transformers type
     from transformers import CLIPTokenizer
 
-    return CLIPTokenizer(vocab=_byte_vocab(), merges=[], model_max_length=max_length, pad_token="<|endoftext|>")
+    return CLIPTokenizer(vocab=byte_vocab(), merges=[], model_max_length=max_length, pad_token="<|endoftext|>")
 
 
 def t5_tokenizer(max_length: int = 256):  # noqa: ANN201
@@ -66,7 +66,7 @@ def llama_tokenizer(max_length: int = 512):  # noqa: ANN201
 def _clip_text(hidden: int, projection: bool):  # noqa: ANN202
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    cfg = CLIPTextConfig(vocab_size=len(_byte_vocab()), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=1,
+    cfg = CLIPTextConfig(vocab_size=len(byte_vocab()), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=1,
                          num_attention_heads=2, max_position_embeddings=77, projection_dim=hidden,
                          bos_token_id=0, eos_token_id=1, pad_token_id=1)
     return (CLIPTextModelWithProjection if projection else CLIPTextModel)(cfg)

@@ -83,6 +83,8 @@ def test_bad_input(cli, box_renderer, tmp_path: Path) -> None:
     assert cli("synth", "-w", ws, "--users", "1", "--images-per-user", "2", "--frames-per-clip", "0", "--image-size", "128", "--anchors", "1").exit_code == 0
     before = cli("pat", "-w", ws)
     assert before.exit_code == 1 and "needs the outputs of synth or ingest and persona" in before.stderr
+    no_maps = cli("pat", "-w", ws, "--session", "all")
+    assert no_maps.exit_code == 1 and "`memoire pat --session` needs the outputs of pat" in no_maps.stderr
     for args, words in ((["--theta-det", "1.5"], "--theta-det"), (["--clipseg", str(tmp_path / "nope")], "no such folder"),
                         (["--grounder", "sam"], "--grounder must be one of")):
         result = cli("pat", "-w", ws, *args)

@@ -129,6 +129,7 @@ class CamGrounder:
         if unknown:
             raise ValueError(f"CONCEPTS names classes ImageNet-1k lacks: {unknown}")
         self.prior = PriorGrounder()
+        self.weight = self.model.get_classifier().weight.detach().float().numpy()  # (1000, 1280) class weights W_c
         self._cached: tuple[str, np.ndarray, np.ndarray] | None = None  # (image digest, F, p) of the last image
 
     def describe(self) -> str:
@@ -172,12 +173,11 @@ class CamGrounder:
         import torch.nn.functional as F
 
         fmap, probs = self._features(image_rgb)
-        weight = self.model.get_classifier().weight.detach().float().numpy()  # (1000, 1280)
         height, width = image_rgb.shape[:2]
         best = np.zeros(fmap.shape[1:], np.float32)  # (h, w)
         for name in classes:
             c = self.index[name]
-            cam = np.maximum(np.tensordot(weight[c], fmap, axes=(0, 0)), 0.0).astype(np.float32)  # (h, w)
+            cam = np.maximum(np.tensordot(self.weight[c], fmap, axes=(0, 0)), 0.0).astype(np.float32)  # (h, w)
             peak = float(cam.max())
             if peak <= 0.0:
                 continue

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from memoire_cli.errors import MemoireError
-from memoire_cli.stage import Selection, manifest_of, new_run, record_failure, record_run
+from memoire_cli.stage import Selection, input_users, manifest_of, new_run, record_failure, record_run
 from memoire_cli.workspace import Workspace, utcnow
 
 
@@ -57,8 +57,7 @@ def run_session(ws: Workspace, selection: Selection, session_text: str, rho: flo
     from memoire_cli.rank.session import check_session, parse_session
 
     session = parse_session(session_text)
-    users = selection.apply([u for (u,) in ws.query("SELECT user_id FROM stage_users WHERE stage = 'pat' ORDER BY user_id")]
-                            or _none(ws))
+    users = selection.apply(input_users(ws, "pat --session", ("pat",)))
     counts = check_session(ws, users, session)
     params = {"session": session.text, "rho": "auto" if rho is None else rho}
     run = new_run("pat", params, "session.1", selection.shard, len(users))
@@ -90,10 +89,6 @@ def run_session(ws: Workspace, selection: Selection, session_text: str, rho: flo
     manifest.update(action="session", session=session.text,
                     wrote={"tables": ["pat_sessions"], "arrays": [ws.schema.arrays["pat_session_attention"].path]})
     return manifest
-
-
-def _none(ws: Workspace) -> list[str]:
-    raise MemoireError(f"`memoire pat --session` needs the outputs of pat in {ws.root}, and there are none yet: run `memoire pat` first")
 
 
 def _obj(values: list) -> np.ndarray:

@@ -33,6 +33,8 @@ SECTION_TITLES = {
 }
 COLUMNS = (("srcc", "SRCC ↑"), ("aps", "APS@k ↑"), ("redundancy", "Redundancy@k ↓"), ("coverage", "Coverage@k ↑"),
            ("coverage_events", "Coverage@k (events) ↑"), ("latency_ms", "rank ms (median/user)"))
+#: Columns only some sections have: Table 13's saliency agreement (S2.4 B4, :mod:`memoire_cli.eval.saliency`).
+SECTION_COLUMNS = {"B4": (("saliency_r", "Saliency↔PAT r ↑"),)}
 
 
 def fmt(x: Any, digits: int = 3) -> str:
@@ -43,7 +45,8 @@ def fmt(x: Any, digits: int = 3) -> str:
 
 def row_dict(row: Any) -> dict[str, Any]:
     return {"section": row.section, "variant": row.variant, "setting": row.setting, "status": row.status,
-            "note": row.note, "n_users": row.n_users, **{k: row.summary.get(k) for k in ("srcc", "srcc_lo", "srcc_hi", *[c for c, _ in COLUMNS[1:]])}}
+            "note": row.note, "n_users": row.n_users, **{k: row.summary.get(k) for k in ("srcc", "srcc_lo", "srcc_hi", *[c for c, _ in COLUMNS[1:]])},
+            **{c: row.summary.get(c) for c, _ in SECTION_COLUMNS.get(row.section, ())}}
 
 
 def srcc_cell(r: dict[str, Any]) -> str:
@@ -65,12 +68,14 @@ def table_rows(summary: dict[str, Any], section: str) -> tuple[list[str], list[l
             n = max((c["n_users"] for c in cells.values()), default=0)
             body.append([a, *[srcc_cell(cells[x]) if cells[x]["status"] == "ok" else cells[x]["status"] for x in rhos], str(n)])
         return head, body
-    head = ["Variant", "Setting", "SRCC [95% CI] ↑", *[name for _, name in COLUMNS[1:]], "users", "status / note"]
+    extra = SECTION_COLUMNS.get(section, ())
+    head = ["Variant", "Setting", "SRCC [95% CI] ↑", *[name for _, name in COLUMNS[1:]], *[name for _, name in extra], "users",
+            "status / note"]
     body = []
     for r in rows:
         ok = r["status"] == "ok"
         body.append([r["variant"], r["setting"], srcc_cell(r) if ok else "–",
-                     *[fmt(r.get(c), 1 if c in ("aps", "latency_ms") else 3) if ok else "–" for c, _ in COLUMNS[1:]],
+                     *[fmt(r.get(c), 1 if c in ("aps", "latency_ms") else 3) if ok else "–" for c, _ in (*COLUMNS[1:], *extra)],
                      str(r["n_users"]), r["status"] + (f": {r['note']}" if r["note"] else "")])
     return head, body
 

@@ -19,7 +19,8 @@ A           Table 9: full, No-PERSONA (A1), No-PAT (A2), No-Diversity (A3),    q
             location-only masks
 B1          Table 10: λ ∈ {0, 0.2, 0.4, 0.6, 0.8}                               quick
 B2          Table 11: ρ ∈ {0, 0.25, 0.5, 0.75} by archetype                     full
-B4          Table 13: logistic vs hinge                                         quick
+B4          Table 13: logistic vs hinge, with Saliency↔PAT r                   quick
+            (:mod:`memoire_cli.eval.saliency`)
 C1          Table 15: tag drop/swap at 0–40 %                                   full
 B3          Table 12: persona pruned to top 250/500/1000 nodes, with latency    full
 C2          Table 16: strict τ_match (+15 %, more FNs) / lax (−15 %, FPs)       full
@@ -104,6 +105,7 @@ class UserResult:
     coverage_events: float
     latency_ms: float
     selected: list[str]
+    saliency_r: float = float("nan")  # B4: Saliency ↔ PAT r (mean over the user's images), NaN when not measured
 
 
 @dataclass
@@ -149,7 +151,7 @@ def plan_rows(suite: str, k: int) -> tuple[list[Row], dict[str, MemoireSetting]]
     mem("A", "Location-only", "masks L", replace(FULL, tag_types=("L",)))
     for lam in LAMBDAS:
         mem("B1", f"λ={lam:g}", f"{lam:g}", replace(FULL, lam=lam))
-    mem("B4", "Logistic (ours)", "model default", FULL, note="saliency↔PAT r not measured: the Predictor API exposes no saliency")
+    mem("B4", "Logistic (ours)", "model default", FULL)
     mem("B4", "Hinge (margin=1.0)", "model hinge", replace(FULL, model="hinge"))
     reason_pat = "needs `memoire pat` re-run with other constants for the evaluated users; not run by this version"
     rows.append(Row("B5", "PAT constants ±10/20 %", "τ_match, τ, σ", None, status="not run", note=reason_pat))
@@ -256,12 +258,13 @@ def reselect(ctx: Any, ranking: Any, lam: float, k: int) -> list[str]:
 
 
 def evaluate_memoire(ws: Any, setting: MemoireSetting, ctx: Any, predictor: Any, pis: dict[str, float], k: int,
-                     cache: dict[str, Any] | None = None) -> UserResult:
+                     cache: dict[str, Any] | None = None, saliency: bool = False) -> UserResult:
     """Memoire's metrics for one user under ``setting`` (set metrics on the true tags/pixels).
 
     ``cache`` (per user: setting key → (ranking, ms)) lets settings that differ from a ranked one only
     in λ reuse its scores and re-run the selection alone (:func:`reselect`)."""
     from memoire_cli.eval.perturb import prune_graph, tag_noise
+    from memoire_cli.eval.saliency import FedInputs, saliency_pat_r
     from memoire_cli.rank import RankOptions, rank_user
 
     plain = not setting.noise and setting.prune is None and not setting.strict_faces
@@ -284,11 +287,15 @@ def evaluate_memoire(ws: Any, setting: MemoireSetting, ctx: Any, predictor: Any,
     options = RankOptions(k=k, lam=setting.lam, rho=setting.rho, alpha=setting.alpha, tag_types=setting.tag_types,
                           model=setting.model, runtime=getattr(predictor, "runtime", "torch"))
     t0 = time.perf_counter()
-    ranking = rank_user(work, predictor, options)
+    fed = FedInputs(predictor) if saliency else predictor
+    ranking = rank_user(work, fed, options)
     latency = (time.perf_counter() - t0) * 1e3
     if cache is not None and plain:
         cache[setting.key] = (ranking, latency)
-    return _metrics(ctx, ranking.image_ids, ranking.selected, pis, latency)
+    result = _metrics(ctx, ranking.image_ids, ranking.selected, pis, latency)
+    if saliency and fed.attention is not None:  # B4: Grad-CAM on exactly what the model scored (not timed)
+        result.saliency_r = saliency_pat_r(predictor, fed.rgb, fed.attention)
+    return result
 
 
 def summarise(row: Row, per_user: dict[str, UserResult], archetypes: dict[str, str]) -> None:
@@ -307,6 +314,8 @@ def summarise(row: Row, per_user: dict[str, UserResult], archetypes: dict[str, s
                    "coverage": metrics.nanmean(r.coverage for r in res),
                    "coverage_events": metrics.nanmean(r.coverage_events for r in res),
                    "latency_ms": float(np.median([r.latency_ms for r in res]))}
+    if row.section == "B4":
+        row.summary["saliency_r"] = metrics.nanmean(r.saliency_r for r in res)
 
 
 @dataclass
@@ -353,6 +362,10 @@ def run_suite(ws: Any, truth: GroundTruth, suite: str, k: int, runtime: str, con
             row.status, row.note = "missing model", f"run `{TRAIN_COMMANDS.get(s.model, 'memoire train --name ' + s.model)}` to make it"
     per_user: dict[str, dict[str, UserResult]] = {}
     wanted = {r.source for r in rows if r.status == "ok" and r.source}
+    salient = {r.source for r in rows if r.section == "B4" and r.status == "ok"} if runtime == "torch" else set()
+    for row in rows:
+        if row.section == "B4" and row.status == "ok" and runtime != "torch":
+            row.note = "Saliency↔PAT r not measured with ONNX (Grad-CAM needs the torch runtime)"
     embedder = ""
     for user in truth.users():
         pis = truth.pis[user]
@@ -374,7 +387,7 @@ def run_suite(ws: Any, truth: GroundTruth, suite: str, k: int, runtime: str, con
                 sig = user_signals(ws, ctx)
                 result = evaluate_baseline(source.split(":", 1)[1], ctx, sig, pis, k)
             else:
-                result = evaluate_memoire(ws, s, ctx, predictors[s.model], pis, k, cache)
+                result = evaluate_memoire(ws, s, ctx, predictors[s.model], pis, k, cache, saliency=source in salient)
             per_user.setdefault(source, {})[user] = result
         console.print(f"eval: {user}: {len(pis)} images, {len(wanted)} rankings in {time.perf_counter() - t0:.1f} s")
     for row in rows:

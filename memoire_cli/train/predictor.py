@@ -4,7 +4,8 @@
 * :func:`load_user_inputs` — a user's images and attention maps, preprocessed.
 * :func:`load_predictor` — a trained model of the workspace (``W/models/<name>/best.pt``, or its
   ``model.onnx`` with ``runtime="onnx"``), checked against the ``models`` table.
-* :class:`Predictor` — ``score`` (raw s(I)) and ``impact`` (calibrated 0–100).
+* :class:`Predictor` — ``score`` (raw s(I)), ``impact`` (calibrated 0–100) and ``saliency`` (Grad-CAM
+  of s(I) at the input size, S1.4.2 / Table 13; torch runtime only).
 
 Impact calibration: at the end of training, s(I) is computed on every training image and 101
 quantiles are stored (``models.calibration``); ``impact(s)`` is 100 × the interpolated empirical CDF,
@@ -128,15 +129,20 @@ class Predictor:
     device: str = "cpu"
     _model: Any = None  # torch module (runtime torch) or onnxruntime session (runtime onnx)
 
-    def score(self, rgb: np.ndarray, attention: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        """(N,S,S,3) uint8 and (N,S,S) float32 → (N,) float32 raw s(I). ``fusion none`` ignores A(I)."""
+    def _check_inputs(self, rgb: np.ndarray, attention: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rgb = np.asarray(rgb)
         attention = np.asarray(attention, np.float32)
         n = len(rgb)
         s = self.image_size
-        if rgb.shape[1:] != (s, s, 3) or attention.shape != (n, s, s):
+        if rgb.ndim != 4 or rgb.shape[1:] != (s, s, 3) or attention.shape != (n, s, s):
             raise ValueError(f"{self.name}: inputs must be ({n}, {s}, {s}, 3) and ({n}, {s}, {s}), "
                              f"got {rgb.shape} and {attention.shape}")
+        return rgb, attention
+
+    def score(self, rgb: np.ndarray, attention: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """(N,S,S,3) uint8 and (N,S,S) float32 → (N,) float32 raw s(I). ``fusion none`` ignores A(I)."""
+        rgb, attention = self._check_inputs(rgb, attention)
+        n = len(rgb)
         out = np.zeros(n, np.float32)
         for start in range(0, n, max(1, batch_size)):
             x, a = to_network_inputs(rgb[start:start + batch_size], attention[start:start + batch_size])
@@ -152,6 +158,52 @@ class Predictor:
             xt = torch.from_numpy(x).to(self.device)
             at = torch.from_numpy(a).to(self.device)
             return self._model(xt, at).float().cpu().numpy().reshape(-1)
+
+    def saliency(self, rgb: np.ndarray, attention: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """The model's saliency Ŝ(I) (S1.4.2; Table 13's "Saliency ↔ PAT r"): (N,S,S,3) uint8 and (N,S,S)
+        float32 A(I) → (N,S,S) float32 in [0, 1].
+
+        Grad-CAM of s(I) over the network's last feature map (the map the head pools, as the alignment
+        loss uses it: :func:`memoire_cli.train.losses.gradcam`), upsampled bilinearly to S×S and min–max
+        normalised per image (a map with no variance, e.g. all channels' weighted sum ≤ 0, is all zeros).
+        The backbone runs without a graph; only the head is differentiated, w.r.t. the feature map, so
+        no gradient reaches (or accumulates on) the weights; the model is in eval mode (dropout off)
+        and its mode is restored after. ``fusion none`` ignores A(I) as :meth:`score` does.
+        Torch runtime only: an ONNX graph has no gradients (MemoireError).
+        """
+        if self.runtime != "torch":
+            raise MemoireError(f"model {self.name!r}: saliency (Grad-CAM) needs the torch runtime; the {self.runtime} "
+                               f"runtime has no gradients (use --runtime torch)")
+        import torch
+        import torch.nn.functional as F
+
+        from memoire_cli.train.losses import gradcam
+
+        rgb, attention = self._check_inputs(rgb, attention)
+        n, s = len(rgb), self.image_size
+        out = np.zeros((n, s, s), np.float32)
+        model = self._model
+        was_training = model.training
+        model.eval()
+        try:
+            for start in range(0, n, max(1, batch_size)):
+                x, a = to_network_inputs(rgb[start:start + batch_size], attention[start:start + batch_size])
+                xt = torch.from_numpy(x).to(self.device)
+                at = torch.from_numpy(a).to(self.device)
+                with torch.no_grad():
+                    feats = model.features(xt, at)  # (B, C, h, w)
+                with torch.enable_grad():
+                    feats = feats.detach().requires_grad_(True)
+                    scores = model.head(model.pooled(feats)).squeeze(-1)  # (B,) = forward_with_features' s(I)
+                    cam = gradcam(scores, feats, create_graph=False).detach()  # (B, h, w)
+                up = F.interpolate(cam[:, None].float(), size=(s, s), mode="bilinear", align_corners=False)[:, 0]
+                lo = up.amin(dim=(1, 2), keepdim=True)
+                span = up.amax(dim=(1, 2), keepdim=True) - lo
+                norm = torch.where(span > 1e-12, (up - lo) / span.clamp_min(1e-12), torch.zeros_like(up))
+                out[start:start + len(x)] = norm.cpu().numpy()
+        finally:
+            model.train(was_training)
+        return out
 
     def impact(self, scores: np.ndarray) -> np.ndarray:
         """Calibrated 0–100 personal impact score for display (see module docstring)."""

@@ -83,6 +83,8 @@ def test_gradcam_shape_range_and_no_side_effects(fusion: str) -> None:
     want = ((cam - lo) / (cam.amax(dim=(1, 2), keepdim=True) - lo)).detach().numpy()
     assert np.allclose(sal, want, atol=1e-5)
     assert np.allclose(p.saliency(rgb, att, batch_size=5), sal, atol=1e-4)  # batching does not matter (float noise)
+    scores, sal2 = p.score_and_saliency(rgb, att, batch_size=2)  # one pass: the scores are score()'s, bit for bit
+    assert np.array_equal(scores, p.score(rgb, att, batch_size=2)) and np.array_equal(sal2, sal)
     if fusion == "none":  # A(I) is ignored by the RGB-only variant
         assert np.allclose(p.saliency(rgb, 1.0 - att), sal, atol=1e-4)
     else:
@@ -119,6 +121,23 @@ class MapAsSaliency:
 
     def saliency(self, rgb, attention, batch_size=32):
         return self.fn(np.asarray(attention, np.float32))
+
+
+def test_fed_inputs_records_what_rank_user_scored() -> None:
+    from memoire_cli.eval.saliency import FedInputs, mean_r, saliency_pat_r
+    from memoire_cli.rank import RankOptions, rank_user
+
+    p = tiny_predictor()
+    ctx = synthetic_context("u0000")
+    plain = rank_user(ctx, p, RankOptions(k=3))
+    fed = FedInputs(p, saliency=True)
+    ranked = rank_user(ctx, fed, RankOptions(k=3))
+    assert ranked.image_ids == plain.image_ids and np.array_equal(ranked.scores, plain.scores) and ranked.selected == plain.selected
+    assert fed.rgb is ctx.rgb and fed.attention.shape == fed.saliency.shape == (len(ctx), SIZE, SIZE)
+    assert mean_r(fed.saliency, fed.attention) == pytest.approx(saliency_pat_r(p, ctx.rgb, fed.attention), abs=1e-6)
+    recorder = FedInputs(p)  # without saliency: a plain pass-through
+    rank_user(ctx, recorder, RankOptions(k=3))
+    assert recorder.saliency is None and np.array_equal(recorder.attention, fed.attention)
 
 
 def test_pearson_r_on_constructed_maps() -> None:

@@ -11,9 +11,10 @@ S1.4.1 preprocessing: (S, S) in [0, 1]); a user's value is the mean over the ses
   r = 0 — the model shows no spatial preference, as the alignment loss reads it (``alignment_loss``
   sets corr = 0 there) — rather than being dropped, which would flatter a model that often has none.
 
-:class:`FedInputs` wraps a predictor so that eval recovers the exact (RGB, A*(I)) that
-:func:`memoire_cli.rank.rank_user` scored, with no second re-fusion: the B4 rows cost one batched
-Grad-CAM pass per model and user.
+:class:`FedInputs` wraps a predictor so that eval gets the Grad-CAM of exactly the (RGB, A*(I)) that
+:func:`memoire_cli.rank.rank_user` scored, from the scoring pass itself
+(:meth:`~memoire_cli.train.predictor.Predictor.score_and_saliency`): no second re-fusion and no
+second forward — B4 adds one head backward per model and user.
 """
 
 from __future__ import annotations
@@ -50,35 +51,49 @@ def map_correlations(saliency: np.ndarray, attention: np.ndarray) -> np.ndarray:
     return r
 
 
-def saliency_pat_r(predictor: Any, rgb: np.ndarray, attention: np.ndarray, batch_size: int = 32) -> float:
-    """One user's Saliency ↔ PAT r: the mean over images of :func:`map_correlations` between the
-    predictor's Grad-CAM on (rgb (N,S,S,3) uint8, attention (N,S,S) float32) and that attention.
-
-    NaN when every image's A*(I) is constant (or N = 0). The ONNX runtime raises MemoireError
-    (Grad-CAM needs gradients).
-    """
-    attention = np.asarray(attention, np.float32)
+def mean_r(saliency: np.ndarray, attention: np.ndarray) -> float:
+    """One user's Saliency ↔ PAT r from the maps (N, S, S): the mean of :func:`map_correlations` over the
+    images with a usable A*(I); NaN when there is none (or N = 0)."""
     if not len(attention):
         return float("nan")
-    r = map_correlations(predictor.saliency(rgb, attention, batch_size=batch_size), attention)
+    r = map_correlations(saliency, attention)
     finite = r[np.isfinite(r)]
     return float(finite.mean()) if len(finite) else float("nan")
 
 
+def saliency_pat_r(predictor: Any, rgb: np.ndarray, attention: np.ndarray, batch_size: int = 32) -> float:
+    """One user's Saliency ↔ PAT r: :func:`mean_r` of the predictor's Grad-CAM on (rgb (N,S,S,3) uint8,
+    attention (N,S,S) float32) and that attention. The ONNX runtime raises MemoireError (Grad-CAM
+    needs gradients)."""
+    attention = np.asarray(attention, np.float32)
+    if not len(attention):
+        return float("nan")
+    return mean_r(predictor.saliency(rgb, attention, batch_size=batch_size), attention)
+
+
 class FedInputs:
-    """A predictor stand-in that records what it is asked to score (and passes everything through).
+    """A predictor stand-in that records what it is asked to score (and passes everything else through).
 
     After ``rank_user(ctx, FedInputs(p), options)``, ``rgb`` (N,S,S,3) and ``attention`` (N,S,S) are the
-    inputs of the last ``score`` call — the session's images and their A*(I) in context order.
+    inputs of the last ``score`` call — the session's images and their A*(I) in context order. With
+    ``saliency=True`` (torch runtime) the scores come from :meth:`Predictor.score_and_saliency` — the
+    same values as ``score`` — and ``saliency`` (N,S,S) holds the Grad-CAM maps of that same forward
+    pass. A ranking timed through it therefore includes the head's backward and the upsampling
+    (``benchmarks/bench_eval.py`` measures that share).
     """
 
-    def __init__(self, predictor: Any):
+    def __init__(self, predictor: Any, saliency: bool = False):
         self.predictor = predictor
+        self.want_saliency = saliency
         self.rgb: np.ndarray | None = None
         self.attention: np.ndarray | None = None
+        self.saliency: np.ndarray | None = None
 
     def score(self, rgb: np.ndarray, attention: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
         self.rgb, self.attention = rgb, attention
+        if self.want_saliency:
+            scores, self.saliency = self.predictor.score_and_saliency(rgb, attention, *args, **kwargs)
+            return scores
         return self.predictor.score(rgb, attention, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:

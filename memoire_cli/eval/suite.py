@@ -264,7 +264,7 @@ def evaluate_memoire(ws: Any, setting: MemoireSetting, ctx: Any, predictor: Any,
     ``cache`` (per user: setting key → (ranking, ms)) lets settings that differ from a ranked one only
     in λ reuse its scores and re-run the selection alone (:func:`reselect`)."""
     from memoire_cli.eval.perturb import prune_graph, tag_noise
-    from memoire_cli.eval.saliency import FedInputs, saliency_pat_r
+    from memoire_cli.eval.saliency import FedInputs, mean_r
     from memoire_cli.rank import RankOptions, rank_user
 
     plain = not setting.noise and setting.prune is None and not setting.strict_faces
@@ -287,14 +287,14 @@ def evaluate_memoire(ws: Any, setting: MemoireSetting, ctx: Any, predictor: Any,
     options = RankOptions(k=k, lam=setting.lam, rho=setting.rho, alpha=setting.alpha, tag_types=setting.tag_types,
                           model=setting.model, runtime=getattr(predictor, "runtime", "torch"))
     t0 = time.perf_counter()
-    fed = FedInputs(predictor) if saliency else predictor
+    fed = FedInputs(predictor, saliency=True) if saliency else predictor  # B4: Grad-CAM from the scoring pass
     ranking = rank_user(work, fed, options)
     latency = (time.perf_counter() - t0) * 1e3
     if cache is not None and plain:
         cache[setting.key] = (ranking, latency)
     result = _metrics(ctx, ranking.image_ids, ranking.selected, pis, latency)
-    if saliency and fed.attention is not None:  # B4: Grad-CAM on exactly what the model scored (not timed)
-        result.saliency_r = saliency_pat_r(predictor, fed.rgb, fed.attention)
+    if saliency and fed.saliency is not None:  # B4: Grad-CAM vs exactly the A*(I) the model scored
+        result.saliency_r = mean_r(fed.saliency, fed.attention)
     return result
 
 

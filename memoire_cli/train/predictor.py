@@ -4,8 +4,8 @@
 * :func:`load_user_inputs` — a user's images and attention maps, preprocessed.
 * :func:`load_predictor` — a trained model of the workspace (``W/models/<name>/best.pt``, or its
   ``model.onnx`` with ``runtime="onnx"``), checked against the ``models`` table.
-* :class:`Predictor` — ``score`` (raw s(I)), ``impact`` (calibrated 0–100) and ``saliency`` (Grad-CAM
-  of s(I) at the input size, S1.4.2 / Table 13; torch runtime only).
+* :class:`Predictor` — ``score`` (raw s(I)), ``impact`` (calibrated 0–100) and ``saliency`` /
+  ``score_and_saliency`` (Grad-CAM of s(I) at the input size, S1.4.2 / Table 13; torch runtime only).
 
 Impact calibration: at the end of training, s(I) is computed on every training image and 101
 quantiles are stored (``models.calibration``); ``impact(s)`` is 100 × the interpolated empirical CDF,
@@ -161,14 +161,20 @@ class Predictor:
 
     def saliency(self, rgb: np.ndarray, attention: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """The model's saliency Ŝ(I) (S1.4.2; Table 13's "Saliency ↔ PAT r"): (N,S,S,3) uint8 and (N,S,S)
-        float32 A(I) → (N,S,S) float32 in [0, 1].
+        float32 A(I) → (N,S,S) float32 in [0, 1]. See :meth:`score_and_saliency`."""
+        return self.score_and_saliency(rgb, attention, batch_size)[1]
 
-        Grad-CAM of s(I) over the network's last feature map (the map the head pools, as the alignment
-        loss uses it: :func:`memoire_cli.train.losses.gradcam`), upsampled bilinearly to S×S and min–max
-        normalised per image (a map with no variance, e.g. all channels' weighted sum ≤ 0, is all zeros).
-        The backbone runs without a graph; only the head is differentiated, w.r.t. the feature map, so
-        no gradient reaches (or accumulates on) the weights; the model is in eval mode (dropout off)
-        and its mode is restored after. ``fusion none`` ignores A(I) as :meth:`score` does.
+    def score_and_saliency(self, rgb: np.ndarray, attention: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """s(I) (N,) float32, as :meth:`score` gives it, and the saliency Ŝ(I) (N,S,S) float32 in [0, 1]
+        from the same forward pass (S1.4.2; Table 13).
+
+        Ŝ(I): Grad-CAM of s(I) over the network's last feature map (the map the head pools, as the
+        alignment loss uses it: :func:`memoire_cli.train.losses.gradcam`), upsampled bilinearly to S×S
+        and min–max normalised per image (a map with no variance — all channels' weighted sum ≤ 0 — is
+        all zeros). The backbone runs without a graph; only the head is differentiated, w.r.t. the
+        feature map, so no gradient reaches (or accumulates on) the weights and the extra cost over
+        :meth:`score` is the head's backward. The model runs in eval mode (dropout off); its mode is
+        restored after. ``fusion none`` ignores A(I) as :meth:`score` does.
         Torch runtime only: an ONNX graph has no gradients (MemoireError).
         """
         if self.runtime != "torch":
@@ -181,6 +187,7 @@ class Predictor:
 
         rgb, attention = self._check_inputs(rgb, attention)
         n, s = len(rgb), self.image_size
+        scores = np.zeros(n, np.float32)
         out = np.zeros((n, s, s), np.float32)
         model = self._model
         was_training = model.training
@@ -194,8 +201,9 @@ class Predictor:
                     feats = model.features(xt, at)  # (B, C, h, w)
                 with torch.enable_grad():
                     feats = feats.detach().requires_grad_(True)
-                    scores = model.head(model.pooled(feats)).squeeze(-1)  # (B,) = forward_with_features' s(I)
-                    cam = gradcam(scores, feats, create_graph=False).detach()  # (B, h, w)
+                    batch = model.head(model.pooled(feats)).squeeze(-1)  # (B,): forward_with_features' s(I)
+                    cam = gradcam(batch, feats, create_graph=False).detach()  # (B, h, w)
+                scores[start:start + len(x)] = batch.detach().float().cpu().numpy()
                 up = F.interpolate(cam[:, None].float(), size=(s, s), mode="bilinear", align_corners=False)[:, 0]
                 lo = up.amin(dim=(1, 2), keepdim=True)
                 span = up.amax(dim=(1, 2), keepdim=True) - lo
@@ -203,7 +211,7 @@ class Predictor:
                 out[start:start + len(x)] = norm.cpu().numpy()
         finally:
             model.train(was_training)
-        return out
+        return scores, out
 
     def impact(self, scores: np.ndarray) -> np.ndarray:
         """Calibrated 0–100 personal impact score for display (see module docstring)."""

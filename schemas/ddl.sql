@@ -428,6 +428,15 @@ CREATE TABLE IF NOT EXISTS pat_faces (
   PRIMARY KEY (user_id, face_idx)
 );
 
+-- pat_references: The one enrolment reference per person tag (S1.3 "Inputs"; the mean of its anchor portraits' ArcFace embeddings, L2-normalised) that faces were assigned against, in pat/{user_id}/references[row]. Person tags whose anchors show no face are absent. Workspaces whose pat ran before this table existed have no rows and no array: re-run `memoire pat`.
+-- producer: pat; consumers: eval (B5 PAT constants, C2 face-ID errors: the assignment re-run at another τ_match)
+CREATE TABLE IF NOT EXISTS pat_references (
+  user_id VARCHAR,
+  row INTEGER,
+  tag_id INTEGER,
+  PRIMARY KEY (user_id, row)
+);
+
 -- pat_sessions: `memoire pat --session`: the images of the user's last session and how α was blended (S1.2.8); A*(I) is pat/{user_id}/session[row]. A new session replaces the user's rows; a re-run of `memoire pat` drops them.
 -- producer: pat; consumers: people inspecting a session, overlays
 CREATE TABLE IF NOT EXISTS pat_sessions (

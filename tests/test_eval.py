@@ -94,6 +94,7 @@ def trained_ws(pat_ws: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_eval_end_to_end(trained_ws: Path, cli) -> None:
+    from memoire_cli.eval.suite import FULL
     from memoire_cli.schema import load_schema
 
     result = cli("eval", "-w", trained_ws, "--k", "4", "--suite", "full", "--sheets", "1")
@@ -123,8 +124,7 @@ def test_eval_end_to_end(trained_ws: Path, cli) -> None:
         assert status == "ok" and n == len(users), variant
         assert -1 <= lo <= srcc <= hi <= 1 and 0 <= aps <= 100, variant
     # APS@k is the mean PIS of the stored picks, averaged over users
-    memoire = [r for r in per_user if r[0].startswith("memoire:model=default,lam=0.4,rho=eq17,alpha=persona,masks=PLE") and "noise" not in r[0]
-               and "prune" not in r[0] and "faces" not in r[0]]
+    memoire = [r for r in per_user if r[0] == FULL.key]
     assert len(memoire) == len(users)
     for _, _, _, aps, selected in memoire:
         picks = json.loads(selected)
@@ -135,7 +135,15 @@ def test_eval_end_to_end(trained_ws: Path, cli) -> None:
     status, note = res[("A", "No-PAT (A2)", "model rgb-only (fusion none)")][:2]
     assert status == "missing model" and "memoire train --name rgb-only --fusion none" in note
     assert {st for (s, _, st) in res if s == "B1"} == {"0", "0.2", "0.4", "0.6", "0.8"}
-    assert res[("B5", "PAT constants ±10/20 %", "τ_match, τ, σ")][0] == "not run"
+    # B5, C2 and C3 run in memory from what pat stored (tests/test_eval_robustness.py checks the parts)
+    pat_rows = {k: v for k, v in res.items() if k[0] in ("B5", "C2", "C3")}
+    assert {k[1] for k in pat_rows if k[0] == "B5"} == {"Default", "−10% all", "+10% all", "−20% all", "+20% all"}
+    assert len([k for k in pat_rows if k[0] == "C2"]) == 6 and len([k for k in pat_rows if k[0] == "C3"]) == 2
+    assert all(v[0] == "ok" for v in pat_rows.values()), pat_rows
+    lax = res[("C2", "More FPs (lax τ_match; −15%)", "×0.85 · all users")]
+    assert lax[2] == len(users) and "person masks added" in lax[1] and "Δ SRCC" in lax[1]
+    half = res[("C3", "Half proxies removed", "5 common events: first ⌈|K(e)|/2⌉ of K(e)")]
+    assert "equals Default" in half[1] and half[3] == res[("C3", "Default proxies", "all of K(e)")][3]  # the prior reads no proxies
     assert all(res[k][0] == "ok" for k in res if k[0] in ("C1", "B3"))
     assert {f for f, _, _ in runtime} >= {"# faces (people masks)", "resolution (3 masks)"} and any(p is not None for _, _, p in runtime)
     # the report
@@ -176,3 +184,33 @@ def test_reselect_matches_rank_user(trained_ws: Path) -> None:
     base = rank_user(ctx, predictor, RankOptions(k=5))
     for lam in (0.0, 0.4, 0.8):
         assert reselect(ctx, base, lam, 5) == rank_user(ctx, predictor, RankOptions(k=5, lam=lam)).selected
+
+
+def test_reassignment_reproduces_pat(pat_ws: Path) -> None:
+    """B5/C2's face re-assignment from pat's stored embeddings and references: at pat's τ_match it gives back
+    exactly pat's person masks; the masks it adds are pat's Gaussian fallback on the face box."""
+    from memoire_cli.eval.pat_perturb import load_user, person_blob, reassign_masks
+    from memoire_cli.rank import UserContext
+    from memoire_cli.rank.session import Session
+    from memoire_cli.workspace import Workspace
+
+    ws = Workspace.open(pat_ws, "eval")
+    added_any = 0
+    for user in ("u0000", "u0001", "u0002"):
+        ctx = UserContext.load(ws, user, Session("all"), image_size=64, model_inputs=False)
+        found = load_user(ws, user)
+        assert found.references is not None and len(found.references) > 0
+        same, added, removed = reassign_masks(ctx.image_ids, ctx.image_tags, ctx.masks, found.faces, found.references,
+                                              found.tau_match, found.tau_match)
+        assert (added, removed) == (0, 0) and all(a is b for a, b in zip(same, ctx.masks))
+        boxes = {(i, t): b for i, t, *b in ws.query(
+            "SELECT image_id, tag_id, face_x0, face_y0, face_x1, face_y1 FROM pat_masks WHERE user_id = ? AND type = 'P'", [user])}
+        for image_id, m, image in zip(ctx.image_ids, ctx.masks, ctx.images):  # pat's person masks are person_blob's
+            for t, kind, mask in zip(m.tag_ids, m.types, m.masks):
+                if kind == "P":
+                    assert np.array_equal(person_blob(tuple(boxes[(image_id, int(t))]), *image.shape[:2]), mask)
+        lax, added, removed = reassign_masks(ctx.image_ids, ctx.image_tags, ctx.masks, found.faces, found.references,
+                                             0.8 * found.tau_match, found.tau_match)
+        assert removed == 0 and sum(len(m.tag_ids) for m in lax) == sum(len(m.tag_ids) for m in ctx.masks) + added
+        added_any += added
+    assert added_any > 0  # the tiny gallery has faces just below τ_match

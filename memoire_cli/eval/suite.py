@@ -4,8 +4,8 @@ Every *source* of rankings is evaluated once per user and its per-user metrics r
 row that shows it (Table 9's "Full Memoire" = Table 10's λ = 0.4 = Table 15's 0% noise …):
 
 * Memoire settings (:class:`MemoireSetting`): a model name plus the :class:`memoire_cli.rank.RankOptions`
-  knobs (λ, ρ, uniform α, mask types) and the in-memory perturbations of :mod:`memoire_cli.eval.perturb`;
-  ranked by :func:`memoire_cli.rank.rank_user` (full order for SRCC, MMR top-k for the set metrics).
+  knobs (λ, ρ, uniform α, mask types, blur σ) and the in-memory perturbations of :mod:`memoire_cli.eval.perturb`
+  (tag noise, graph pruning) and :mod:`memoire_cli.eval.pat_perturb` (τ_match, τ, event proxies); ranked by :func:`memoire_cli.rank.rank_user` (full order for SRCC, MMR top-k for the set metrics).
 * baselines (:mod:`memoire_cli.eval.baselines`): plain score order, top-k = its first k.
 
 Tables (sections), shaped like the spec's:
@@ -23,11 +23,19 @@ B4          Table 13: logistic vs hinge, with Saliency↔PAT r                  
             (:mod:`memoire_cli.eval.saliency`)
 C1          Table 15: tag drop/swap at 0–40 %                                   full
 B3          Table 12: persona pruned to top 250/500/1000 nodes, with latency    full
-C2          Table 16: strict τ_match (+15 %, more FNs) / lax (−15 %, FPs)       full
+C2          Table 16: strict τ_match (+15 %, more FNs) / lax (−15 %, FPs), by   full
+            re-running the face assignment on the stored embeddings; family-
+            centric users (the spec's) and all users
+B5          Table 14: τ_match, CLIPSeg τ and blur σ scaled together by           full
+            ±10/20 % (assignment re-run, stored masks re-tempered, re-fused)
+C3          Table 17: half the proxies of the 5 most common events removed,     full
+            those event masks re-grounded by the grounder that made them
 E           Table 18: A*(I) re-fusion and predictor latency vs masks, size      full
-B5, C3      need pat re-run with other constants / proxies: recorded as not     —
-            run, with the reason
 ==========  ================================================================  ==========
+
+B5, C2 and C3 need nothing from pat beyond what it stores (:mod:`memoire_cli.eval.pat_perturb`); rows a
+workspace cannot support (pat from before the references were stored, a grounder whose weights are not
+here) are recorded as not run, with the reason.
 
 Ablations that need another model (A2 ``rgb-only``, A5 ``early-only``/``mid-only``, B4 ``hinge``) use it
 when the ``models`` table has it, else the row says which ``memoire train`` command makes it.
@@ -51,6 +59,7 @@ from memoire_cli.eval.baselines import (
     ranking_of,
 )
 from memoire_cli.eval.truth import GroundTruth
+from memoire_cli.pat.fusion import BLUR_SIGMA
 
 SUITES = ("quick", "full")
 LAMBDAS = (0.0, 0.2, 0.4, 0.6, 0.8)
@@ -66,6 +75,10 @@ TRAIN_COMMANDS = {
     "hinge": "memoire train --name hinge --loss hinge",
 }
 C2_STRICT = 1.15  # τ_match × 1.15: faces whose match cosine falls below are lost (false negatives)
+C2_LAX = 0.85  # τ_match × 0.85: Hungarian pairs with a cosine in [0.85 τ_match, τ_match) become matches (false positives)
+C2_ARCHETYPE = "family-centric"  # S2.4 C2 perturbs family-centric users; the suite also reports all users
+#: B5 (Table 14): τ_match, τ and blur σ scaled together by these factors.
+PAT_SCALES = (("Default", 1.0), ("−10% all", 0.9), ("+10% all", 1.1), ("−20% all", 0.8), ("+20% all", 1.2))
 
 
 @dataclass(frozen=True)
@@ -79,7 +92,15 @@ class MemoireSetting:
     tag_types: tuple[str, ...] = ("P", "L", "E")
     noise: float = 0.0  # C1 tag drop/swap rate
     prune: int | None = None  # B3 nodes kept
-    strict_faces: bool = False  # C2 strict τ_match
+    tau_match: float = 1.0  # B5/C2: factor on pat's τ_match (the face assignment re-run)
+    tau: float = 1.0  # B5: factor on CLIPSeg's temperature τ (stored L/E masks re-tempered)
+    blur: float = 1.0  # B5: factor on the blur σ of A*(I)'s re-fusion
+    half_proxies: bool = False  # C3: the common events' masks re-grounded with half their proxies
+
+    @property
+    def pat_perturbed(self) -> bool:
+        """Whether the stored masks are changed (B5, C2, C3) before the re-fusion."""
+        return self.tau_match != 1.0 or self.tau != 1.0 or self.half_proxies
 
     @property
     def key(self) -> str:
@@ -89,8 +110,14 @@ class MemoireSetting:
             parts.append(f"noise={self.noise:g}")
         if self.prune is not None:
             parts.append(f"prune={self.prune}")
-        if self.strict_faces:
-            parts.append("faces=strict")
+        if self.tau_match != 1.0:
+            parts.append(f"faces=x{self.tau_match:g}")
+        if self.tau != 1.0:
+            parts.append(f"tau=x{self.tau:g}")
+        if self.blur != 1.0:
+            parts.append(f"blur=x{self.blur:g}")
+        if self.half_proxies:
+            parts.append("proxies=half")
         return "memoire:" + ",".join(parts)
 
 
@@ -153,10 +180,6 @@ def plan_rows(suite: str, k: int) -> tuple[list[Row], dict[str, MemoireSetting]]
         mem("B1", f"λ={lam:g}", f"{lam:g}", replace(FULL, lam=lam))
     mem("B4", "Logistic (ours)", "model default", FULL)
     mem("B4", "Hinge (margin=1.0)", "model hinge", replace(FULL, model="hinge"))
-    reason_pat = "needs `memoire pat` re-run with other constants for the evaluated users; not run by this version"
-    rows.append(Row("B5", "PAT constants ±10/20 %", "τ_match, τ, σ", None, status="not run", note=reason_pat))
-    rows.append(Row("C3", "half the event proxies removed", "5 common events", None, status="not run",
-                    note="needs CLIPSeg re-grounding with a reduced proxy vocabulary (pat); not run by this version"))
     if suite == "full":
         for arch in ("family-centric", "travel-centric", "mixed", None):
             for rho in RHOS:
@@ -166,14 +189,21 @@ def plan_rows(suite: str, k: int) -> tuple[list[Row], dict[str, MemoireSetting]]
         for n in GRAPH_SIZES:
             mem("B3", f"top {n} nodes", str(n), replace(FULL, prune=n),
                 note="persona α pruned in memory (no GAT re-training on the pruned graph)")
-        mem("C2", "Default", "τ_match", FULL)
-        mem("C2", "More FNs (strict τ_match; +15%)", "×1.15", replace(FULL, strict_faces=True),
-            note="person masks whose face match cosine < 1.15 τ_match are removed")
-        rows.append(Row("C2", "More FPs (lax τ_match; −15%)", "×0.85", None, status="not run",
-                        note="unmatched faces' cosines to the references are not stored; needs a pat re-run"))
+        for arch in (C2_ARCHETYPE, None):
+            who = arch or "all users"
+            mem("C2", "Default", f"τ_match · {who}", FULL, archetype=arch)
+            mem("C2", "More FNs (strict τ_match; +15%)", f"×{C2_STRICT:g} · {who}", replace(FULL, tau_match=C2_STRICT), archetype=arch,
+                note=f"assignment re-run at {C2_STRICT:g} τ_match: person masks whose face falls below are removed")
+            mem("C2", "More FPs (lax τ_match; −15%)", f"×{C2_LAX:g} · {who}", replace(FULL, tau_match=C2_LAX), archetype=arch,
+                note=f"assignment re-run at {C2_LAX:g} τ_match: faces it matches get the Gaussian-blob person mask")
+        for variant, f in PAT_SCALES:
+            mem("B5", variant, f"τ_match, τ, σ ×{f:g}", replace(FULL, tau_match=f, tau=f, blur=f) if f != 1.0 else FULL)
+        mem("C3", "Default proxies", "all of K(e)", FULL)
+        mem("C3", "Half proxies removed", "5 common events: first ⌈|K(e)|/2⌉ of K(e)", replace(FULL, half_proxies=True))
     else:
         for section, what in (("B2", "session blend ρ by archetype"), ("C1", "tag drop/swap"), ("B3", "graph size vs latency"),
-                              ("C2", "face-ID errors"), ("E", "runtime scaling")):
+                              ("C2", "face-ID errors"), ("B5", "PAT constants ±10/20 %"), ("C3", "half the event proxies removed"),
+                              ("E", "runtime scaling")):
             rows.append(Row(section, what, "", None, status="not run", note="in `--suite full` only"))
     return rows, settings
 
@@ -196,25 +226,95 @@ def user_signals(ws: Any, ctx: Any) -> UserSignals:
 
 
 def strict_face_masks(ws: Any, ctx: Any, factor: float = C2_STRICT) -> Any:
-    """C2 (FN side): drop the person masks whose face was matched with cos < factor · τ_match."""
-    from memoire_cli.pat.assignment import TAU_MATCH
-    from memoire_cli.rank.context import ImageMasks
+    """C2 (FN side): the person masks at factor · τ_match (the assignment re-run, or for a workspace without
+    stored references the matches whose stored cosine stays ≥ factor · τ_match — the same result)."""
+    from memoire_cli.eval.pat_perturb import PatPerturbations
 
-    tau = TAU_MATCH
-    rows = ws.query("SELECT r.params FROM stage_users s JOIN runs r ON r.run_id = s.run_id WHERE s.stage = 'pat' AND s.user_id = ?",
-                    [ctx.user_id])
-    if rows and rows[0][0]:
-        import json
+    return PatPerturbations(ws).apply(ctx, "strict", tau_match=factor)
 
-        tau = float(json.loads(rows[0][0]).get("tau_match", tau))
-    lost = {(i, int(t)) for i, t, c in ws.query(
-        "SELECT image_id, tag_id, face_cos FROM pat_masks WHERE user_id = ? AND type = 'P' AND face_cos IS NOT NULL",
-        [ctx.user_id]) if c < factor * tau}
-    masks = []
-    for image_id, m in zip(ctx.image_ids, ctx.masks):
-        keep = np.array([(image_id, int(t)) not in lost for t in m.tag_ids], bool)
-        masks.append(ImageMasks(m.tag_ids[keep], m.types[keep] if len(m.types) else m.types, m.masks[keep]) if len(keep) else m)
-    return replace(ctx, masks=masks)
+
+def prepare_pat_rows(ws: Any, users: list[str], rows: list[Row], settings: dict[str, MemoireSetting]) -> Any:
+    """Check what B5/C2/C3 need for the evaluated users, mark the rows that cannot run (with the reason) and
+    write the readings into the others' notes; return the run's
+    :class:`memoire_cli.eval.pat_perturb.PatPerturbations` (C3's events chosen here)."""
+    from memoire_cli.eval.pat_perturb import (
+        REFS_MISSING,
+        PatPerturbations,
+        Regrounder,
+        common_events,
+        half_proxies,
+        has_references,
+        locate_pat_clipseg,
+    )
+    from memoire_cli.pat.vocab import event_phrases
+
+    pat = PatPerturbations(ws)
+    wanted = [settings[r.source] for r in rows if r.status == "ok" and r.source in settings and settings[r.source].pat_perturbed]
+    if not wanted:
+        return pat
+    lacking = [u for u in users if not has_references(ws, u)]
+    found = [pat.user(u) for u in users]
+    sam = any(f.sam for f in found)
+    offline = sorted(set().union(*(f.mask_sources() for f in found)) & {"prior", "cam"})
+    if any(s.half_proxies for s in wanted):
+        pat.events = tuple(e for e, _ in common_events(ws, users))
+    event_sources = sorted(set().union(*(f.mask_sources(("E",), pat.events) for f in found))) if pat.events else []
+    pat.regrounder = Regrounder(locate_pat_clipseg(ws, users) if "clipseg" in event_sources else None)
+    blocked = [why for why in (pat.regrounder.available(src) for src in event_sources) if why]
+    for row in rows:
+        s = settings.get(row.source or "")
+        if row.status != "ok" or s is None or not s.pat_perturbed:
+            continue
+        if (s.tau_match < 1.0 or row.section == "B5") and lacking:  # B5's ±rows run together or not at all
+            row.status, row.note = "not run", f"{REFS_MISSING}: {', '.join(lacking[:5])}{' …' if len(lacking) > 5 else ''}"
+            continue
+        if s.half_proxies and not pat.events:
+            row.status, row.note = "not run", "no event with two or more proxy phrases among the evaluated users' images"
+            continue
+        if s.half_proxies and blocked:
+            row.status, row.note = "not run", "; ".join(blocked)
+            continue
+        notes = [row.note] if row.note else []
+        if s.tau_match < 1.0 and sam:
+            notes.append("masks added for newly matched faces use the Gaussian blob (pat used SAM)")
+        if s.tau != 1.0:
+            notes.append("stored L/E masks re-tempered σ(logit(m)·τ/τ′), θ_mask re-applied (values cut at pat time stay 0)"
+                         + (f"; {'/'.join(offline)} masks are not CLIPSeg logits: the same transform, read as a sharpness change"
+                            if offline else ""))
+        if s.half_proxies:
+            notes.append("events " + ", ".join(f"{e} ({len(half_proxies(e))}/{len(event_phrases(e))} proxies kept)" for e in pat.events))
+            grounders = [src for src in event_sources if src != "prior"]
+            if not grounders:
+                notes.append("their masks come from the spatial prior, which does not read the proxies: equals Default")
+            else:
+                notes.append(f"re-grounded by {', '.join(grounders)}"
+                             + ("; masks from the spatial prior unchanged" if "prior" in event_sources else ""))
+        row.note = "; ".join(notes)
+    return pat
+
+
+def finish_pat_rows(rows: list[Row], settings: dict[str, MemoireSetting], pat: Any, archetypes: dict[str, str]) -> None:
+    """After the run: what each B5/C2/C3 perturbation changed for the row's users (masks added, removed,
+    re-tempered, re-grounded), and Table 16's Δ SRCC / Δ APS of each C2 row against the Default row of the
+    same users."""
+    for row in rows:
+        s = settings.get(row.source or "")
+        by_user = pat.stats.get(row.source or "", {}) if s is not None and s.pat_perturbed else {}
+        counts = [c for u, c in by_user.items() if row.archetype is None or archetypes.get(u) == row.archetype]
+        if row.status != "ok" or not counts:
+            continue
+        total = {k: sum(c[k] for c in counts) for k in counts[0]}
+        done = [f"{total['added']} person masks added, {total['removed']} removed"] if s.tau_match != 1.0 else []
+        done += [f"{total['retempered']} L/E masks re-tempered"] if s.tau != 1.0 else []
+        done += [f"{total['regrounded']} event masks re-grounded"] if s.half_proxies else []
+        row.note = "; ".join(x for x in (row.note, ", ".join(done)) if x)
+    base = {r.archetype: r for r in rows if r.section == "C2" and r.variant == "Default" and r.status == "ok" and r.summary}
+    for row in rows:
+        ref = base.get(row.archetype)
+        if row.section == "C2" and row.variant != "Default" and row.status == "ok" and row.summary and ref is not None:
+            d_srcc = row.summary["srcc"] - ref.summary["srcc"]
+            d_aps = row.summary["aps"] - ref.summary["aps"]
+            row.note = "; ".join(x for x in (row.note, f"Δ SRCC {d_srcc:+.3f}, Δ APS {d_aps:+.1f} vs Default") if x)
 
 
 def _metrics(ctx: Any, full: list[str], selected: list[str], pis: dict[str, float], latency_ms: float) -> UserResult:
@@ -258,16 +358,17 @@ def reselect(ctx: Any, ranking: Any, lam: float, k: int) -> list[str]:
 
 
 def evaluate_memoire(ws: Any, setting: MemoireSetting, ctx: Any, predictor: Any, pis: dict[str, float], k: int,
-                     cache: dict[str, Any] | None = None, saliency: bool = False) -> UserResult:
+                     cache: dict[str, Any] | None = None, saliency: bool = False, pat: Any = None) -> UserResult:
     """Memoire's metrics for one user under ``setting`` (set metrics on the true tags/pixels).
 
     ``cache`` (per user: setting key → (ranking, ms)) lets settings that differ from a ranked one only
-    in λ reuse its scores and re-run the selection alone (:func:`reselect`)."""
+    in λ reuse its scores and re-run the selection alone (:func:`reselect`). ``pat``: the run's
+    :class:`memoire_cli.eval.pat_perturb.PatPerturbations` for B5/C2/C3 (made here when not given)."""
     from memoire_cli.eval.perturb import prune_graph, tag_noise
     from memoire_cli.eval.saliency import FedInputs, mean_r
     from memoire_cli.rank import RankOptions, rank_user
 
-    plain = not setting.noise and setting.prune is None and not setting.strict_faces
+    plain = not setting.noise and setting.prune is None and not setting.pat_perturbed and setting.blur == 1.0
     if cache is not None and plain:
         base = replace(setting, lam=FULL.lam)
         if setting.lam != base.lam:
@@ -282,10 +383,13 @@ def evaluate_memoire(ws: Any, setting: MemoireSetting, ctx: Any, predictor: Any,
         work = tag_noise(work, setting.noise)
     if setting.prune is not None:
         work = prune_graph(work, setting.prune)
-    if setting.strict_faces:
-        work = strict_face_masks(ws, work)
+    if setting.pat_perturbed:
+        from memoire_cli.eval.pat_perturb import PatPerturbations
+
+        pat = pat if pat is not None else PatPerturbations(ws)
+        work = pat.apply(work, setting.key, tau_match=setting.tau_match, tau=setting.tau, half=setting.half_proxies)
     options = RankOptions(k=k, lam=setting.lam, rho=setting.rho, alpha=setting.alpha, tag_types=setting.tag_types,
-                          model=setting.model, runtime=getattr(predictor, "runtime", "torch"))
+                          model=setting.model, runtime=getattr(predictor, "runtime", "torch"), blur_sigma=BLUR_SIGMA * setting.blur)
     t0 = time.perf_counter()
     fed = FedInputs(predictor, saliency=True) if saliency else predictor  # B4: Grad-CAM from the scoring pass
     ranking = rank_user(work, fed, options)
@@ -360,6 +464,7 @@ def run_suite(ws: Any, truth: GroundTruth, suite: str, k: int, runtime: str, con
         s = settings.get(row.source or "")
         if s is not None and s.model not in predictors:
             row.status, row.note = "missing model", f"run `{TRAIN_COMMANDS.get(s.model, 'memoire train --name ' + s.model)}` to make it"
+    pat = prepare_pat_rows(ws, truth.users(), rows, settings)  # B5/C2/C3: what this workspace supports
     per_user: dict[str, dict[str, UserResult]] = {}
     wanted = {r.source for r in rows if r.status == "ok" and r.source}
     salient = {r.source for r in rows if r.section == "B4" and r.status == "ok"} if runtime == "torch" else set()
@@ -387,12 +492,14 @@ def run_suite(ws: Any, truth: GroundTruth, suite: str, k: int, runtime: str, con
                 sig = user_signals(ws, ctx)
                 result = evaluate_baseline(source.split(":", 1)[1], ctx, sig, pis, k)
             else:
-                result = evaluate_memoire(ws, s, ctx, predictors[s.model], pis, k, cache, saliency=source in salient)
+                result = evaluate_memoire(ws, s, ctx, predictors[s.model], pis, k, cache, saliency=source in salient, pat=pat)
             per_user.setdefault(source, {})[user] = result
+        pat.users.pop(user, None)  # its faces and references are not needed again
         console.print(f"eval: {user}: {len(pis)} images, {len(wanted)} rankings in {time.perf_counter() - t0:.1f} s")
     for row in rows:
         if row.status == "ok" and row.source in per_user:
             summarise(row, per_user[row.source], truth.archetype)
+    finish_pat_rows(rows, settings, pat, truth.archetype)
     timings = runtime_scaling(predictors["default"]) if suite == "full" else []
     return SuiteResult(rows, per_user, models, embedder, timings, predictors["default"].image_size)
 

@@ -44,8 +44,11 @@ def fuse(masks: list[np.ndarray], alphas: list[float], height: int, width: int) 
     return field
 
 
-def postprocess(field: np.ndarray) -> np.ndarray:
+def postprocess(field: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
     """3×3 grey close (1 iteration), Gaussian blur σ = 1 px, min–max with ε, clamp: A(I) in [0, 1] float32.
+
+    ``sigma`` (px, > 0) replaces Table 1's σ = 1 for S2.4 B5's sensitivity rows; the default gives the
+    same bytes as before the knob existed (OpenCV derives its kernel from σ alone).
 
     OpenCV with replicated borders (the 9-tap kernel OpenCV derives from σ = 1 equals SciPy's
     ``gaussian_filter`` truncated at 4σ to within 3e-7, and the close is identical); 17–40× faster
@@ -53,10 +56,12 @@ def postprocess(field: np.ndarray) -> np.ndarray:
     """
     import cv2
 
+    if not sigma > 0:
+        raise ValueError(f"blur σ must be positive, got {sigma}")
     kernel = np.ones((CLOSE_SIZE, CLOSE_SIZE), np.uint8)
     closed = cv2.morphologyEx(np.ascontiguousarray(field, dtype=np.float32), cv2.MORPH_CLOSE, kernel,
                               iterations=1, borderType=cv2.BORDER_REPLICATE)
-    smooth = cv2.GaussianBlur(closed, (0, 0), BLUR_SIGMA, borderType=cv2.BORDER_REPLICATE)
+    smooth = cv2.GaussianBlur(closed, (0, 0), float(sigma), borderType=cv2.BORDER_REPLICATE)
     lo, hi = smooth.min(), smooth.max()
     out = (smooth - lo) / (hi - lo + np.float32(EPSILON))
     return np.clip(out, 0.0, 1.0).astype(np.float32)
@@ -72,11 +77,12 @@ def quantise(attention: np.ndarray) -> np.ndarray:
     return np.round(np.clip(attention, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def refuse(masks_u8: np.ndarray, alphas: list[float]) -> np.ndarray:
+def refuse(masks_u8: np.ndarray, alphas: list[float], sigma: float = BLUR_SIGMA) -> np.ndarray:
     """A(I) from stored uint8 masks (k, H, W) and new weights (a session's α*, an ablation's): no model runs.
 
     Equals :func:`attention_map` of the dequantised masks (M = m / 255, already in [0, 1]); the sum
-    is accumulated straight from uint8 in float32, in mask order.
+    is accumulated straight from uint8 in float32, in mask order. ``sigma``: the blur σ of
+    :func:`postprocess` (Table 1's 1 px by default).
     """
     if len(masks_u8) != len(alphas):
         raise ValueError(f"{len(masks_u8)} masks but {len(alphas)} weights")
@@ -86,4 +92,4 @@ def refuse(masks_u8: np.ndarray, alphas: list[float]) -> np.ndarray:
     for mask, alpha in zip(masks_u8, alphas):
         np.multiply(mask, np.float32(alpha) / np.float32(255.0), out=scratch, dtype=np.float32)
         field += scratch
-    return postprocess(field)
+    return postprocess(field, sigma)

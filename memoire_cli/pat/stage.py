@@ -4,7 +4,9 @@ Per user: enrol one reference embedding per person from the enrolment anchors; t
 people masks from face detection → ArcFace → Hungarian assignment → SAM or the Gaussian fallback
 (S1.3.2), location masks from CLIPSeg with the Table 2 templates (S1.3.3), event masks from the
 proxy vocabulary (S1.3.4), fused with the persona's α (S1.3.5) and post-processed into A(I). The
-per-tag masks are stored too (uint8), so `rank` can re-fuse A(I) with session-adapted α*.
+per-tag masks are stored too (uint8), so `rank` can re-fuse A(I) with session-adapted α*; every detected
+face's ArcFace embedding and each person's enrolment reference are stored, so `eval` can re-run the
+assignment at another τ_match (S2.4 B5, C2) without detecting again.
 
 Models are located, never downloaded: CLIPSeg and SAM from ``--clipseg``/``--sam`` or
 ``$MEMOIRE_CLIPSEG``/``$MEMOIRE_SAM`` (or the local Hugging Face cache for CLIPSeg); without them
@@ -68,7 +70,7 @@ def _obj(values: list) -> np.ndarray:
 
 class PatStage(Stage):
     name = "pat"
-    code_version = "4"
+    code_version = "5"  # 5: the enrolment references are stored (S2.4 B5/C2 re-assign faces from them)
     inputs = ("gallery", "persona")
 
     def __init__(self, cfg: PatConfig):
@@ -159,6 +161,7 @@ class PatStage(Stage):
         for idx, tag_id in ws.query("SELECT idx, tag_id FROM anchors WHERE user_id = ? ORDER BY idx", [user_id]):
             by_person.setdefault(tag_id, []).append(np.asarray(anchors[idx]))
         enrolled = self.people.enrol(by_person)
+        references = sorted(enrolled)  # row r of pat/{user}/references is person tag references[r]
 
         size = images.shape[1]
         attention = np.zeros((len(rows), size, size), dtype=np.uint8)
@@ -198,10 +201,15 @@ class PatStage(Stage):
                 masks.append(padded)
             attention[idx, :height, :width] = quantise(attention_map(fused_masks, fused_alpha, height, width))
             image_rows.append((image_id, idx, info["faces_detected"], info["faces_matched"], len(fused_masks)))
-        return UserOutput(tables=self._tables(user_id, image_rows, mask_rows, face_rows), arrays={
+        tables = self._tables(user_id, image_rows, mask_rows, face_rows)
+        tables["pat_references"] = {"user_id": _obj([user_id] * len(references)), "row": np.arange(len(references), dtype=np.int32),
+                                    "tag_id": np.array(references, np.int32)}
+        return UserOutput(tables=tables, arrays={
             "pat_attention": attention,
             "pat_masks": np.stack(masks) if masks else np.zeros((0, size, size), dtype=np.uint8),
             "pat_face_embeddings": np.stack(embeddings) if embeddings else np.zeros((0, 512), dtype=np.float32),
+            "pat_references": (np.stack([np.asarray(enrolled[t], np.float32) for t in references]) if references
+                               else np.zeros((0, 512), dtype=np.float32)),
         })
 
     @staticmethod

@@ -7,7 +7,8 @@
    α* = 1/K on every graph node and no session blend (the spec: "PAT runs with those uniform weights").
 2. A*(I) — PAT re-fused from the stored per-tag masks with α* (S1.3.5–S1.3.6,
    :func:`memoire_cli.pat.fusion.refuse`), masks of the types in ``options.tag_types`` only
-   (Table 9's people-/event-/location-only rows); then the S1.4.1 preprocessing.
+   (Table 9's people-/event-/location-only rows), blurred with ``options.blur_sigma`` (Table 1's σ = 1 px;
+   S2.4 B5 scales it); then the S1.4.1 preprocessing.
 3. s(I) — the impact predictor's raw scores on (RGB, A*(I)); impact — its calibrated 0–100 score.
 4. The full order (score descending, ties by image id) — used for SRCC; and the MMR top-k
    (:mod:`memoire_cli.rank.mmr`, λ = 0.4) — used for APS@k, Redundancy@k, Coverage@k.
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from memoire_cli.pat.fusion import refuse
+from memoire_cli.pat.fusion import BLUR_SIGMA, refuse
 from memoire_cli.rank.context import UserContext
 from memoire_cli.rank.mmr import SimilaritySpace, mmr_select, relevance
 
@@ -44,6 +45,7 @@ class RankOptions:
     tag_types: tuple[str, ...] = TAG_TYPES  # which masks enter A(I) (Table 9's people-only/event-only/location-only)
     model: str = "default"
     runtime: str = "torch"
+    blur_sigma: float = BLUR_SIGMA  # Table 1's σ of A*(I)'s Gaussian blur, px (S2.4 B5 scales it)
 
     def __post_init__(self) -> None:
         if self.k < 1:
@@ -56,10 +58,15 @@ class RankOptions:
             raise ValueError(f"alpha must be one of {ALPHA_MODES}, got {self.alpha!r}")
         if not self.tag_types or any(t not in TAG_TYPES for t in self.tag_types):
             raise ValueError(f"tag_types must be a non-empty subset of {TAG_TYPES}, got {self.tag_types}")
+        if not self.blur_sigma > 0:
+            raise ValueError(f"blur σ must be positive, got {self.blur_sigma}")
 
     def params(self) -> dict[str, Any]:
-        return {"k": self.k, "lam": self.lam, "rho": self.rho, "alpha": self.alpha, "tag_types": "".join(self.tag_types),
-                "model": self.model, "runtime": self.runtime}
+        out = {"k": self.k, "lam": self.lam, "rho": self.rho, "alpha": self.alpha, "tag_types": "".join(self.tag_types),
+               "model": self.model, "runtime": self.runtime}
+        if self.blur_sigma != BLUR_SIGMA:  # only when changed: default runs keep their fingerprints
+            out["blur_sigma"] = self.blur_sigma
+        return out
 
 
 @dataclass
@@ -102,8 +109,10 @@ def session_alpha(ctx: UserContext, options: RankOptions) -> tuple[np.ndarray, f
     return blend(ctx.alpha, prior.ips, options.rho), float(options.rho), session_strength(prior.present)
 
 
-def attention_maps(ctx: UserContext, alpha_of: dict[int, float], tag_types: tuple[str, ...]) -> tuple[np.ndarray, list[dict[int, float]]]:
-    """A*(I) at the model's input size (N, S, S) float32 in [0, 1], and per image each tag's share of S(I)."""
+def attention_maps(ctx: UserContext, alpha_of: dict[int, float], tag_types: tuple[str, ...],
+                   blur_sigma: float = BLUR_SIGMA) -> tuple[np.ndarray, list[dict[int, float]]]:
+    """A*(I) at the model's input size (N, S, S) float32 in [0, 1], and per image each tag's share of S(I).
+    ``blur_sigma``: the σ of the re-fusion's Gaussian blur (Table 1: 1 px)."""
     from memoire_cli.train.predictor import preprocess
 
     out = np.zeros((len(ctx), ctx.image_size, ctx.image_size), np.float32)
@@ -113,7 +122,7 @@ def attention_maps(ctx: UserContext, alpha_of: dict[int, float], tag_types: tupl
         masks, tag_ids = m.masks[keep], m.tag_ids[keep]
         alphas = [float(alpha_of.get(int(t), 0.0)) for t in tag_ids]
         h, w = image.shape[:2]
-        att = refuse(masks, alphas) if len(masks) else np.zeros((h, w), np.float32)
+        att = refuse(masks, alphas, blur_sigma) if len(masks) else np.zeros((h, w), np.float32)
         _, out[i] = preprocess(image, att, ctx.image_size)
         # tag t's part of the attention: Σ_x A*(x) α*_t M_t(x), over all tags' (A*-weighted S(I))
         mass = np.array([a * float(np.vdot(att, mask.astype(np.float32))) / 255.0 for a, mask in zip(alphas, masks)])
@@ -167,7 +176,7 @@ def rank_user(ctx: UserContext, predictor: Any, options: RankOptions) -> Ranking
     if not len(ctx):
         return Ranking(ctx.user_id, [], np.zeros(0, np.float32), np.zeros(0, np.float32), [], {}, alpha_of, rho,
                        np.zeros(0), c_s, options.k)
-    attention, shares = attention_maps(ctx, alpha_of, options.tag_types)
+    attention, shares = attention_maps(ctx, alpha_of, options.tag_types, options.blur_sigma)
     scores = np.asarray(predictor.score(ctx.rgb, attention), np.float32).reshape(len(ctx))
     impact = np.asarray(predictor.impact(scores), np.float32).reshape(len(ctx))
     order = full_order(ctx.image_ids, scores)

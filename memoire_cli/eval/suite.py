@@ -4,8 +4,10 @@ Every *source* of rankings is evaluated once per user and its per-user metrics r
 row that shows it (Table 9's "Full Memoire" = Table 10's λ = 0.4 = Table 15's 0% noise …):
 
 * Memoire settings (:class:`MemoireSetting`): a model name plus the :class:`memoire_cli.rank.RankOptions`
-  knobs (λ, ρ, uniform α, mask types, blur σ) and the in-memory perturbations of :mod:`memoire_cli.eval.perturb`
-  (tag noise, graph pruning) and :mod:`memoire_cli.eval.pat_perturb` (τ_match, τ, event proxies); ranked by :func:`memoire_cli.rank.rank_user` (full order for SRCC, MMR top-k for the set metrics).
+  knobs (λ, ρ, uniform α, mask types, blur σ) and the in-memory perturbations of
+  :mod:`memoire_cli.eval.perturb` (tag noise, graph pruning) and :mod:`memoire_cli.eval.pat_perturb`
+  (τ_match, τ, event proxies); ranked by :func:`memoire_cli.rank.rank_user` (full order for SRCC, MMR
+  top-k for the set metrics).
 * baselines (:mod:`memoire_cli.eval.baselines`): plain score order, top-k = its first k.
 
 Tables (sections), shaped like the spec's:

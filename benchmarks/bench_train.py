@@ -3,7 +3,7 @@ ImageNet EfficientNet-Lite0), inference latency/throughput (PyTorch vs onnxrunti
 
     .venv/bin/python benchmarks/bench_train.py compare W      # W: a workspace with labels (copied, not modified)
     .venv/bin/python benchmarks/bench_train.py latency [--device cuda] [--size 224]
-    .venv/bin/python benchmarks/bench_train.py throughput [--size 224] [--pairs 16]
+    .venv/bin/python benchmarks/bench_train.py throughput [--device cuda] [--size 224] [--pairs 16]
 
 `compare` trains each backbone with the smoke preset on a copy of W and prints validation SRCC (best and
 untrained), wall time and training pairs/s. `latency` prints the median batch-1 latency and batch-32
@@ -58,16 +58,37 @@ def latency(device: str, size: int) -> None:
         name = torch.cuda.get_device_name(0)
         m = model.to(device).half()
         x, a = rgb1.to(device).half(), att1.to(device).half()
-        times = []
-        with torch.inference_mode():
-            for i in range(230):
+
+        def cuda_times(fn, reps: int = 200, warm: int = 30) -> np.ndarray:
+            times = []
+            for i in range(warm + reps):
                 torch.cuda.synchronize()
                 t = time.perf_counter()
-                m(x, a)
+                fn()
                 torch.cuda.synchronize()
-                if i >= 30:
+                if i >= warm:
                     times.append(time.perf_counter() - t)
-        print(f"{name}: batch 1 FP16 median {np.median(times) * 1e3:.2f} ms (p95 {np.percentile(times, 95) * 1e3:.2f}) "
+            return np.array(times) * 1e3
+
+        with torch.inference_mode():
+            eager = cuda_times(lambda: m(x, a))
+            # the same forward replayed from a captured CUDA graph: no per-kernel launch cost from Python
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                for _ in range(3):
+                    m(x, a)
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                static_out = m(x, a)
+            replay = cuda_times(graph.replay)
+            graph.replay()
+            torch.cuda.synchronize()
+            diff = float((static_out.float() - m(x, a).float()).abs().max())
+        print(f"{name}: batch 1 FP16 eager median {np.median(eager):.2f} ms (p95 {np.percentile(eager, 95):.2f}); "
+              f"CUDA graph median {np.median(replay):.2f} ms (p95 {np.percentile(replay, 95):.2f}), "
+              f"eager/graph {np.median(eager) / np.median(replay):.2f}x, max |Δs| {diff:.1e} "
               f"— spec S1.5.1: ≈ 1.6 ms on an RTX 4090")
         return
 
@@ -101,35 +122,46 @@ def latency(device: str, size: int) -> None:
           f"ONNX Runtime batch 1 {o1 * 1e3:.1f} ms, batch 32 {32 / o32:.1f} images/s; ratio torch/onnx at batch 1 {t1 / o1:.2f}")
 
 
-def throughput(size: int, pairs: int) -> None:
+def throughput(size: int, pairs: int, device: str = "cpu") -> None:
     """Training pairs/s of one optimisation step (augmentation, forward, losses, backward, AdamW), one
-    thread, with and without the Grad-CAM alignment loss (its second-order backward's cost)."""
+    thread on CPU, or FP16 autocast with a gradient scaler on CUDA (as the trainer does), with and
+    without the Grad-CAM alignment loss (its second-order backward's cost)."""
     import torch
 
     from memoire_cli.train.augment import augment
     from memoire_cli.train.losses import alignment_loss, gradcam, ranking_loss
     from memoire_cli.train.model import PredictorConfig, build_model
 
+    cuda = device.startswith("cuda")
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = build_model(PredictorConfig(image_size=size)).train()
+    model = build_model(PredictorConfig(image_size=size)).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-5)
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda)
     gen = torch.Generator().manual_seed(0)
-    x0, a0 = torch.rand(2 * pairs, 3, size, size), torch.rand(2 * pairs, 1, size, size)
+    x0 = torch.rand(2 * pairs, 3, size, size, device=device)
+    a0 = torch.rand(2 * pairs, 1, size, size, device=device)
+    where = torch.cuda.get_device_name(0) + ", FP16 autocast" if cuda else "one thread"
     for align in (False, True):
         times = []
-        for _ in range(3):
+        for _ in range(5 if cuda else 3):
+            if cuda:
+                torch.cuda.synchronize()
             t = time.perf_counter()
             x, a = augment(x0, a0, gen)
-            s, f = model.forward_with_features(x, a)
+            with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
+                s, f = model.forward_with_features(x, a)
+            s = s.float()
             loss = ranking_loss("logistic", s[:pairs], s[pairs:])
             if align:
-                loss = loss + 0.1 * alignment_loss(gradcam(s, f, True), a)
+                loss = loss + 0.1 * alignment_loss(gradcam(s, f, True).float(), a)
             opt.zero_grad()
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            loss.item()
             times.append(time.perf_counter() - t)
-        print(f"{size} px, {pairs} pairs per step, one thread, L_align {'on ' if align else 'off'}: "
+        print(f"{size} px, {pairs} pairs per step, {where}, L_align {'on ' if align else 'off'}: "
               f"{pairs / float(np.median(times[1:])):.1f} pairs/s")
 
 
@@ -142,6 +174,7 @@ if __name__ == "__main__":
         latency(dev, sz)
     elif len(sys.argv) >= 2 and sys.argv[1] == "throughput":
         sz = int(sys.argv[sys.argv.index("--size") + 1]) if "--size" in sys.argv else 224
-        throughput(sz, int(sys.argv[sys.argv.index("--pairs") + 1]) if "--pairs" in sys.argv else 16)
+        dev = sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cpu"
+        throughput(sz, int(sys.argv[sys.argv.index("--pairs") + 1]) if "--pairs" in sys.argv else 16, dev)
     else:
         raise SystemExit(__doc__)

@@ -3,12 +3,13 @@
 #
 #   1. the predictor's batch-1 FP16 latency (eager and CUDA graph) next to the spec's 1.6 ms;
 #   2. training throughput with FP16 autocast, with and without the Grad-CAM alignment loss;
-#   3. a synthetic gallery (USERS × IMAGES stills, 256 px) through synth → graph → persona (GAT on the
-#      GPU) → pat (SHARDS processes side by side) → label on the machine's CPUs;
+#   3. a synthetic gallery (USERS × IMAGES stills, 256 px) through synth → graph → persona → pat (SHARDS
+#      processes side by side) → label on the machine's CPUs (PERSONA_DEVICE=cuda puts the GAT on the GPU);
 #   4. `memoire train` at 224 px with the paper preset's batch, optimiser and loss on the GPU (FP16
 #      autocast), for as many epochs as fit TRAIN_BUDGET seconds at the measured throughput (the paper's
-#      150 when they fit), for the default model and the rgb-only one (A2);
-#   5. `memoire eval --suite quick` on the test-split users: Memoire vs the baselines, Table 9.
+#      150 when they fit; EPOCHS=N fixes it and skips 1–2), for the default model, then
+#   5. `memoire eval --suite quick` on the test-split users: Memoire vs the baselines, Table 9; then the
+#      rgb-only model (A2) and eval again when they fit before the deadline.
 #
 #   bash benchmarks/cuda_checks.sh WORKSPACE OUTDIR [USERS] [IMAGES]
 #
@@ -52,22 +53,27 @@ run() {  # [NEED=seconds] run NAME CMD...: logged, timed, never fatal; skipped w
 say "host: $(nproc) CPUs; $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null)"
 $py -c "import torch, numpy; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available(), 'numpy', numpy.__version__)" >>"$log" 2>&1
 
+if [[ -n ${EPOCHS:-} ]]; then say "EPOCHS=$EPOCHS given: benchmarks skipped"; else
 run latency $py "$here/benchmarks/bench_train.py" latency --device "$device" --size 224
 run throughput $py "$here/benchmarks/bench_train.py" throughput --device "$device" --size 224 --pairs "${BENCH_PAIRS:-128}"
 pps=$(grep -o "L_align on : [0-9.]*" "$log" | tail -n 1 | awk '{print $4}')
 say "measured training throughput: ${pps:-?} pairs/s"
+fi
 
 export OMP_NUM_THREADS=$(( $(nproc) / shards > 0 ? $(nproc) / shards : 1 ))
 run synth "$memoire" synth -w "$ws" --users "$users" --seed 0 --images-per-user "$images" --image-size 256 --frames-per-clip 1
 run graph "$memoire" graph -w "$ws"
-run persona "$memoire" persona -w "$ws" --device "$device" || run persona-cpu "$memoire" persona -w "$ws" --device cpu
-pat_shards() {
-  local i pids=() rc=0
-  for (( i = 0; i < shards; i++ )); do "$memoire" pat -w "$ws" --shard "$i/$shards" >>"$log" 2>&1 & pids+=($!); done
+sharded() {  # sharded STAGE ARGS...: SHARDS processes side by side
+  local i pids=() rc=0 stage=$1
+  shift
+  for (( i = 0; i < shards; i++ )); do "$memoire" "$stage" -w "$ws" --shard "$i/$shards" "$@" >>"$log" 2>&1 & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   return $rc
 }
-run pat pat_shards || run pat-again "$memoire" pat -w "$ws"
+# PERSONA-GAT on graphs of ≤ 500 nodes is no faster on the GPU (H200: 8.6 s per user, one user at a time);
+# SHARDS CPU processes side by side finish sooner
+run persona sharded persona --device "${PERSONA_DEVICE:-cpu}" || run persona-again "$memoire" persona -w "$ws" --device cpu
+run pat sharded pat || run pat-again "$memoire" pat -w "$ws"
 run label "$memoire" label -w "$ws"
 unset OMP_NUM_THREADS
 
@@ -77,12 +83,14 @@ con = duckdb.connect(f"{sys.argv[1]}/memoire.duckdb", read_only=True)
 print(con.sql("SELECT count(*) FROM labels l JOIN users u USING (user_id) WHERE u.split = 'train' AND l.agreed").fetchall()[0][0])
 EOF
 )
-epochs=$($py -c "import sys; pps, n, b = float(sys.argv[1] or 0), int(sys.argv[2] or 0), float(sys.argv[3]); print(max(2, min(150, int(b * pps / max(n, 1)))))" "${pps:-0}" "${pairs:-0}" "$budget" 2>>"$log" || echo 2)
+epochs=${EPOCHS:-$($py -c "import sys; pps, n, b = float(sys.argv[1] or 0), int(sys.argv[2] or 0), float(sys.argv[3]); print(max(2, min(150, int(b * pps / max(n, 1)))))" "${pps:-0}" "${pairs:-0}" "$budget" 2>>"$log" || echo 2)}
 say "train pairs ${pairs:-?}; epochs per model: $epochs (budget $budget s at ${pps:-?} pairs/s)"
 
 run train-default "$memoire" train -w "$ws" --preset paper --epochs "$epochs" --device "$device" "${train_args[@]}"
-NEED=$(( budget + 90 )) run train-rgb-only "$memoire" train -w "$ws" --preset paper --epochs "$epochs" --device "$device" --name rgb-only "${train_args[@]}"
 run eval "$memoire" eval -w "$ws" --suite quick
+# A2 (No-PAT) needs the rgb-only model: trained and evaluated again only when it fits
+NEED=$(( budget + 90 )) run train-rgb-only "$memoire" train -w "$ws" --preset paper --epochs "$epochs" --device "$device" --name rgb-only "${train_args[@]}" \
+  && run eval-again "$memoire" eval -w "$ws" --suite quick
 
 report=$(ls -td "$ws"/reports/*/ 2>/dev/null | head -n 1)
 $py - "$ws" "$out" <<'EOF' >>"$log" 2>&1

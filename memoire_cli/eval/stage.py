@@ -36,7 +36,7 @@ def clean(x: Any) -> Any:
 
 class EvalStage(GlobalStage):
     name = "eval"
-    code_version = "1"
+    code_version = "2"  # 2: B4 saliency r, B5, C2 FPs, C3
     inputs = ("gallery", "persona", "pat")
 
     def __init__(self, k: int = 20, suite: str = "quick", runtime: str = "torch", users: list[str] | None = None,

@@ -371,6 +371,9 @@ def evaluate_memoire(ws: Any, setting: MemoireSetting, ctx: Any, predictor: Any,
     from memoire_cli.rank import RankOptions, rank_user
 
     plain = not setting.noise and setting.prune is None and not setting.pat_perturbed and setting.blur == 1.0
+    if cache is not None and plain and not saliency and setting.key in cache:  # ranked already (as a λ sweep's base)
+        ranking, ms = cache[setting.key]
+        return _metrics(ctx, ranking.image_ids, ranking.selected, pis, ms)
     if cache is not None and plain:
         base = replace(setting, lam=FULL.lam)
         if setting.lam != base.lam:

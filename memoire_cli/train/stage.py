@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -167,7 +168,9 @@ class TrainStage(GlobalStage):
                       f"{self.fusion}, loss {self.loss}, {self.net.image_size} px, {self.opt.epochs} epochs × "
                       f"{self.opt.batch_size} pairs, lr {self.opt.lr:g}, λ_align "
                       f"{self.opt.align_weight if self.fusion != 'none' else 0:g}, device {device} (preset {self.preset})")
+        clock = {"start": time.perf_counter()}
         data = data_mod.build(ws, users, self.net.image_size, self.seed, self.settings["max_pairs"], console)
+        clock["data"] = time.perf_counter()
         console.print(f"train: {len(data.train)} training pairs from {len(data.train_users)} user(s), {len(data.val)} "
                       f"validation pairs from {len(data.val_users)} user(s) ({data.val_source}); {data.dropped_pairs} "
                       f"disagreeing pairs skipped; {len(data.image_ids)} images")
@@ -175,10 +178,13 @@ class TrainStage(GlobalStage):
         result = train(data, self.net, self.opt, folder, fingerprint=fingerprint, workspace_id=ws.workspace_id,
                        name=self.model_name, device=device, console=console, init=init)
         model = result.model
-        # impact calibration: quantiles of s(I) over the training images
+        clock["epochs"] = time.perf_counter()
+        # impact calibration: quantiles of s(I) over the training images, scored on the training device
         train_rows = np.unique(np.concatenate([data.train.pos, data.train.neg]))
-        train_scores = score_images(model, data, train_rows, "cpu")
+        train_scores = score_images(model.to(device), data, train_rows, device)
+        model = model.to("cpu")
         calibration = np.quantile(train_scores, np.linspace(0.0, 1.0, 101)).tolist()
+        clock["calibration"] = time.perf_counter()
         onnx_sha = onnx_diff = parity_n = None
         if self.export:
             from memoire_cli.train.export import export_onnx, parity
@@ -194,6 +200,9 @@ class TrainStage(GlobalStage):
                           f"over {parity_n} images")
         elif (folder / ONNX).exists():
             (folder / ONNX).unlink()
+        clock["export"] = time.perf_counter()
+        marks = list(clock.items())
+        console.print("train: time " + ", ".join(f"{name} {t - marks[i][1]:.1f} s" for i, (name, t) in enumerate(marks[1:])))
         best = next(h for h in result.history if h.epoch == result.best_epoch)
         untrained = next((h for h in result.history if h.epoch == -1), None)
         n_params = count_parameters(model)

@@ -16,7 +16,6 @@ from memoire_cli.eval.pat_perturb import (
     REFS_MISSING,
     Regrounder,
     StoredFace,
-    clipseg_event_mask,
     half_proxies,
     halve_proxies,
     person_blob,
@@ -180,18 +179,17 @@ def tiny_grounder(tiny_clipseg: Path):  # noqa: F811 - the imported fixture
 
 def test_c3_with_clipseg_regrounds_with_half_the_proxies(tiny_grounder) -> None:
     images, masks, tags, sources = _event_scene("clipseg")
-    full = clipseg_event_mask(tiny_grounder, images[0], tuple(half_proxies("Birthday")) + ("balloons", "wrapped gifts", "“Happy Birthday” banner"))
+    full = tiny_grounder.event_mask(images[0], "Birthday", tuple(half_proxies("Birthday")) + ("balloons", "wrapped gifts", "“Happy Birthday” banner"))
     np.testing.assert_allclose(full, tiny_grounder.event_mask(images[0], "Birthday"), atol=1e-6)  # all of K(e): pat's own mask
     out, changed = halve_proxies(["img"], images, masks, tags, sources, {"Birthday"}, Regrounder(clipseg=tiny_grounder))
     assert changed == 1 and np.array_equal(out[0].masks[0], masks[0].masks[0])  # the location is untouched
-    half = quantise(clipseg_event_mask(tiny_grounder, images[0], half_proxies("Birthday")))
+    half = quantise(tiny_grounder.event_mask(images[0], "Birthday", half_proxies("Birthday")))
     assert np.array_equal(out[0].masks[1], half) and not np.array_equal(half, quantise(full))
     skipped, n = halve_proxies(["img"], images, masks, tags, sources, {"Picnic"}, Regrounder(clipseg=tiny_grounder))
     assert n == 0 and skipped[0] is masks[0]  # an event outside the chosen five keeps its mask
 
 
 def test_c3_with_the_cam_grounder_matches_its_own_masks() -> None:
-    from memoire_cli.eval.pat_perturb import cam_event_mask
     from memoire_cli.imagenet_backbone import weights_path
 
     if weights_path() is None:
@@ -202,7 +200,10 @@ def test_c3_with_the_cam_grounder_matches_its_own_masks() -> None:
     cam = CamGrounder()
     images, *_ = _event_scene("cam")
     for event in ("Birthday", "Farewell Party"):  # candle/balloon CAMs; no ImageNet class → the prior
-        assert np.array_equal(cam_event_mask(cam, images[0], event, event_phrases(event)), cam.event_mask(images[0], event))
+        assert np.array_equal(cam.event_mask(images[0], event, event_phrases(event)), cam.event_mask(images[0], event))
+    prior = cam.prior.event_mask(images[0], "Birthday")  # the proxies are read: none with a class → the prior
+    assert np.array_equal(cam.event_mask(images[0], "Birthday", ("a quiet afternoon",)), prior)
+    assert not np.array_equal(cam.event_mask(images[0], "Birthday", ("balloons",)), prior)
     assert Regrounder(cam=cam).available("cam") is None and Regrounder().available("clipseg") is not None
 
 

@@ -179,28 +179,6 @@ def common_events(ws: Any, users: list[str], n: int = C3_EVENTS) -> list[tuple[s
     return sorted(ok, key=lambda x: (-x[1], x[0]))[:n]
 
 
-def clipseg_event_mask(grounder: Any, image: np.ndarray, proxies: tuple[str, ...]) -> np.ndarray:
-    """M_e of S1.3.4 over the given proxies: per-proxy σ(Z_r/τ) (resampled, < θ_mask zeroed), uniform mean,
-    < θ_mask zeroed — :meth:`ClipSegGrounder.event_mask` with K(e) replaced. (H, W) float32."""
-    import torch
-
-    from memoire_cli.pat.clipseg import THETA_MASK, soft_masks
-
-    height, width = image.shape[:2]
-    per = torch.from_numpy(soft_masks(grounder.logits(image, list(proxies)), height, width))  # (|K|, H, W)
-    mean = per.mean(dim=0)
-    return (mean * (mean >= THETA_MASK)).clamp(0.0, 1.0).numpy().astype(np.float32)
-
-
-def cam_event_mask(grounder: Any, image: np.ndarray, event: str, proxies: tuple[str, ...]) -> np.ndarray:
-    """The CAM grounder's event mask over the given proxies: their ImageNet classes' CAMs, or its spatial prior
-    when none has a class (:meth:`CamGrounder.event_mask` with K(e) replaced). (H, W) float32."""
-    from memoire_cli.pat.cam import concepts_for
-
-    classes = concepts_for(proxies)
-    return grounder._mask(image, classes) if classes else grounder.prior.event_mask(image, event)
-
-
 class Regrounder:
     """The grounders that made stored event masks, loaded once per eval run (never downloaded)."""
 
@@ -229,13 +207,13 @@ class Regrounder:
                 if not self.clipseg_path:
                     raise MemoireError(self.available("clipseg") or "no CLIPSeg")
                 self._clipseg = ClipSegGrounder.from_pretrained(self.clipseg_path)
-            return clipseg_event_mask(self._clipseg, image, proxies)
+            return self._clipseg.event_mask(image, event, proxies)
         if source == "cam":
             if self._cam is None:
                 from memoire_cli.pat.cam import CamGrounder
 
                 self._cam = CamGrounder()
-            return cam_event_mask(self._cam, image, event, proxies)
+            return self._cam.event_mask(image, event, proxies)
         return None
 
 

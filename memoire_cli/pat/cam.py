@@ -196,7 +196,9 @@ class CamGrounder:
         classes = tag_classes("L", phrase)
         return self._mask(image_rgb, classes) if classes else self.prior.location_mask(image_rgb, phrase)
 
-    def event_mask(self, image_rgb: np.ndarray, event_type: str) -> np.ndarray:
-        classes = tag_classes("E", event_type)
+    def event_mask(self, image_rgb: np.ndarray, event_type: str, proxies: tuple[str, ...] | None = None) -> np.ndarray:
+        """CAMs of the ImageNet classes of K(e) (or of the ``proxies`` given: eval's C3); the spatial prior
+        when none has a class. (H, W) float32."""
+        classes = tag_classes("E", event_type) if proxies is None else concepts_for(proxies)
         return self._mask(image_rgb, classes) if classes else self.prior.event_mask(image_rgb, event_type)
 

@@ -131,13 +131,14 @@ class ClipSegGrounder:
         z = torch.from_numpy(self.logits(image_rgb, list(location_prompts(phrase)))).mean(dim=0, keepdim=True)  # (1, h, w)
         return soft_masks(z.numpy(), height, width)[0]
 
-    def event_mask(self, image_rgb: np.ndarray, event_type: str) -> np.ndarray:
+    def event_mask(self, image_rgb: np.ndarray, event_type: str, proxies: tuple[str, ...] | None = None) -> np.ndarray:
         """M_e (S1.3.4): per-proxy soft masks (σ(Z_r/τ), resampled, < θ_mask zeroed) averaged uniformly over
-        K(e) of Table 3, then M_e ← 1(M_e ≥ θ_mask) ⊙ M_e. Returns (H, W) float32 in [0, 1]."""
+        K(e) of Table 3 (or the ``proxies`` given: eval's C3), then M_e ← 1(M_e ≥ θ_mask) ⊙ M_e.
+        Returns (H, W) float32 in [0, 1]."""
         import torch
 
         height, width = image_rgb.shape[:2]
-        proxies = list(event_phrases(event_type))
+        proxies = list(event_phrases(event_type) if proxies is None else proxies)
         if not proxies:  # an unnamed event (time cluster only): nothing to ground, no contribution (S1.3.6)
             return np.zeros((height, width), np.float32)
         per_proxy = torch.from_numpy(soft_masks(self.logits(image_rgb, proxies), height, width))  # (|K|, H, W)
@@ -171,8 +172,9 @@ class PriorGrounder:
         prior = np.clip(prior, 0.0, 1.0)
         return (prior * (prior >= THETA_MASK)).astype(np.float32)
 
-    def event_mask(self, image_rgb: np.ndarray, event_type: str) -> np.ndarray:
-        """A centred Gaussian blob (std 0.25 of the frame, peak 1), < θ_mask zeroed. (H, W) float32."""
+    def event_mask(self, image_rgb: np.ndarray, event_type: str, proxies: tuple[str, ...] | None = None) -> np.ndarray:
+        """A centred Gaussian blob (std 0.25 of the frame, peak 1), < θ_mask zeroed. (H, W) float32.
+        ``proxies`` is accepted for the common interface; the prior does not read them."""
         height, width = self._frame(image_rgb)
         if not event_phrases(event_type):  # an unnamed event: no contribution (S1.3.6), as with CLIPSeg
             return np.zeros((height, width), np.float32)

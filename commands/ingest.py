@@ -16,6 +16,9 @@ reads what photo managers keep: EXIF (capture time with offset, GPS, orientation
 in sidecars (IMG.jpg.xmp, then IMG.xmp): MWG and Microsoft face regions, PersonInImage, keywords
 (dc:subject, lr:hierarchicalSubject, digiKam:TagsList), IPTC location, ratings and pick flags;
 Google Takeout JSON beside a photo (views, favourites, people).
+Favourites come from explicit marks only (pick/accept flags, Takeout favorited), never from star
+ratings, which `memoire eval` uses as ground truth (--favourites-from-rating opts in). Rejected
+photos (rating -1 or a reject flag, stored as -1) are never in a top-k of `rank` or eval's baselines.
 Named faces become person tags (relations from --relations or People/… keywords; unnamed faces
 are `unknown`), with an enrolment portrait each; events come from Events/… keywords or time gaps
 (--event-gap), places from IPTC fields or GPS clusters (--place-radius). Re-runs read only new or
@@ -32,7 +35,11 @@ def command(
     anchor_size: Annotated[int, typer.Option("--anchor-size", help="Side of the enrolment portraits (≤ --image-size).")] = 256,
     event_gap: Annotated[float, typer.Option("--event-gap", help="Hours between shots that start a new event (without Events/… keywords).")] = 3.0,
     place_radius: Annotated[float, typer.Option("--place-radius", help="GPS clustering radius in km (without IPTC or Places/… names).")] = 1.0,
-    favourite_rating: Annotated[float, typer.Option("--favourite-rating", help="Stars from which an image counts as a favourite.")] = 4.0,
+    favourites_from_rating: Annotated[float | None, typer.Option(
+        "--favourites-from-rating", metavar="STARS", show_default=False,
+        help="Opt-in: rated images of at least STARS stars (1–5) also count as favourites. Off by default: favourites "
+             "come only from pick/accept flags and Takeout `favorited`, because the ratings are `memoire eval`'s ground "
+             "truth; with it, eval flags favourites as derived from that truth.")] = None,
     max_pixels: Annotated[int, typer.Option("--max-pixels", help="Larger stills are skipped as decompression bombs.")] = 100_000_000,
     force: ForceOpt = False,
 ) -> None:
@@ -43,7 +50,7 @@ def command(
         raise UsageError(f"{folder}: no such folder")
     check_user_id(user)
     cfg = IngestConfig(image_size=image_size, anchor_size=min(anchor_size, image_size),
-                       event_gap_h=event_gap, place_radius_km=place_radius, favourite_rating=favourite_rating, max_pixels=max_pixels)
+                       event_gap_h=event_gap, place_radius_km=place_radius, favourites_from_rating=favourites_from_rating, max_pixels=max_pixels)
     cfg.check()
     people = {}
     if relations is not None:

@@ -199,8 +199,8 @@ CREATE TABLE IF NOT EXISTS qc (
   PRIMARY KEY (image_id, attempt, check_name)
 );
 
--- ratings: The owner's star ratings of ingested images (XMP, Windows or EXIF rating; 0 = unrated is not a row). Video frames carry their clip's rating.
--- producer: ingest; consumers: eval (the owner's ratings as ground truth)
+-- ratings: The owner's star ratings of ingested images (XMP, Windows or EXIF rating; 0 = unrated is not a row) and rejections (−1). Video frames carry their clip's rating.
+-- producer: ingest; consumers: eval (the owner's ratings as ground truth), rank and eval's baselines (rejected images, −1, never in a top-k)
 CREATE TABLE IF NOT EXISTS ratings (
   user_id VARCHAR,
   image_id VARCHAR,

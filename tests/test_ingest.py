@@ -25,7 +25,8 @@ NS = ('xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:lr="http://ns.adobe.com
       'xmlns:stDim="http://ns.adobe.com/xap/1.0/sType/Dimensions#" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
       'xmlns:Iptc4xmpCore="http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
       'xmlns:MicrosoftPhoto="http://ns.microsoft.com/photo/1.0/" xmlns:MP="http://ns.microsoft.com/photo/1.2/" '
-      'xmlns:MPRI="http://ns.microsoft.com/photo/1.2/t/RegionInfo#" xmlns:MPReg="http://ns.microsoft.com/photo/1.2/t/Region#"')
+      'xmlns:MPRI="http://ns.microsoft.com/photo/1.2/t/RegionInfo#" xmlns:MPReg="http://ns.microsoft.com/photo/1.2/t/Region#" '
+      'xmlns:xmpDM="http://ns.adobe.com/xmp/1.0/DynamicMedia/"')
 
 #: Face boxes (centre x, y, w, h; normalised) of the packaged photos, found once with the packaged SCRFD detector.
 T1_FACES = [(0.622, 0.464, 0.08, 0.156), (0.405, 0.385, 0.085, 0.168), (0.088, 0.372, 0.088, 0.155), (0.749, 0.15, 0.082, 0.166)]
@@ -175,7 +176,7 @@ def test_ingest_reads_what_photo_managers_keep(cli, gallery: Path, tmp_path: Pat
     ratings = {i: (r, s) for i, r, s in rows(ws, "SELECT image_id, rating, source FROM ratings")}
     assert ratings == {images["2023/t1.jpg"][0]: (5.0, "xmp:Rating"), images["2023/gdp.jpg"][0]: (2.0, "MicrosoftPhoto:Rating")}
     fav = dict(rows(ws, "SELECT image_id, favourite FROM usage"))
-    assert fav[images["2023/t1.jpg"][0]] is True and fav[images["noise.png"][0]] is False
+    assert set(fav.values()) == {None}  # 5 stars make no favourite, and without any favourite mark favourites are unknown
     assert rows(ws, "SELECT count(*) FROM usage WHERE views IS NOT NULL")[0][0] == 0
     anchors = rows(ws, "SELECT t.name FROM anchors a JOIN tags t USING (user_id, tag_id) ORDER BY a.idx")
     assert [a[0] for a in anchors] == ["Alice", "Carol", "Bob"]  # tag order (self, mother, spouse); Dan has no region
@@ -468,3 +469,82 @@ def test_workspace_inside_the_photo_folder_is_not_ingested(cli, tmp_path: Path) 
     assert first.exit_code == 0 and "unsupported" not in rows(ws, "SELECT string_agg(status, ',') FROM ingest_files")[0][0]
     again = ingest(cli, root, ws)  # the workspace changed, the photos did not
     assert manifest(again)["skipped"] is True
+
+
+# ------------------------------------------------------------------ favourites and rejections (issue 14)
+#: name → (sidecar attributes, Takeout JSON or None): stars, flags and marks as photo managers write them.
+MARKED = {
+    "five.jpg": ('xmp:Rating="5"', None),  # high stars: not a favourite
+    "four.jpg": ('xmp:Rating="4"', None),
+    "picked.jpg": ('xmpDM:pick="1"', None),  # a pick without stars: a favourite
+    "accepted.jpg": ('digiKam:PickLabel="3" xmp:Rating="2"', None),
+    "starred.jpg": ("", {"favorited": True}),  # Google Takeout's favourite
+    "minus.jpg": ('xmp:Rating="-1"', None),  # rejected by its rating
+    "flagged.jpg": ('xmpDM:pick="-1"', None),  # rejected by a flag, no rating
+    "flagged4.jpg": ('digiKam:PickLabel="1" xmp:Rating="4"', None),  # a reject flag over stars
+    "plain.jpg": ("", None),
+}
+
+
+def marked_folder(root: Path, names: list[str] | None = None) -> Path:
+    """Small distinct noise photos with the sidecars / Takeout JSON of :data:`MARKED`."""
+    for k, name in enumerate(names or list(MARKED)):
+        attrs, takeout = MARKED[name]
+        rng = np.random.default_rng(k)
+        save_jpeg(Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)), root / name, date=f"2024:05:0{k + 1} 10:00:00")
+        if attrs:
+            (root / f"{name}.xmp").write_text(xmp("", attrs))
+        if takeout is not None:
+            (root / f"{name}.json").write_text(json.dumps(takeout))
+    return root
+
+
+def by_path(ws: Path, sql: str) -> dict[str, tuple]:
+    """path → the rest of each row of ``sql``, which selects from ``images i`` joined on ``ingest_files f``."""
+    return {p: tuple(r) for p, *r in rows(ws, sql.format(join="ingest_files f JOIN images i ON i.image_id = json_extract_string(f.image_ids, '$[0]')"))}
+
+
+def test_favourites_come_from_marks_never_from_stars(cli, tmp_path: Path) -> None:
+    from memoire_cli.ingest.config import favourites_from_ratings
+    from memoire_cli.workspace import Workspace
+
+    root = marked_folder(tmp_path / "photos")
+    ws = tmp_path / "w"
+    result = ingest(cli, root, ws)
+    assert result.exit_code == 0, result.output
+    fav = {p: r[0] for p, r in by_path(ws, "SELECT f.path, u.favourite FROM {join} JOIN usage u ON u.image_id = i.image_id").items()}
+    assert fav == {"five.jpg": False, "four.jpg": False, "picked.jpg": True, "accepted.jpg": True, "starred.jpg": True,
+                   "minus.jpg": False, "flagged.jpg": False, "flagged4.jpg": False, "plain.jpg": False}
+    ratings = by_path(ws, "SELECT f.path, r.rating, r.source FROM {join} JOIN ratings r ON r.image_id = i.image_id")
+    assert ratings == {"five.jpg": (5.0, "xmp:Rating"), "four.jpg": (4.0, "xmp:Rating"), "accepted.jpg": (2.0, "xmp:Rating"),
+                       "minus.jpg": (-1.0, "xmp:Rating"), "flagged.jpg": (-1.0, "xmpDM:pick"), "flagged4.jpg": (-1.0, "digiKam:PickLabel")}
+    (params,) = rows(ws, "SELECT r.params FROM runs r WHERE r.stage = 'ingest' AND r.status = 'done'")[0]
+    assert json.loads(params)["favourites_from_rating"] is None
+    assert favourites_from_ratings(Workspace.open(ws, "eval"), "me") is None
+
+    # Without any explicit mark, favourites are unknown however the owner rated.
+    stars = marked_folder(tmp_path / "stars", ["five.jpg", "four.jpg", "minus.jpg", "flagged.jpg", "plain.jpg"])
+    assert ingest(cli, stars, tmp_path / "w2").exit_code == 0
+    assert rows(tmp_path / "w2", "SELECT DISTINCT favourite FROM usage") == [(None,)]
+    assert rows(tmp_path / "w2", "SELECT count(*) FROM ratings WHERE rating = -1")[0][0] == 2
+
+
+def test_favourites_from_ratings_is_an_opt_in_eval_can_see(cli, tmp_path: Path) -> None:
+    from memoire_cli.ingest.config import favourites_from_ratings, favourites_rating_threshold
+    from memoire_cli.workspace import Workspace
+
+    root = marked_folder(tmp_path / "photos", ["five.jpg", "four.jpg", "minus.jpg", "flagged4.jpg", "plain.jpg"])
+    ws = tmp_path / "w"
+    result = ingest(cli, root, ws, "--favourites-from-rating", "4")
+    assert result.exit_code == 0, result.output
+    fav = {p: r[0] for p, r in by_path(ws, "SELECT f.path, u.favourite FROM {join} JOIN usage u ON u.image_id = i.image_id").items()}
+    assert fav == {"five.jpg": True, "four.jpg": True, "minus.jpg": False, "flagged4.jpg": False, "plain.jpg": False}
+    (params,) = rows(ws, "SELECT r.params FROM runs r WHERE r.stage = 'ingest' AND r.status = 'done'")[0]
+    assert json.loads(params)["favourites_from_rating"] == 4.0
+    assert favourites_from_ratings(Workspace.open(ws, "eval"), "me") == 4.0
+    assert favourites_rating_threshold({"favourite_rating": 4.0}) == 4.0  # ingest code version 1 always derived them
+    assert favourites_rating_threshold({"favourites_from_rating": None, "folder": "x"}) is None
+    bad = ingest(cli, root, ws, "--favourites-from-rating", "6")
+    assert bad.exit_code != 0 and "--favourites-from-rating must be in 1…5" in bad.stderr
+    old = ingest(cli, root, ws, "--favourite-rating", "4")
+    assert old.exit_code != 0 and "--favourite-rating" in old.output

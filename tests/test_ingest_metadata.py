@@ -162,3 +162,16 @@ def test_mp4_creation_time(tmp_path: Path) -> None:
 
 def test_xmp_head_helpers_are_well_formed() -> None:
     assert parse_xmp(f'{XMP_HEAD}<rdf:Description rdf:about="" {NS}/>{XMP_TAIL}').regions == ()
+
+
+def test_pick_flags_and_their_sources() -> None:
+    cases = {'digiKam:PickLabel="3"': (True, "digiKam:PickLabel"), 'digiKam:PickLabel="1"': (False, "digiKam:PickLabel"),
+             'digiKam:PickLabel="2"': (None, None), 'xmpDM:pick="1"': (True, "xmpDM:pick"),
+             'xmpDM:pick="-1"': (False, "xmpDM:pick"), 'xmpDM:good="True"': (True, "xmpDM:good"),
+             'xmpDM:good="False"': (None, None), 'xmp:Rating="-1"': (None, None)}
+    for attrs, want in cases.items():
+        d = parse_xmp(xmp("", attrs))
+        assert (d.pick, d.pick_source) == want, attrs
+    # A sidecar's flag replaces the embedded one together with its source.
+    merged = parse_xmp(xmp("", 'xmpDM:pick="-1"')).over(parse_xmp(xmp("", 'digiKam:PickLabel="3"')))
+    assert (merged.pick, merged.pick_source) == (False, "xmpDM:pick")

@@ -51,7 +51,8 @@ class Metadata:
     orientation: int | None = None
     rating: float | None = None
     rating_source: str | None = None
-    pick: bool | None = None
+    pick: bool | None = None  # True: an explicit favourite mark (pick/accept flag, Takeout favorited); False: a reject flag
+    pick_source: str | None = None  # digiKam:PickLabel | xmpDM:pick | xmpDM:good | takeout:favorited
     location: tuple[str | None, ...] | None = None
     keywords: tuple[str, ...] = ()
     paths: tuple[tuple[str, ...], ...] = ()
@@ -84,7 +85,7 @@ def _merge(meta: Metadata, ex: ExifData, xmp: XmpData) -> None:
     meta.gps = ex.gps or xmp.gps
     meta.orientation = ex.orientation or xmp.orientation
     meta.rating, meta.rating_source = (xmp.rating, xmp.rating_source) if xmp.rating is not None else (ex.rating, ex.rating_source)
-    meta.pick = xmp.pick
+    meta.pick, meta.pick_source = xmp.pick, xmp.pick_source
     meta.location = xmp.location or ex.location
     meta.keywords = tuple(dict.fromkeys(xmp.keywords + ex.keywords))
     meta.paths = xmp.paths
@@ -200,8 +201,8 @@ def apply_takeout(meta: Metadata, data: bytes | None) -> None:
     views = doc.get("imageViews")
     if isinstance(views, (int, str)) and str(views).strip().isdigit():
         meta.views = int(views)
-    if doc.get("favorited") is True and meta.pick is None:
-        meta.pick = True
+    if doc.get("favorited") is True and meta.pick is None:  # an XMP flag (a reject too) wins
+        meta.pick, meta.pick_source = True, "takeout:favorited"
     names = [p.get("name") for p in doc.get("people", []) if isinstance(p, dict)] if isinstance(doc.get("people"), list) else []
     meta.persons = tuple(dict.fromkeys([*meta.persons, *(n.strip() for n in names if isinstance(n, str) and n.strip())]))
     taken = doc.get("photoTakenTime")

@@ -21,9 +21,21 @@ no physical attributes (NULL) and ``in_graph`` is false only for relation ``unkn
 
 Usage: ``views`` come from Google Takeout's ``imageViews`` where a Takeout JSON sits beside the
 photo (``views_norm`` = views / the user's largest count), else NULL (EXIF and XMP hold none).
-``favourite`` is true for ≥ ``favourite_rating`` stars or a pick/accept flag, false for a rejected
-image; for the rest it is false when the owner rated or flagged anything in the gallery, NULL
-otherwise (unknown, which ``graph`` skips). ``ratings`` keeps the stars (−1 rejected, 1–5).
+``favourite`` comes from explicit favourite marks only — a pick/accept flag (``digiKam:PickLabel``
+3, ``xmpDM:pick`` 1, ``xmpDM:good`` true) or Google Takeout's ``favorited`` — never from star
+ratings: the ratings are ``memoire eval``'s ground truth for an ingested gallery, and ``graph``,
+``persona`` and eval's favourites-first baseline read ``favourite``. A marked image is true; every
+other image (rejected ones included) is false when the gallery holds at least one such mark, NULL
+otherwise (unknown, which ``graph`` skips) — whatever the ratings say. Opt-in
+(``favourites_from_rating``, ``--favourites-from-rating STARS``, recorded in the run's params): rated
+images of at least that many stars are favourites too, rejected ones (−1) are not, and unmarked
+images are false once the owner rated or flagged anything; eval can then tell that ``favourite`` is
+derived from its ground truth (:func:`memoire_cli.ingest.config.favourites_from_ratings`).
+
+Ratings: ``ratings`` keeps the stars (1–5) and rejections (−1): an image is rejected when its
+rating is −1 or it carries a reject flag (``digiKam:PickLabel`` 1, ``xmpDM:pick`` −1); a reject flag
+is stored as −1 with the flag as ``source``, over any stars. ``rank`` and eval's baselines put
+rejected images last and never in a top-k.
 """
 
 from __future__ import annotations
@@ -238,7 +250,7 @@ def build_tables(user_id: str, cfg: IngestConfig, results: list[FileResult], rel
         "phash": _obj([f"{it.result.phashes[it.k]:016x}" for it in items]), "attempts": _obj([None] * n),
     }
     tables["image_tags"] = {"user_id": uid(len(pairs)), "image_id": _obj([p[0] for p in pairs]), "tag_id": _i32([p[1] for p in pairs])}
-    tables["usage"] = _usage(user_id, items, cfg.favourite_rating)
+    tables["usage"] = _usage(user_id, items, cfg.favourites_from_rating)
     tables["ratings"] = _ratings(user_id, items)
     clips = {}
     for i, it in enumerate(items):
@@ -281,17 +293,21 @@ def _social_edges(user_id: str, pairs: list[tuple[str, int]], people: set[int]) 
             "closeness": np.array([r[2] for r in rows], np.float64)}
 
 
-def _usage(user_id: str, items: list[Item], favourite_rating: float) -> Columns:
-    known = any(it.meta.rating not in (None, 0) or it.meta.pick is not None for it in items)
-    fav: list[bool | None] = []
-    for it in items:
-        m = it.meta
-        if m.pick is False or m.rating == -1:
-            fav.append(False)
-        elif m.pick is True or (m.rating is not None and m.rating >= favourite_rating):
-            fav.append(True)
-        else:
-            fav.append(False if known else None)
+def rejected(meta: Metadata) -> bool:
+    """A rating of −1 or a reject flag."""
+    return meta.pick is False or meta.rating == -1
+
+
+def _usage(user_id: str, items: list[Item], from_rating: float | None = None) -> Columns:
+    """Views and favourites (module docstring): favourites from explicit marks, from ratings only on opt-in."""
+    if from_rating is None:
+        marked = [it.meta.pick is True for it in items]
+        known = any(marked)  # never the ratings: they are eval's ground truth
+    else:
+        marked = [(it.meta.pick is True or (it.meta.rating is not None and it.meta.rating >= from_rating))
+                  and not rejected(it.meta) for it in items]
+        known = any(it.meta.rating not in (None, 0) or it.meta.pick is not None for it in items)
+    fav: list[bool | None] = [True if m else (False if known else None) for m in marked]
     n = len(items)
     views = [it.meta.views for it in items]
     top = max([v for v in views if v is not None], default=0)
@@ -301,7 +317,14 @@ def _usage(user_id: str, items: list[Item], favourite_rating: float) -> Columns:
 
 
 def _ratings(user_id: str, items: list[Item]) -> Columns:
-    rows = [(it.image_id, float(it.meta.rating), it.meta.rating_source) for it in items if it.meta.rating not in (None, 0)]
+    """Stars 1–5 and rejections −1; a reject flag is −1 (source: the flag) whatever the stars say."""
+    rows = []
+    for it in items:
+        m = it.meta
+        if m.pick is False and m.rating != -1:
+            rows.append((it.image_id, -1.0, m.pick_source or "reject flag"))
+        elif m.rating not in (None, 0):
+            rows.append((it.image_id, float(m.rating), m.rating_source))  # type: ignore[arg-type]
     return {"user_id": _obj([user_id] * len(rows)), "image_id": _obj([r[0] for r in rows]),
             "rating": np.array([r[1] for r in rows], np.float64), "source": _obj([r[2] for r in rows])}
 

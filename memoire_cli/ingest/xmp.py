@@ -16,7 +16,8 @@ data from the photo folder, never trusted. What is read (namespaces by URI, pref
   ProvinceState, CountryName.
 * **Rating and flags.** ``xmp:Rating`` (−1 rejected, 0 unrated, 1–5 stars),
   ``MicrosoftPhoto:Rating`` (percent, mapped to stars as Windows does), ``digiKam:PickLabel``
-  (3 accepted, 1 rejected), ``xmpDM:pick`` (1 pick, −1 reject), ``xmpDM:good``.
+  (3 accepted, 1 rejected), ``xmpDM:pick`` (1 pick, −1 reject), ``xmpDM:good`` (true: a pick; false
+  only says the shot is not marked good, so it is neither a pick nor a reject).
 * **Capture data.** ``exif:DateTimeOriginal`` / ``photoshop:DateCreated`` / ``xmp:CreateDate``
   (ISO 8601, with a time-zone offset when present), ``exif:GPSLatitude``/``GPSLongitude``
   ("DD,MM.mmR" or decimal), ``tiff:Orientation``.
@@ -86,6 +87,7 @@ class XmpData:
     rating: float | None = None
     rating_source: str | None = None
     pick: bool | None = None  # True: picked/accepted, False: rejected
+    pick_source: str | None = None  # the flag that set pick: digiKam:PickLabel | xmpDM:pick | xmpDM:good
     taken_at: datetime | None = None  # naive UTC when an offset was given, else wall-clock
     taken_offset: bool = False
     gps: tuple[float, float] | None = None
@@ -97,13 +99,15 @@ class XmpData:
         out = base
         for name in self.__dataclass_fields__:
             mine = getattr(self, name)
-            if name in ("has_regions", "taken_offset", "rating_source", "regions"):
+            if name in ("has_regions", "taken_offset", "rating_source", "pick_source", "regions"):
                 continue
             if mine is None or mine == ():
                 continue
             out = replace(out, **{name: mine})
             if name == "rating":
                 out = replace(out, rating_source=self.rating_source)
+            if name == "pick":
+                out = replace(out, pick_source=self.pick_source)
             if name == "taken_at":
                 out = replace(out, taken_offset=self.taken_offset)
         if self.has_regions:  # a sidecar's region list (even empty) replaces the embedded one
@@ -194,6 +198,7 @@ def parse_xmp(packet: bytes | str) -> XmpData:
     paths = [tuple(p.strip() for p in k.split("|") if p.strip()) for k in _texts(_field(top, f"{LR}hierarchicalSubject"))]
     paths += [tuple(p.strip() for p in k.split("/") if p.strip()) for k in _texts(_field(top, f"{DIGIKAM}TagsList"))]
     rating, source = _rating(top)
+    pick, pick_source = _pick(top)
     taken, offset = _date(top)
     return XmpData(
         regions=tuple(regions),
@@ -203,7 +208,8 @@ def parse_xmp(packet: bytes | str) -> XmpData:
         location=_location(top),
         rating=rating,
         rating_source=source,
-        pick=_pick(top),
+        pick=pick,
+        pick_source=pick_source,
         taken_at=taken,
         taken_offset=offset,
         gps=_gps(top),
@@ -311,19 +317,20 @@ def percent_to_stars(percent: float) -> float:
     return float(next((s for p, s in _PERCENT_TO_STARS if percent >= p), 0))
 
 
-def _pick(top: list[Any]) -> bool | None:
+def _pick(top: list[Any]) -> tuple[bool | None, str | None]:
+    """(True picked/accepted, False rejected, None no flag; the flag's name)."""
     label = _float(_field(top, f"{DIGIKAM}PickLabel"))
     if label == 3:
-        return True
+        return True, "digiKam:PickLabel"
     if label == 1:
-        return False
+        return False, "digiKam:PickLabel"
     pick = _float(_field(top, f"{XMPDM}pick"))
     if pick is not None and pick != 0:
-        return pick > 0
+        return pick > 0, "xmpDM:pick"
     good = _text(_field(top, f"{XMPDM}good"))
-    if good is not None and good.lower() in ("true", "false"):
-        return good.lower() == "true"
-    return None
+    if good is not None and good.lower() == "true":  # good="False" is no verdict, not a reject
+        return True, "xmpDM:good"
+    return None, None
 
 
 _ISO = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$")

@@ -2,7 +2,9 @@
 
 Each baseline scores the images of a user's session (higher = better); its full ranking is the
 scores descending with ties broken by image id (S2.3 "Tie-breaking"), and its top-k the first k of
-that ranking (no diversity term). None reads ground truth or the persona:
+that ranking (no diversity term). Images the owner rejected (``UserSignals.rejected``: a −1 rating
+or a reject flag of an ingested gallery) go last and never into a top-k, as in ``rank``, so the
+comparison stays fair. None reads ground truth or the persona:
 
 * ``random`` — uniform scores from a seeded generator (S2.5: stochastic models are averaged over
   three fixed seeds; :data:`RANDOM_SEEDS`);
@@ -46,6 +48,7 @@ class UserSignals:
     image_tags: list[list[int]]  # per image: P/L/E tag ids
     faces: np.ndarray  # (N,) faces detected (or person tags when unknown)
     images: list[np.ndarray]  # (h, w, 3) uint8 valid regions
+    rejected: np.ndarray | None = None  # (N,) bool rejected by the owner (UserContext.rejected); None = none
 
     def __len__(self) -> int:
         return len(self.image_ids)
@@ -118,9 +121,13 @@ def baseline_scores(name: str, sig: UserSignals) -> list[np.ndarray]:
     return [np.asarray(SCORERS[name](sig), np.float64)]
 
 
-def ranking_of(image_ids: list[str], scores: np.ndarray, k: int) -> tuple[list[str], list[str]]:
-    """(full order best first, ties by image id; its first k)."""
+def ranking_of(image_ids: list[str], scores: np.ndarray, k: int,
+               rejected: np.ndarray | None = None) -> tuple[list[str], list[str]]:
+    """(full order best first, ties by image id, ``rejected`` images last; its first k, never a rejected one —
+    shorter than k when fewer than k others remain)."""
     ids = np.array(image_ids, dtype=str)
     order = np.lexsort((ids, -np.asarray(scores, np.float64))) if len(ids) else np.zeros(0, np.int64)
+    out = np.zeros(len(ids), bool) if rejected is None or not len(rejected) else np.asarray(rejected, bool)
+    order = np.concatenate([order[~out[order]], order[out[order]]])
     full = [image_ids[i] for i in order]
-    return full, full[:k]
+    return full, full[:min(k, int((~out).sum()))]

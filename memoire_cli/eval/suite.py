@@ -224,7 +224,7 @@ def user_signals(ws: Any, ctx: Any) -> UserSignals:
     people = [sum(1 for t in tags if ctx.tags.get(t, ("?",))[0] == "P") for tags in ctx.image_tags]
     n_faces = np.array([faces.get(i) if faces.get(i) is not None else p for i, p in zip(ctx.image_ids, people)], np.float64)
     return UserSignals(ctx.user_id, list(ctx.image_ids), ctx.taken_at, ctx.views, ctx.favourite,
-                       [list(t) for t in ctx.image_tags], n_faces, ctx.images)
+                       [list(t) for t in ctx.image_tags], n_faces, ctx.images, rejected=ctx.rejected)
 
 
 def strict_face_masks(ws: Any, ctx: Any, factor: float = C2_STRICT) -> Any:
@@ -334,7 +334,7 @@ def evaluate_baseline(name: str, ctx: Any, sig: UserSignals, pis: dict[str, floa
     results = []
     for scores in baseline_scores(name, sig):
         t0 = time.perf_counter()
-        full, top = ranking_of(sig.image_ids, scores, k)
+        full, top = ranking_of(sig.image_ids, scores, k, sig.rejected)
         results.append(_metrics(ctx, full, top, pis, (time.perf_counter() - t0) * 1e3))
     if len(results) == 1:
         return results[0]
@@ -346,7 +346,8 @@ def evaluate_baseline(name: str, ctx: Any, sig: UserSignals, pis: dict[str, floa
 def reselect(ctx: Any, ranking: Any, lam: float, k: int) -> list[str]:
     """The MMR top-k of an existing ranking at another λ (B1, A3): the scores — hence the full order and
     SRCC — do not depend on λ, only the selection does. The same steps as :func:`memoire_cli.rank.rank_user`
-    (relevance = min–max scores, similarity over the context's embeddings and tags, ties by image id)."""
+    (relevance = min–max scores, similarity over the context's embeddings and tags, ties by image id,
+    rejected images never candidates)."""
     from memoire_cli.rank.mmr import SimilaritySpace, mmr_select, relevance
     from memoire_cli.rank.ranker import context_matrix
 
@@ -354,9 +355,10 @@ def reselect(ctx: Any, ranking: Any, lam: float, k: int) -> list[str]:
     scores = np.array([score_of[i] for i in ctx.image_ids])
     id_rank = np.empty(len(ctx), np.int64)
     id_rank[np.argsort(np.array(ctx.image_ids, dtype=str), kind="stable")] = np.arange(len(ctx))
-    space = SimilaritySpace.build(ctx.embeddings, context_matrix(ctx))
-    picked, _ = mmr_select(relevance(scores), space, k, lam, tiebreak=id_rank)
-    return [ctx.image_ids[i] for i in picked]
+    cand = np.flatnonzero(~np.asarray(ctx.rejected, bool)) if len(ctx.rejected) else np.arange(len(ctx))  # rejected: never picked
+    space = SimilaritySpace.build(ctx.embeddings[cand], context_matrix(ctx)[cand])
+    picked, _ = mmr_select(relevance(scores[cand]), space, k, lam, tiebreak=id_rank[cand])
+    return [ctx.image_ids[i] for i in cand[picked]]
 
 
 def evaluate_memoire(ws: Any, setting: MemoireSetting, ctx: Any, predictor: Any, pis: dict[str, float], k: int,

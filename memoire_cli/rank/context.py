@@ -4,7 +4,7 @@
 valid region of each image and of its stored per-tag masks (``pat_masks``, uint8, S1.3.5), the tags
 each image carries (``image_tags`` with ``tags``), the user's global persona α (``persona``, in
 ``graph_nodes.node`` order) with the nodes' types and relations, capture times and usage (for the
-session prior, S1.2.8), the graph stage's constants (its ``runs.params``), the model-input RGB
+session prior, S1.2.8), the images the owner rejected (``ratings`` −1, ingested galleries only), the graph stage's constants (its ``runs.params``), the model-input RGB
 (S1.4.1 preprocessing at ``image_size``) and the image embeddings (MMR similarity, Redundancy@k).
 No model runs here except the embedder when no embeddings are given or stored.
 """
@@ -56,6 +56,13 @@ class UserContext:
     embeddings: np.ndarray  # (N, D) float32 L2-normalised
     embedder: str = ""
     membership: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))  # (N, K) image carries node's tag
+    # (N,) bool: rejected by the owner (ratings.rating −1: a −1 rating or a reject flag, `memoire ingest`);
+    # never in a top-k. Empty (the default) = none rejected: synthetic galleries have none.
+    rejected: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+    def __post_init__(self) -> None:
+        if not len(self.rejected) and len(self.image_ids):  # the default: none rejected
+            self.rejected = np.zeros(len(self.image_ids), bool)
 
     def __len__(self) -> int:
         return len(self.image_ids)
@@ -99,6 +106,8 @@ class UserContext:
         usage = {r[0]: r[1:] for r in db.query("SELECT image_id, views_norm, favourite FROM usage WHERE user_id = ?", [user_id])}
         views = np.array([np.nan if usage.get(i, (None,))[0] is None else float(usage[i][0]) for i in image_ids], np.float64)
         fav = np.array([np.nan if usage.get(i, (None, None))[1] is None else float(usage[i][1]) for i in image_ids], np.float64)
+        rejected_ids = {r[0] for r in db.query("SELECT image_id FROM ratings WHERE user_id = ? AND rating < 0", [user_id])}
+        rejected = np.array([i in rejected_ids for i in image_ids], bool)  # (N,) rating −1 or a reject flag (ingest)
         if not db.query("SELECT 1 FROM stage_users WHERE stage = 'pat' AND user_id = ?", [user_id]):
             raise MemoireError(f"user {user_id} has no attention maps: run `memoire pat`")
         mask_rows = db.query("SELECT mask_idx, image_id, tag_id, type FROM pat_masks WHERE user_id = ? ORDER BY mask_idx", [user_id])
@@ -145,7 +154,7 @@ class UserContext:
             node_types=np.array([r[3] for r in persona], object), node_relations=np.array([r[4] for r in persona], object),
             alpha=np.array([r[2] for r in persona], np.float64), graph_params=graph_params(db, user_id),
             images=images, masks=masks, image_size=int(image_size), rgb=rgb, embeddings=np.asarray(emb, np.float32),
-            embedder=name, membership=membership)
+            embedder=name, membership=membership, rejected=rejected)
 
 
 class _Reader:

@@ -180,10 +180,16 @@ def rank_user(ctx: UserContext, predictor: Any, options: RankOptions) -> Ranking
     scores = np.asarray(predictor.score(ctx.rgb, attention), np.float32).reshape(len(ctx))
     impact = np.asarray(predictor.impact(scores), np.float32).reshape(len(ctx))
     order = full_order(ctx.image_ids, scores)
+    # Rejected images (rating −1 or a reject flag): last in the order, by score among themselves, and never
+    # MMR candidates (the selection is shorter than k when fewer than k others remain).
+    rejected = np.asarray(ctx.rejected, bool) if len(ctx.rejected) else np.zeros(len(ctx), bool)
+    order = np.concatenate([order[~rejected[order]], order[rejected[order]]])
+    cand = np.flatnonzero(~rejected)
     id_rank = np.empty(len(ctx), np.int64)
     id_rank[np.argsort(np.array(ctx.image_ids, dtype=object), kind="stable")] = np.arange(len(ctx))
-    space = SimilaritySpace.build(ctx.embeddings, context_matrix(ctx))
-    picked, mmr_scores = mmr_select(relevance(scores), space, options.k, options.lam, tiebreak=id_rank)
+    space = SimilaritySpace.build(ctx.embeddings[cand], context_matrix(ctx)[cand])
+    picked, mmr_scores = mmr_select(relevance(scores[cand]), space, options.k, options.lam, tiebreak=id_rank[cand])
+    picked = cand[picked]
     selected = [ctx.image_ids[i] for i in picked]
     reasons = {ctx.image_ids[i]: reasons_for(ctx, shares[i], alpha_of) for i in picked}
     return Ranking(user_id=ctx.user_id, image_ids=[ctx.image_ids[i] for i in order], scores=scores[order],

@@ -23,7 +23,7 @@ DIFFUSION = "Diffusion renderers"
 
 
 def _check(name: str, value: int | float | None, lo: float, hi: float | None = None) -> None:
-    if value is not None and (value < lo or (hi is not None and value > hi)):
+    if value is not None and (value != value or value < lo or (hi is not None and value > hi)):  # NaN too
         bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
         raise UsageError(f"{name} must be {bound}, got {value}")
 
@@ -52,6 +52,9 @@ def command(
     image_size: Annotated[int, typer.Option("--image-size", help="Side of the square image buffer, pixels.")] = 512,
     frames_per_clip: Annotated[int, typer.Option("--frames-per-clip", help="Video frames kept per clip (sampled at 1 fps, at most 5).")] = 5,
     anchors: Annotated[int, typer.Option("--anchors", help="Enrolment anchor portraits per person (1–3).")] = 3,
+    composition_link: Annotated[float, typer.Option("--composition-link", help="ℓ_c: events, venues and people are photographed ∝ (hidden affinity)^ℓ_c; 0 = gallery independent of the preferences.")] = 1.0,
+    views_link: Annotated[float, typer.Option("--views-link", help="ℓ_v: views ∝ exp(ℓ_v·z(hidden utility)); 0 = S1.1.3 (views by tag only).")] = 0.0,
+    favourite_link: Annotated[float, typer.Option("--favourite-link", help="ℓ_q: favourite probability ∝ exp(ℓ_q·z(hidden utility)); 0 = S1.1.3.")] = 0.0,
     device: Annotated[str, typer.Option("--device", help="Diffusion device: auto, cpu, cuda, cuda:1 … (one process per GPU with --shard).", rich_help_panel=DIFFUSION)] = "auto",
     dtype: Annotated[str, typer.Option("--dtype", help="auto (fp16 on CUDA, S1.1.8 vae=fp16; fp32 on CPU), fp16, bf16, fp32.", rich_help_panel=DIFFUSION)] = "auto",
     offload: Annotated[str, typer.Option("--offload", help="GPU memory saving: none, model (CPU offload per model), sequential (per layer, slowest).", rich_help_panel=DIFFUSION)] = "none",
@@ -85,6 +88,9 @@ def command(
     _check("--image-size", image_size, 128, 4096)
     _check("--frames-per-clip", frames_per_clip, 0, 5)
     _check("--anchors", anchors, 1, 3)
+    _check("--composition-link", composition_link, 0.0, 3.0)
+    _check("--views-link", views_link, 0.0, 3.0)
+    _check("--favourite-link", favourite_link, 0.0, 3.0)
     _check("--render-size", render_size, 16, 4096)
     _check("--steps", steps, 1, 1000)
     _check("--video-steps", video_steps, 1, 1000)
@@ -100,7 +106,8 @@ def command(
     resolve_renderers(renderer, video_renderer)
     vw, vh = _video_size(video_size)
     cfg = SynthConfig(users=users, seed=seed, images_per_user=images_per_user, image_size=image_size, anchor_size=min(256, image_size),
-                      anchors_per_person=anchors, max_frames_per_clip=frames_per_clip)
+                      anchors_per_person=anchors, max_frames_per_clip=frames_per_clip,
+                      composition_link=composition_link, views_link=views_link, favourite_link=favourite_link)
     diffusion = DiffusionConfig(device=device, dtype=dtype, offload=offload, sd3=_folder(sd3), ip_adapter=_folder(ip_adapter),
                                 image_encoder=_folder(image_encoder), hunyuan=_folder(hunyuan), nsfw=_folder(nsfw),
                                 pose_controlnet=_folder(pose_controlnet), lambda_pose=lambda_pose,

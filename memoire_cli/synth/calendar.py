@@ -147,9 +147,18 @@ def allocate(counts: np.ndarray, total: int) -> np.ndarray:
     return keep
 
 
-def draw_events(rng: np.random.Generator, gazetteer: Gazetteer, stills_total: int | None) -> list[Event]:
-    """The user's event instances in time order, with places and still counts (S1.1.2)."""
+def draw_events(rng: np.random.Generator, gazetteer: Gazetteer, stills_total: int | None,
+                event_tilt: dict[str, float] | None = None, place_tilt: dict[str, float] | None = None) -> list[Event]:
+    """The user's event instances in time order, with places and still counts (S1.1.2).
+
+    ``event_tilt`` (event type → factor) multiplies the Dirichlet(0.4) weights and ``place_tilt`` (location
+    kind → factor) the venue probabilities before they are renormalised: the hidden preferences' share in
+    what a user photographs (:func:`memoire_cli.synth.preferences.tilts`). None leaves S1.1.2 as written.
+    """
     weights = rng.dirichlet(np.full(len(EVENT_TYPES), DIRICHLET_ALPHA))
+    if event_tilt is not None:
+        weights = weights * np.array([event_tilt[e.name] for e in EVENT_TYPES])
+        weights = weights / weights.sum()
     n_events = int(rng.integers(EVENTS_PER_USER[0], EVENTS_PER_USER[1] + 1))
     types = [EVENT_TYPES[i] for i in rng.choice(len(EVENT_TYPES), size=n_events, p=weights)]
     counts = rng.integers(STILLS_PER_EVENT[0], STILLS_PER_EVENT[1] + 1, size=n_events)
@@ -160,7 +169,7 @@ def draw_events(rng: np.random.Generator, gazetteer: Gazetteer, stills_total: in
     drafts = []
     for etype, n in zip(types, counts):
         kinds = etype.locations
-        kind_p = np.array([0.6 ** i for i in range(len(kinds))])
+        kind_p = np.array([0.6 ** i * (place_tilt[k] if place_tilt is not None else 1.0) for i, k in enumerate(kinds)])
         place = gazetteer.get(str(rng.choice(kinds, p=kind_p / kind_p.sum())))
         start = _start_time(rng, etype, lo, hi)
         hours = float(etype.hours * rng.uniform(0.6, 1.4))

@@ -41,6 +41,9 @@ class SynthConfig:
     anchors_per_person: int = 3
     max_frames_per_clip: int = 5
     face_bank_size: int = 24
+    composition_link: float = 1.0  # ℓ_c: events, venues and people photographed ∝ (hidden affinity)^ℓ_c
+    views_link: float = 0.0  # ℓ_v: views ∝ exp(ℓ_v · z(utility)) (0 = S1.1.3, views by tag only)
+    favourite_link: float = 0.0  # ℓ_q: favourite probability ∝ exp(ℓ_q · z(utility))
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,13 @@ def _derive(seed: int, *keys: int) -> int:
     return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
-def _cast(rng: np.random.Generator, event: Event, people: list[Person]) -> list[Person]:
+def _weighted_pick(rng: np.random.Generator, pool: list[Person], size: int, weight: dict[int, float]) -> list[Person]:
+    """``size`` of ``pool`` without replacement, P ∝ weight[tag_id] (the composition tilt), in pool order."""
+    p = np.array([weight.get(x.tag_id, 1.0) for x in pool], np.float64)
+    return [pool[i] for i in sorted(rng.choice(len(pool), size=size, replace=False, p=p / p.sum()))]
+
+
+def _cast(rng: np.random.Generator, event: Event, people: list[Person], weight: dict[int, float]) -> list[Person]:
     """Who attends an event: kin for personal events, colleagues for work, friends and kin otherwise."""
     graph = [p for p in people if p.in_graph and p.relation != "self"]
     wanted = {
@@ -129,16 +138,17 @@ def _cast(rng: np.random.Generator, event: Event, people: list[Person]) -> list[
     }[event.etype.category]
     pool = [p for p in graph if p.relation in wanted] or graph
     size = min(len(pool), int(rng.integers(2, 7)))
-    return [pool[i] for i in sorted(rng.choice(len(pool), size=size, replace=False))]
+    return _weighted_pick(rng, pool, size, weight)
 
 
-def _shot_people(rng: np.random.Generator, shot: str, cast: list[Person], me: Person, strangers: list[Person], crowd: bool) -> tuple[Person, ...]:
+def _shot_people(rng: np.random.Generator, shot: str, cast: list[Person], me: Person, strangers: list[Person], crowd: bool,
+                 weight: dict[int, float]) -> tuple[Person, ...]:
     lo, hi = {"intimate portrait": (1, 2), "medium group": (2, 4), "wide establishing": (1, 5), "detail close-up": (0, 1)}[shot]
     if shot == "detail close-up" and rng.random() < 0.6:
         return ()
     pool = cast + ([me] if rng.random() < 0.6 else [])
     n = min(len(pool), int(rng.integers(lo, hi + 1)))
-    chosen = [pool[i] for i in sorted(rng.choice(len(pool), size=n, replace=False))] if n else []
+    chosen = _weighted_pick(rng, pool, n, weight) if n else []
     if crowd and shot in ("medium group", "wide establishing") and rng.random() < 0.4:
         k = int(rng.integers(1, 3))
         chosen += [strangers[i] for i in sorted(rng.choice(len(strangers), size=k, replace=False))]
@@ -152,7 +162,10 @@ def plan_user(cfg: SynthConfig, index: int) -> UserPlan:
     people = draw_people(rng, cfg.face_bank_size)
     edges = draw_social_edges(rng, people)
     gazetteer = Gazetteer(rng, first_tag=len(people))
-    events = draw_events(rng, gazetteer, cfg.images_per_user)
+    # the hidden preferences come first, from their own stream: what a user photographs follows them (ℓ_c)
+    prefs = prefs_mod.draw_preferences(np.random.default_rng(_derive(seed, 77)), people)
+    event_tilt, place_tilt, person_weight = prefs_mod.tilts(prefs, cfg.composition_link)
+    events = draw_events(rng, gazetteer, cfg.images_per_user, event_tilt, place_tilt)
     places = gazetteer.places
     event_types = sorted({e.etype.name for e in events}, key=[e.etype.name for e in events].index)
     first_event_tag = len(people) + len(places)
@@ -166,12 +179,12 @@ def plan_user(cfg: SynthConfig, index: int) -> UserPlan:
     for event in events:
         erng = np.random.default_rng(_derive(seed, 1000 + event.event_id))
         event_seed = _derive(seed, 2000 + event.event_id)
-        cast = _cast(erng, event, people)
+        cast = _cast(erng, event, people, person_weight)
         times = photo_times(erng, event.start, event.etype.hours, event.n_stills)
         lights = ("tungsten indoor", "daylight") if event.etype.indoor else ("daylight", "golden hour")
         for k, taken in enumerate(times):
             shot = str(erng.choice(SHOT_PLANS, p=[SHOT_PLAN_P[s] for s in SHOT_PLANS]))
-            who = _shot_people(erng, shot, cast, me, strangers, event.etype.crowd)
+            who = _shot_people(erng, shot, cast, me, strangers, event.etype.crowd, person_weight)
             blur = float(erng.uniform(1.0, 3.0)) if erng.random() < 0.2 else 0.0
             drafts.append(dict(kind="still", event=event, clip_id=None, frame_index=None, taken_at=taken, people=who,
                                shot_plan=shot, lighting=str(erng.choice(lights, p=[0.6, 0.4])), blur_sigma=round(blur, 3),
@@ -202,7 +215,6 @@ def plan_user(cfg: SynthConfig, index: int) -> UserPlan:
             prompt = next(c.prompt for c in clips if c.clip_id == d["clip_id"])
         images.append(ImagePlan(idx=idx, prompt=prompt, **d))
 
-    prefs = prefs_mod.draw_preferences(rng, people)
     quality = prefs_mod.aesthetic(np.array([i.blur_sigma for i in images]), np.array([i.exposure_ev for i in images]))
     u = prefs_mod.utility(
         prefs,
@@ -213,7 +225,8 @@ def plan_user(cfg: SynthConfig, index: int) -> UserPlan:
         quality,
         rng,
     )
-    views, views_norm, favourite = prefs_mod.behaviour(rng, u, [tuple(p.relation for p in i.people) for i in images], [i.event.etype for i in images])
+    views, views_norm, favourite = prefs_mod.behaviour(rng, u, [tuple(p.relation for p in i.people) for i in images], [i.event.etype for i in images],
+                                                     cfg.views_link, cfg.favourite_link)
     return UserPlan(
         user_id=user_id, user_index=index, split=split_of(index, cfg.users, cfg.seed), seed=seed, people=people,
         edges=edges, places=places, events=events, event_tags=event_tags, images=images, clips=clips,

@@ -72,7 +72,7 @@ def _outcome(retry: bool, fixable: bool, attempt: int) -> str:
 
 class SynthStage(Stage):
     name = "synth"
-    code_version = "1"
+    code_version = "2"  # 2: views and favourites by tag unless --views-link/--favourite-link (S1.1.3)
 
     def __init__(self, cfg: SynthConfig, renderer_name: str, cache_dir: Path | None = None, video_renderer: str = "auto",
                  diffusion: Any = None, faces: str | None = None) -> None:

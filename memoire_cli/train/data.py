@@ -10,8 +10,14 @@
 * Per-image validation target: the image's win rate over the validation pairs it appears in
   (wins / appearances); SRCC (Spearman) between s(I) and that target is computed per user and averaged
   over users with at least 3 images and a non-constant target (:func:`validation_srcc`).
-* Images: every image a kept pair references is preprocessed once (S1.4.1, at the model's size) and
-  kept in memory: rgb (N, S, S, 3) uint8 and attention (N, S, S) float32.
+* Images: every image of a user with a kept pair is preprocessed once (S1.4.1, at the model's size)
+  and kept in memory: rgb (N, S, S, 3) uint8, and two versions of the network's other inputs, made by
+  the very code ``rank`` uses (:func:`memoire_cli.rank.ranker.attention_maps`,
+  :func:`~memoire_cli.rank.ranker.persona_vectors`): version 0 from the global persona α (ρ = 0, the
+  maps PAT stored and the judge saw), version 1 from α* of the whole-gallery session (ρ by eq. 17, what
+  ``memoire rank`` feeds by default). attention (2, N, S, S) float32, persona (2, N, P) float32.
+  Training draws a version per pair (:class:`memoire_cli.train.trainer.TrainConfig.session_mix`);
+  validation scores version 1, the maps a ranking will see.
 """
 
 from __future__ import annotations
@@ -42,11 +48,16 @@ class PairSet:
         return PairSet(self.pos[keep], self.neg[keep], self.user[keep])
 
 
+#: Versions of the attention maps and persona vectors: 0 global persona (ρ = 0), 1 whole-gallery session.
+GLOBAL, SESSION = 0, 1
+
+
 @dataclass
 class TrainingData:
     image_ids: list[str]
     rgb: np.ndarray  # (N, S, S, 3) uint8
-    attention: np.ndarray  # (N, S, S) float32 in [0, 1]
+    attention: np.ndarray  # (2, N, S, S) float32 in [0, 1]: GLOBAL, SESSION versions
+    persona: np.ndarray  # (2, N, P) float32: π(I), GLOBAL, SESSION versions
     train: PairSet
     val: PairSet
     val_source: str  # "val-users" | "held-out-pairs"
@@ -80,10 +91,30 @@ def check_maps(ws: Any, users: list[str]) -> None:
                            f"attention maps: run `memoire pat` for them")
 
 
-def build(ws: Any, users: list[str], image_size: int, seed: int, max_pairs: int | None, console: Any) -> TrainingData:
-    """Split the agreed pairs, preprocess every referenced image once (see the module docstring)."""
-    from memoire_cli.train.predictor import load_user_inputs
+def user_inputs(ws: Any, user_id: str, image_size: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(image ids, rgb (N,S,S,3) uint8, attention (2,N,S,S), persona (2,N,P)) of every image of the user,
+    versions GLOBAL and SESSION (see the module docstring)."""
+    from memoire_cli.rank.context import UserContext
+    from memoire_cli.rank.ranker import RankOptions, attention_maps, persona_vectors, session_alpha
+    from memoire_cli.rank.session import Session
+    from memoire_cli.train.predictor import preprocess
 
+    ctx = UserContext.load(ws, user_id, Session("all"), image_size=image_size, model_inputs=False)
+    rgb = np.zeros((len(ctx), image_size, image_size, 3), np.uint8)
+    for k, image in enumerate(ctx.images):
+        rgb[k], _ = preprocess(image, np.zeros(image.shape[:2], np.float32), image_size)
+    options = RankOptions()
+    alphas = [ctx.alpha, session_alpha(ctx, options)[0]]
+    att, per = [], []
+    for alpha in alphas:
+        alpha_of = {int(t): float(a) for t, a in zip(ctx.node_tags, alpha)}
+        att.append(attention_maps(ctx, alpha_of, options.tag_types, options.blur_sigma)[0])
+        per.append(persona_vectors(ctx, alpha_of, options.tag_types))
+    return ctx.image_ids, rgb, np.stack(att), np.stack(per)
+
+
+def build(ws: Any, users: list[str], image_size: int, seed: int, max_pairs: int | None, console: Any) -> TrainingData:
+    """Split the agreed pairs, preprocess every image of the users with a kept pair once (module docstring)."""
     rows = load_pairs(ws, users)
     if not rows:
         raise MemoireError("no labels yet: run `memoire label`")
@@ -116,28 +147,25 @@ def build(ws: Any, users: list[str], image_size: int, seed: int, max_pairs: int 
     if not train_rows:
         raise MemoireError(f"no agreed training pairs among {len(rows)} labels of {len(labelled)} user(s) "
                            f"({dropped} disagreeing): label more pairs (`memoire label --max-pairs`) or more users")
-    # the image store: every image a kept pair references, by user
     wanted: dict[str, set[str]] = {}
     for r in train_rows + val_rows:
         wanted.setdefault(r[0], set()).update((r[1], r[2]))
     image_ids: list[str] = []
-    rgb_parts, att_parts = [], []
+    rgb_parts, att_parts, per_parts = [], [], []
     for user_id in sorted(wanted):
-        ids = sorted(wanted[user_id])
-        idx_of = dict(ws.query("SELECT image_id, idx FROM images WHERE user_id = ?", [user_id]))
-        missing = [i for i in ids if i not in idx_of]
+        n_images = ws.query("SELECT count(*) FROM images WHERE user_id = ?", [user_id])[0][0]
+        n_maps = ws.read_array("pat_attention", user_id).shape[0]
+        if n_maps < n_images:
+            raise MemoireError(f"user {user_id}: pat covers {n_maps} of {n_images} images: re-run `memoire pat --force`")
+        ids, rgb, att, per = user_inputs(ws, user_id, image_size)
+        missing = sorted(wanted[user_id] - set(ids))
         if missing:
             raise MemoireError(f"labels of user {user_id} name images that are not in the gallery ({missing[0]}, …): "
                                f"re-run `memoire label --force`")
-        n_maps = ws.read_array("pat_attention", user_id).shape[0]
-        idxs = np.array([idx_of[i] for i in ids], np.int64)
-        if idxs.size and idxs.max() >= n_maps:
-            raise MemoireError(f"user {user_id}: labelled images have no attention maps (pat covers {n_maps} images): "
-                               f"re-run `memoire pat --force`")
-        rgb, att = load_user_inputs(ws, user_id, idxs, image_size)
         image_ids += ids
         rgb_parts.append(rgb)
         att_parts.append(att)
+        per_parts.append(per)
     row_of = {iid: k for k, iid in enumerate(image_ids)}
     user_names = sorted(wanted)
     user_of = {u: k for k, u in enumerate(user_names)}
@@ -148,8 +176,8 @@ def build(ws: Any, users: list[str], image_size: int, seed: int, max_pairs: int 
         return PairSet(pos, neg, np.array([user_of[r[0]] for r in rs], np.int64))
 
     return TrainingData(
-        image_ids=image_ids, rgb=np.concatenate(rgb_parts), attention=np.concatenate(att_parts),
-        train=pairs(train_rows), val=pairs(val_rows), val_source=source,
+        image_ids=image_ids, rgb=np.concatenate(rgb_parts), attention=np.concatenate(att_parts, axis=1),
+        persona=np.concatenate(per_parts, axis=1), train=pairs(train_rows), val=pairs(val_rows), val_source=source,
         train_users=sorted({r[0] for r in train_rows}), val_users=sorted({r[0] for r in val_rows}),
         dropped_pairs=dropped, mixed_pairs=mixed,
     )

@@ -28,7 +28,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 FUSIONS = ("early+mid", "early", "mid", "none")
-BACKBONES = ("tiny_vit_5m_224", "efficientnet_lite0")
+BACKBONES = ("tiny_vit_5m_224", "efficientnet_lite0", "mobilenet_v2")
+#: Backbones that can only be used frozen (their blocks are not walked for per-block FiLM).
+FROZEN_ONLY = ("mobilenet_v2",)
 #: ImageNet mean/std (S2.5 preprocessing), RGB in [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -55,6 +57,8 @@ class PredictorConfig:
     depths: tuple[int, ...] | None = None
     heads: tuple[int, ...] | None = None
     windows: tuple[int, ...] | None = None
+    persona_dim: int = 0  # length of the persona vector π(I) FiLM is conditioned on; 0 = FiLM on A(I) alone
+    frozen: bool = False  # a pretrained backbone used as a fixed feature extractor (A(I) enters after it)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -62,6 +66,10 @@ class PredictorConfig:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
         if self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if self.backbone in FROZEN_ONLY and not self.frozen:
+            raise ValueError(f"backbone {self.backbone} is used frozen only (a feature extractor with pretrained weights)")
+        if self.persona_dim < 0:
+            raise ValueError(f"persona_dim must be ≥ 0, got {self.persona_dim}")
         if self.image_size < 32 or self.image_size % 8:
             raise ValueError(f"image size must be a multiple of 8 and at least 32, got {self.image_size}")
 
@@ -75,7 +83,13 @@ class PredictorConfig:
 
     @property
     def in_chans(self) -> int:
-        return 4 if self.early else 3
+        """4 with early fusion at the stem; a frozen backbone sees RGB alone (A(I) enters after it)."""
+        return 4 if self.early and not self.frozen else 3
+
+    @property
+    def conditioned(self) -> bool:
+        """Whether the network reads the persona vector π(I) (FiLM conditioned on it)."""
+        return self.persona_dim > 0 and self.mid
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -97,6 +111,13 @@ def build_backbone(config: PredictorConfig) -> Any:
     """The timm backbone without classifier, its stem built for ``config.in_chans`` channels."""
     import timm
 
+    if config.backbone == "mobilenet_v2":
+        from torchvision.models import mobilenet_v2
+
+        net = mobilenet_v2(weights=None)
+        net.classifier = None  # features only: (B, 1280, h, w)
+        net.num_features = 1280
+        return net
     if config.backbone == "efficientnet_lite0":
         return timm.create_model("efficientnet_lite0", pretrained=False, in_chans=config.in_chans, num_classes=0)
     if config.dims is None:
@@ -143,6 +164,8 @@ def load_backbone_weights(model: Any, path: str) -> dict[str, int]:
                 state = state[key]
     target = model.backbone.state_dict()
     packaged = weights_path()
+    if model.config.backbone == "mobilenet_v2":
+        state = {k: v for k, v in state.items() if not k.startswith("classifier.")}  # torchvision's naming
     if model.config.backbone == "efficientnet_lite0" and packaged is not None and str(packaged) == str(path):
         # the EfficientNet-PyTorch naming maps one to one, in order, onto timm's (memoire_cli.imagenet_backbone)
         from memoire_cli.faces.insightface_models import sha256_file

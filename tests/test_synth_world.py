@@ -91,3 +91,15 @@ def test_link_options_are_checked(tmp_path, flag: str, value: str) -> None:
     assert result.exit_code == 2, result.output
     assert flag in result.output and "Traceback" not in result.output
     assert not (tmp_path / "w").exists()
+
+
+def test_split_shares() -> None:
+    from memoire_cli.synth.gallery import parse_split, split_of
+
+    assert parse_split("80/10/10") == pytest.approx((0.8, 0.1, 0.1))
+    shares = parse_split("2/1/1")
+    assert collections.Counter(split_of(i, 12, 0, shares) for i in range(12)) == {"train": 6, "val": 3, "test": 3}
+    assert collections.Counter(split_of(i, 12, 0) for i in range(12)) == {"train": 10, "val": 1, "test": 1}
+    for bad in ("80/20", "a/b/c", "-1/1/1", "0/0/0", "nan/1/1", "inf/1/1", ""):
+        with pytest.raises(ValueError, match="--split"):
+            parse_split(bad)

@@ -41,6 +41,7 @@ class SynthConfig:
     anchors_per_person: int = 3
     max_frames_per_clip: int = 5
     face_bank_size: int = 24
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train/val/test shares of the users (S1.1.1)
     composition_link: float = 1.0  # ℓ_c: events, venues and people photographed ∝ (hidden affinity)^ℓ_c
     views_link: float = 0.0  # ℓ_v: views ∝ exp(ℓ_v · z(utility)) (0 = S1.1.3, views by tag only)
     favourite_link: float = 0.0  # ℓ_q: favourite probability ∝ exp(ℓ_q · z(utility))
@@ -106,15 +107,28 @@ def user_id_of(index: int) -> str:
     return f"u{index:04d}"
 
 
-def split_of(index: int, n_users: int, seed: int) -> str:
-    """80/10/10 by user over a seeded permutation (S1.1.1)."""
+def split_of(index: int, n_users: int, seed: int, shares: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> str:
+    """train/val/test by user over a seeded permutation; ``shares`` default to S1.1.1's 80/10/10."""
     rank = int(np.argsort(np.random.default_rng([seed, 7919]).permutation(n_users))[index])
     bound = 0.0
-    for name, share in SPLITS:
+    for (name, _), share in zip(SPLITS, shares):
         bound += share
         if rank < round(bound * n_users):
             return name
     return SPLITS[-1][0]
+
+
+def parse_split(text: str) -> tuple[float, float, float]:
+    """``"80/10/10"`` → (0.8, 0.1, 0.1): three non-negative numbers (any positive total), train/val/test."""
+    parts = text.split("/")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != 3 or any(not v >= 0 or v == float("inf") for v in values) or sum(values) <= 0:
+        raise ValueError(f"--split must be three non-negative numbers train/val/test such as 80/10/10, got {text!r}")
+    total = sum(values)
+    return (values[0] / total, values[1] / total, values[2] / total)
 
 
 def _derive(seed: int, *keys: int) -> int:
@@ -228,7 +242,7 @@ def plan_user(cfg: SynthConfig, index: int) -> UserPlan:
     views, views_norm, favourite = prefs_mod.behaviour(rng, u, [tuple(p.relation for p in i.people) for i in images], [i.event.etype for i in images],
                                                      cfg.views_link, cfg.favourite_link)
     return UserPlan(
-        user_id=user_id, user_index=index, split=split_of(index, cfg.users, cfg.seed), seed=seed, people=people,
+        user_id=user_id, user_index=index, split=split_of(index, cfg.users, cfg.seed, cfg.split), seed=seed, people=people,
         edges=edges, places=places, events=events, event_tags=event_tags, images=images, clips=clips,
         preferences=prefs, utility=u, pis=prefs_mod.pis_from_utility(u), aesthetic=quality, views=views,
         views_norm=views_norm, favourite=favourite,

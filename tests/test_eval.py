@@ -36,8 +36,21 @@ def pat_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ws
 
 
-def test_eval_without_a_model_names_train(pat_ws: Path, cli) -> None:
+ALL = ["--users", "u0000,u0001,u0002"]  # the tiny gallery has no test-split user: eval scores its users only when named
+
+
+def test_eval_refuses_trained_on_users(pat_ws: Path, cli) -> None:
+    """3 synthetic users are 2 train + 1 val: no held-out user, so eval refuses rather than score them
+    silently (before issue 14 it fell back to all users); nothing is recorded."""
     result = cli("eval", "-w", pat_ws, "--k", "3")
+    assert result.exit_code != 0 and result.stdout == "" and "Traceback" not in result.stderr
+    assert "no test-split user among the 3 user(s)" in result.stderr and "--users" in result.stderr
+    assert "trained-on users: optimistic" in result.stderr
+    assert rows(pat_ws, "SELECT count(*) FROM runs WHERE stage = 'eval'") == [(0,)]
+
+
+def test_eval_without_a_model_names_train(pat_ws: Path, cli) -> None:
+    result = cli("eval", "-w", pat_ws, "--k", "3", *ALL)
     assert result.exit_code == 1 and result.stdout == "" and "Traceback" not in result.stderr
     assert "run `memoire train`" in result.stderr
     assert rows(pat_ws, "SELECT status FROM runs WHERE stage = 'eval'") == [("failed",)]
@@ -64,9 +77,8 @@ def test_ground_truth_from_ratings_and_unknown_ids(pat_ws: Path, tmp_path: Path)
     con.close()
     ws = Workspace.open(copy, "eval")
     users = ["u0000", "u0001", "u0002"]
-    chosen, note = evaluated_users(ws, users)
-    split = dict(rows(copy, "SELECT user_id, split FROM users"))
-    assert chosen == ([u for u in users if split[u] == "test"] or users) and note
+    chosen, note, trained = evaluated_users(ws, users, users)
+    assert chosen == users and trained == users and "trained-on users: optimistic" in note
     truth = load_ground_truth(ws, users)
     assert truth.source["u0001"] == "ratings" and truth.source["u0000"] == "truth.scores"
     assert [truth.pis["u0001"][i] for i in images] == pytest.approx([100.0, 200 / 3, 100 / 3, 0.0])
@@ -97,14 +109,14 @@ def test_eval_end_to_end(trained_ws: Path, cli) -> None:
     from memoire_cli.eval.suite import FULL
     from memoire_cli.schema import load_schema
 
-    result = cli("eval", "-w", trained_ws, "--k", "4", "--suite", "full", "--sheets", "1")
+    result = cli("eval", "-w", trained_ws, "--k", "4", "--suite", "full", "--sheets", "1", *ALL)
     assert result.exit_code == 0, result.stderr
     m = manifest(result)
     assert m["stage"] == "eval" and not m["skipped"] and set(m["wrote"]["tables"]) == {"eval_results", "eval_user_metrics", "eval_runtime"}
     run_id = m["run_id"]
     users = [u for (u,) in rows(trained_ws, "SELECT user_id FROM users ORDER BY user_id")]
-    assert m["evaluated_users"] == len(users)  # no test-split user in 3 users: all, said on stderr
-    assert "all 3 user(s)" in result.stderr and "model 'default'" in result.stderr and "Redundancy@k embeddings" in result.stderr
+    assert m["evaluated_users"] == len(users)  # no test-split user in 3 users: named, said to be optimistic
+    assert "the 3 user(s) asked for; trained-on users: optimistic" in result.stderr and "model 'default'" in result.stderr and "Redundancy@k embeddings" in result.stderr
     # every declared column, nothing else
     schema = load_schema()
     con = duckdb.connect(str(trained_ws / "memoire.duckdb"), read_only=True)
@@ -154,7 +166,7 @@ def test_eval_end_to_end(trained_ws: Path, cli) -> None:
     assert summary["run_id"] == run_id and summary["goals"] and len(summary["rows"]) == len(res)
     assert "| Memoire |" in (folder / "summary.md").read_text()
     # unchanged inputs: cached; --force redoes it
-    again = cli("eval", "-w", trained_ws, "--k", "4", "--suite", "full", "--sheets", "1")
+    again = cli("eval", "-w", trained_ws, "--k", "4", "--suite", "full", "--sheets", "1", *ALL)
     assert again.exit_code == 0 and manifest(again)["skipped"]
     torch_run = cli("eval", "-w", trained_ws, "--k", "4", "--users", users[0], "--force")
     assert torch_run.exit_code == 0 and manifest(torch_run)["evaluated_users"] == 1
@@ -165,9 +177,36 @@ def test_eval_end_to_end(trained_ws: Path, cli) -> None:
 
 
 def test_k_larger_than_a_session(trained_ws: Path, cli) -> None:
-    result = cli("eval", "-w", trained_ws, "--k", "500")
+    result = cli("eval", "-w", trained_ws, "--k", "500", *ALL)
     assert result.exit_code != 0 and result.stdout == "" and "--k 500 is larger than user" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_eval_flags_inputs_derived_from_the_truth(trained_ws: Path, cli, tmp_path: Path) -> None:
+    """A gallery from synth code version 1 (no link keys recorded: views linked at 0.6, favourites at 0.4):
+    most-viewed, favourites-first and Memoire are flagged in eval_results.note, on stderr and in the
+    report, and the two baselines are not counted in the goal line."""
+    copy = tmp_path / "w"
+    shutil.copytree(trained_ws, copy)
+    con = duckdb.connect(str(copy / "memoire.duckdb"))
+    for run_id, params in con.execute("SELECT run_id, params FROM runs WHERE stage = 'synth'").fetchall():
+        old = {k: v for k, v in json.loads(params).items() if k not in ("views_link", "favourite_link")}
+        con.execute("UPDATE runs SET params = ? WHERE run_id = ?", [json.dumps(old), run_id])
+    con.close()
+    result = cli("eval", "-w", copy, "--k", "4", "--users", "u0000", "--sheets", "0")
+    assert result.exit_code == 0, result.stderr
+    run_id = manifest(result)["run_id"]
+    notes = dict(rows(copy, f"SELECT variant, note FROM eval_results WHERE run_id = '{run_id}' AND section = 'comparison'"))
+    assert notes["most-viewed"].startswith("FLAGGED: input derived from the truth — views drawn from the hidden utility "
+                                           "(synth --views-link 0.6")
+    assert notes["favourites-first"].startswith("FLAGGED: input derived from the truth — favourites drawn")
+    assert notes["Memoire"].startswith("FLAGGED: persona reads views")
+    assert not any(notes[b].startswith("FLAGGED") for b in ("random", "most-recent", "tag-frequency", "quality", "expo"))
+    assert result.stderr.count(" flagged ") >= 3 and "trained-on users: optimistic" in result.stderr
+    assert "eval: most-viewed: FLAGGED: input derived from the truth" in result.stderr
+    summary = json.loads((copy / "reports" / run_id / "summary.json").read_text())
+    assert "not counted, input derived from the truth: most-viewed" in summary["goals"][1]
+    assert "Inputs derived from the ground truth" in (copy / "reports" / run_id / "summary.md").read_text()
 
 
 def test_reselect_matches_rank_user(trained_ws: Path) -> None:

@@ -44,8 +44,10 @@ def fmt(x: Any, digits: int = 3) -> str:
 
 
 def row_dict(row: Any) -> dict[str, Any]:
+    """A row as stored and shown; a flag (:mod:`memoire_cli.eval.leaks`) leads its note."""
+    flag = getattr(row, "flag", "")
     return {"section": row.section, "variant": row.variant, "setting": row.setting, "status": row.status,
-            "note": row.note, "n_users": row.n_users, **{k: row.summary.get(k) for k in ("srcc", "srcc_lo", "srcc_hi", *[c for c, _ in COLUMNS[1:]])},
+            "note": "; ".join(x for x in (flag, row.note) if x), "flag": flag, "n_users": row.n_users, **{k: row.summary.get(k) for k in ("srcc", "srcc_lo", "srcc_hi", *[c for c, _ in COLUMNS[1:]])},
             **{c: row.summary.get(c) for c, _ in SECTION_COLUMNS.get(row.section, ())}}
 
 
@@ -91,11 +93,25 @@ def models_text(summary: dict[str, Any]) -> str:
     return ", ".join(f"{n} ({m['fusion']}, {m['runtime']})" for n, m in summary["models"].items())
 
 
+def honesty_text(summary: dict[str, Any]) -> list[str]:
+    """Sentences on what makes this run's numbers optimistic: trained-on users, inputs derived from the truth."""
+    out = []
+    if summary.get("trained_on"):
+        out.append(f"Trained-on users: optimistic — {len(summary['trained_on'])} evaluated user(s) are in the train/val "
+                   f"split ({', '.join(summary['trained_on'][:5])}{' …' if len(summary['trained_on']) > 5 else ''}).")
+    if summary.get("leaks"):
+        out.append("Inputs derived from the ground truth: " + "; ".join(summary["leaks"]) + ". Flagged rows: "
+                   + ", ".join(summary.get("flags") or {}) + " (Memoire's flag holds for every Memoire row: they all read "
+                   "the persona); flagged baselines are not counted in the goals.")
+    return out
+
+
 def markdown(summary: dict[str, Any]) -> str:
     lines = [f"# memoire eval — run {summary['run_id']}", "",
              (f"Users: {summary['users_note']}. Ground truth: {summary['ground_truth']}. k = {summary['k']}. "
               f"Suite: {summary['suite']}. Embedder (Redundancy@k): {summary['embedder']}. "
               f"Models: {models_text(summary)}."), ""]
+    lines += [f"**{t}**\n" for t in honesty_text(summary)]
     sections = [s for s in SECTION_TITLES if any(r["section"] == s for r in summary["rows"])]
     for s in sections:
         head, body = table_rows(summary, s)
@@ -203,6 +219,7 @@ def write_report(folder: Path, summary: dict[str, Any], sheets: list[tuple[str, 
              (f"<p class='note'>Run {html.escape(summary['run_id'])}. Users: {html.escape(summary['users_note'])}. Ground truth: "
               f"{html.escape(summary['ground_truth'])}. k = {summary['k']}; suite {html.escape(summary['suite'])}; "
               f"embedder for Redundancy@k: {html.escape(summary['embedder'])}.</p>"),
+             "".join(f"<p><strong>{html.escape(t)}</strong></p>" for t in honesty_text(summary)),
              "<h2>Goals</h2><ul>" + "".join(f"<li>{html.escape(g)}</li>" for g in summary["goals"]) + "</ul>"]
     for title, png in plots(summary):
         parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>")

@@ -1,5 +1,10 @@
 """The global stage behind `memoire eval` (S2.2–S2.4): one evaluation over the evaluated users.
 
+Evaluated users (:func:`memoire_cli.eval.truth.evaluated_users`): ``--users`` when given (train/val
+users among them are said to be "trained-on users: optimistic"), else the test split, else the users
+without a split (ingested); a gallery with train/val users only is refused. Sources that read a usage
+signal derived from the truth are flagged (:mod:`memoire_cli.eval.leaks`).
+
 Inputs: the gallery, persona and pat outputs of every user (the rank library re-ranks in memory, so
 `memoire rank` need not have run; its stored embeddings are reused when it has), the trained models
 (their checksums enter the fingerprint) and the ground truth (:mod:`memoire_cli.eval.truth`).
@@ -36,26 +41,29 @@ def clean(x: Any) -> Any:
 
 class EvalStage(GlobalStage):
     name = "eval"
-    code_version = "2"  # 2: B4 saliency r, B5, C2 FPs, C3
+    code_version = "3"  # 2: B4 saliency r, B5, C2 FPs, C3; 3: test split only, truth-derived inputs flagged, spec-literal row
     inputs = ("gallery", "persona", "pat")
 
     def __init__(self, k: int = 20, suite: str = "quick", runtime: str = "torch", users: list[str] | None = None,
                  sheets: int = 4) -> None:
         self.k, self.suite, self.runtime, self.only, self.sheets = k, suite, runtime, users, sheets
+        self.users_note, self.trained_on = "", []
 
     def params(self) -> dict[str, Any]:
         return {"k": self.k, "suite": self.suite, "runtime": self.runtime, "users": self.only, "sheets": self.sheets}
 
     def users(self, ws: Any) -> list[str]:
+        """The evaluated users (:func:`memoire_cli.eval.truth.evaluated_users`; refused before a run is recorded)."""
         from memoire_cli.errors import UsageError
+        from memoire_cli.eval.truth import evaluated_users
 
         users = super().users(ws)
         if self.only:
             unknown = [u for u in self.only if u not in users]
             if unknown:
                 raise UsageError(f"--users: {', '.join(unknown)} not found among the users with persona and pat outputs")
-            users = [u for u in users if u in self.only]
-        return users
+        chosen, self.users_note, self.trained_on = evaluated_users(ws, users, self.only)
+        return chosen
 
     def extra_digest(self, ws: Any, users: list[str]) -> str:
         from memoire_cli.eval.suite import available_models
@@ -81,17 +89,25 @@ class EvalStage(GlobalStage):
     def run(self, ws: Any, users: list[str], run_id: str, fingerprint: str, console: Any) -> dict[str, Any]:
         from memoire_cli.eval.report import row_dict, write_report
         from memoire_cli.eval.suite import run_suite
-        from memoire_cli.eval.truth import evaluated_users, load_ground_truth
+        from rich.markup import escape
 
-        chosen, users_note = evaluated_users(ws, users) if not self.only else (users, f"the {len(users)} user(s) asked for")
+        from memoire_cli.eval.leaks import apply_flags, find_leaks
+        from memoire_cli.eval.truth import OPTIMISTIC, load_ground_truth
+
+        users_note = self.users_note or f"the {len(users)} user(s)"
         console.print(f"eval: evaluating {users_note}")
-        truth = load_ground_truth(ws, chosen)
-        skipped = [u for u in chosen if u not in truth.pis]
+        if self.trained_on:
+            console.print(f"[bold yellow]eval: warning: {OPTIMISTIC}[/] — {len(self.trained_on)} evaluated user(s) are in the "
+                          "train/val split; held-out numbers need the test split")
+        truth = load_ground_truth(ws, users)
+        skipped = [u for u in users if u not in truth.pis]
         if skipped:
             users_note += f"; {len(skipped)} without ground truth left out ({', '.join(skipped[:5])})"
             console.print(f"eval: no ground truth for {', '.join(skipped)}: left out")
         sources = sorted(set(truth.source.values()))
         result = run_suite(ws, truth, self.suite, self.k, self.runtime, console)
+        leaks = find_leaks(ws, truth.users())
+        flags = apply_flags(result.rows, leaks, len(truth.pis))
         console.print(f"eval: Redundancy@k embeddings: {result.embedder}")
         rows = [row_dict(r) for r in result.rows]
         summary = clean({
@@ -99,6 +115,8 @@ class EvalStage(GlobalStage):
             "users_note": users_note, "ground_truth": " + ".join(sources), "embedder": result.embedder,
             "models": result.models, "rows": rows, "runtime": result.runtime,
             "archetypes": truth.archetype,
+            "trained_on": [u for u in self.trained_on if u in truth.pis],
+            "leaks": [leak.text(len(truth.pis)) for leak in leaks], "flags": flags,
         })
         summary["goals"] = goals(summary)
         self._write_tables(ws, run_id, result)
@@ -106,6 +124,8 @@ class EvalStage(GlobalStage):
         folder = report_folder(ws, run_id)
         write_report(folder, summary, sheets)
         print_summary(console, summary)
+        for variant, flag in flags.items():
+            console.print(f"[bold yellow]eval: {escape(variant)}: {escape(flag)}[/]")
         for g in summary["goals"]:
             console.print(f"eval: {g}")
         console.print(f"eval: report {folder / 'index.html'}")
@@ -150,17 +170,34 @@ def report_folder(ws: Any, run_id: str) -> Path:
 
 
 def goals(summary: dict[str, Any]) -> list[str]:
-    """The issue's measured goals, as measured (never asserted): Memoire vs every baseline; Table 9's order."""
+    """The issue's measured goals, as measured (never asserted): Memoire vs every baseline; Table 9's order.
+
+    Baselines flagged for reading an input derived from the truth (``summary["flags"]``) are not counted
+    (the line names them and their value); a flag on Memoire itself and trained-on users are said."""
+    from memoire_cli.eval.truth import OPTIMISTIC
+
     rows = summary["rows"]
+    flags = summary.get("flags") or {}
     comp = {r["variant"]: r for r in rows if r["section"] == "comparison" and r["status"] == "ok"}
     mem = comp.get("Memoire")
     out = []
+    if summary.get("trained_on"):
+        out.append(f"{OPTIMISTIC}: {len(summary['trained_on'])} of the evaluated users are in the train/val split")
     if mem:
         for metric, name in (("srcc", "SRCC"), ("aps", f"APS@{summary['k']}")):
-            lost = [f"{b} ({r[metric]:.3f})" for b, r in comp.items() if b != "Memoire" and r.get(metric) is not None
+            def shown(b: str, r: dict, metric: str = metric) -> str:
+                return f"{b} ({'–' if r.get(metric) is None else format(r[metric], '.3f')})"
+
+            lost = [shown(b, r) for b, r in comp.items() if b != "Memoire" and b not in flags and r.get(metric) is not None
                     and mem.get(metric) is not None and r[metric] >= mem[metric]]
             value = "–" if mem.get(metric) is None else f"{mem[metric]:.3f}"
-            out.append(f"Memoire {name} {value}: " + ("beats every baseline" if not lost else "does not beat " + ", ".join(lost)))
+            line = f"Memoire {name} {value}: " + ("beats every baseline" if not lost else "does not beat " + ", ".join(lost))
+            excluded = [shown(b, r) for b, r in comp.items() if b != "Memoire" and b in flags]
+            if excluded:
+                line += f" (not counted, input derived from the truth: {', '.join(excluded)})"
+            if "Memoire" in flags:
+                line += "; Memoire's persona reads inputs derived from the truth: optimistic"
+            out.append(line)
     abl = {r["variant"]: r for r in rows if r["section"] == "A" and r["status"] == "ok" and r.get("srcc") is not None}
     full = abl.get("Full Memoire")
     if full and len(abl) > 1:
@@ -181,6 +218,8 @@ def print_summary(console: Any, summary: dict[str, Any]) -> None:
 
     from memoire_cli.eval.report import fmt
 
+    from rich.markup import escape
+
     for section, title in (("comparison", "Memoire vs baselines"), ("A", "Ablations (Table 9)")):
         table = Table(title=f"{title}: k = {summary['k']}, {len(summary['users'])} user(s)")
         for h in ("Variant", "SRCC", "95% CI", f"APS@{summary['k']}", "Red.", "Cov.", "status"):
@@ -191,8 +230,11 @@ def print_summary(console: Any, summary: dict[str, Any]) -> None:
             ok = r["status"] == "ok"
             ci = f"[{fmt(r['srcc_lo'], 2)}, {fmt(r['srcc_hi'], 2)}]" if ok else ""
             status = {"missing model": "no model"}.get(r["status"], r["status"])
-            table.add_row(r["variant"].replace(" Adaptation", ""), fmt(r["srcc"]) if ok else "–", ci, fmt(r["aps"], 1) if ok else "–",
-                          fmt(r["redundancy"], 2) if ok else "–", fmt(r["coverage"], 2) if ok else "–", status)
+            if r.get("flag"):  # short here (the table fits 80 columns); the full text is printed under it
+                status = "flagged" if ok else f"{status}, flagged"
+            table.add_row(escape(r["variant"].replace(" Adaptation", "")), fmt(r["srcc"]) if ok else "–", escape(ci),
+                          fmt(r["aps"], 1) if ok else "–", fmt(r["redundancy"], 2) if ok else "–",
+                          fmt(r["coverage"], 2) if ok else "–", status)
         console.print(table)
 
 

@@ -17,8 +17,8 @@ section     rows                                                              su
 ==========  ================================================================  ==========
 comparison  Memoire vs every offline baseline (SRCC ± 95% CI, APS@k, …)        quick
 A           Table 9: full, No-PERSONA (A1), No-PAT (A2), No-Diversity (A3),    quick
-            No-Session (A4), early-/mid-only fusion (A5), people/event/
-            location-only masks
+            No-Session (A4), early-/mid-only fusion (A5), the spec-literal
+            FiLM (no π(I)), people/event/location-only masks
 B1          Table 10: λ ∈ {0, 0.2, 0.4, 0.6, 0.8}                               quick
 B2          Table 11: ρ ∈ {0, 0.25, 0.5, 0.75} by archetype                     full
 B4          Table 13: logistic vs hinge, with Saliency↔PAT r                   quick
@@ -39,7 +39,8 @@ B5, C2 and C3 need nothing from pat beyond what it stores (:mod:`memoire_cli.eva
 workspace cannot support (pat from before the references were stored, a grounder whose weights are not
 here) are recorded as not run, with the reason.
 
-Ablations that need another model (A2 ``rgb-only``, A5 ``early-only``/``mid-only``, B4 ``hinge``) use it
+Ablations that need another model (A2 ``rgb-only``, A5 ``early-only``/``mid-only``, the spec-literal FiLM
+``spec-literal``, B4 ``hinge``) use it
 when the ``models`` table has it, else the row says which ``memoire train`` command makes it.
 """
 
@@ -75,6 +76,7 @@ TRAIN_COMMANDS = {
     "early-only": "memoire train --name early-only --fusion early",
     "mid-only": "memoire train --name mid-only --fusion mid",
     "hinge": "memoire train --name hinge --loss hinge",
+    "spec-literal": "memoire train --name spec-literal",
 }
 C2_STRICT = 1.15  # τ_match × 1.15: faces whose match cosine falls below are lost (false negatives)
 C2_LAX = 0.85  # τ_match × 0.85: Hungarian pairs with a cosine in [0.85 τ_match, τ_match) become matches (false positives)
@@ -148,6 +150,7 @@ class Row:
     status: str = "ok"  # ok | missing model | not run | failed
     note: str = ""
     archetype: str | None = None  # B2: only users of this archetype
+    flag: str = ""  # reads an input derived from the ground truth (:mod:`memoire_cli.eval.leaks`); "" when not
     summary: dict[str, float] = field(default_factory=dict)
     n_users: int = 0
 
@@ -175,6 +178,7 @@ def plan_rows(suite: str, k: int) -> tuple[list[Row], dict[str, MemoireSetting]]
     mem("A", "No-Session Adaptation (A4)", "ρ=0", replace(FULL, rho=0.0))
     mem("A", "Early-only fusion (A5)", "model early-only", replace(FULL, model="early-only"))
     mem("A", "Mid-only fusion (A5)", "model mid-only", replace(FULL, model="mid-only"))
+    mem("A", "Spec-literal FiLM", "model spec-literal (FiLM on A(I) alone, no π(I))", replace(FULL, model="spec-literal"))
     mem("A", "People-only", "masks P", replace(FULL, tag_types=("P",)))
     mem("A", "Event-only", "masks E", replace(FULL, tag_types=("E",)))
     mem("A", "Location-only", "masks L", replace(FULL, tag_types=("L",)))

@@ -32,13 +32,47 @@ class GroundTruth:
         return sorted(self.pis)
 
 
-def evaluated_users(ws, users: list[str]) -> tuple[list[str], str]:
-    """The test-split users among ``users``; all of them when none is in the test split (said in the note)."""
+#: What the evaluated-users note says when a chosen user was trained or validated on (``--users`` only).
+OPTIMISTIC = "trained-on users: optimistic"
+
+
+def evaluated_users(ws, users: list[str], asked: list[str] | None = None) -> tuple[list[str], str, list[str]]:
+    """Which of ``users`` (those with persona and pat outputs) eval scores: (users, note, trained-on users).
+
+    The rule (schemas/README.md, "Evaluation"):
+
+    1. ``asked`` (``--users``): exactly those; any of them in the ``train`` or ``val`` split is named in
+       the third item and the note says :data:`OPTIMISTIC` (the model was fitted or selected on them);
+    2. else the ``test``-split users, when any exists;
+    3. else the users without a split (``users.split`` NULL: an ingested gallery, whose owner is the
+       one person the model is trained for — trained on the judge's pairs of those photos, never on
+       the ratings eval scores);
+    4. else (a synthetic gallery with only train/val users: S1.1.1's 80/10/10 leaves no test user among
+       fewer than 5) a :class:`UsageError`: evaluating them silently would score the model on its own
+       training users; ``--users`` does it knowingly.
+    """
+    from memoire_cli.errors import UsageError
+
     split = dict(ws.query("SELECT user_id, split FROM users"))
+    if asked:
+        chosen = [u for u in users if u in set(asked)]
+        trained = [u for u in chosen if split.get(u) in ("train", "val")]
+        note = f"the {len(chosen)} user(s) asked for"
+        if trained:
+            note += (f"; {OPTIMISTIC}: {len(trained)} of them in the train/val split "
+                     f"({', '.join(trained[:5])}{' …' if len(trained) > 5 else ''})")
+        return chosen, note, trained
     test = [u for u in users if split.get(u) == "test"]
     if test:
-        return test, f"the {len(test)} test-split user(s)"
-    return list(users), f"all {len(users)} user(s): the gallery has no test-split user among those ranked"
+        return test, f"the {len(test)} test-split user(s)", []
+    unsplit = [u for u in users if split.get(u) is None]
+    if unsplit:
+        return unsplit, (f"the {len(unsplit)} user(s) without a split (an ingested gallery: the model is trained on "
+                         "the judge's pairs of these photos, never on the ratings scored here)"), []
+    counts = ", ".join(f"{sum(1 for u in users if split.get(u) == s)} {s}" for s in ("train", "val"))
+    raise UsageError(f"no test-split user among the {len(users)} user(s) with persona and pat outputs ({counts}): eval scores "
+                     "held-out users only; synthesize a gallery with a test split (`memoire synth --users 12 --split 50/25/25`), or "
+                     f"name users with --users to evaluate trained-on users anyway ({OPTIMISTIC})")
 
 
 def minmax_0_100(x: np.ndarray) -> np.ndarray:

@@ -54,7 +54,7 @@ def gallery_digest(ws: Workspace, user_id: str) -> str | None:
 
 class RankStage(Stage):
     name = "rank"
-    code_version = "1"
+    code_version = "2"  # 2: the persona vector π(I) fed to the predictor; rejected photos last, never picked
     inputs = ("gallery", "graph", "persona", "pat")
 
     def __init__(self, session: Session, options: RankOptions, embedder: str = "auto", clip: str | None = None,

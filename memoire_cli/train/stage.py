@@ -47,7 +47,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"backbone": "tiny_vit_5m_224", "backbone_weights": None, "frozen": False, "image_size": 224,
               "epochs": 150, "batch_size": 128, "lr": 1e-4, "weight_decay": 1e-5, "align_weight": 0.1, "max_pairs": None},
     "cpu": {"backbone": "efficientnet_lite0", "backbone_weights": "packaged", "frozen": True, "image_size": 224,
-            "epochs": 12, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4, "align_weight": 0.1, "max_pairs": None},
+            "epochs": 2, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4, "align_weight": 0.1, "max_pairs": None},
     "smoke": {"backbone": "tiny_vit_5m_224", "backbone_weights": None, "frozen": False, "image_size": 64,
               "epochs": 2, "batch_size": 32, "lr": 3e-4, "weight_decay": 1e-5, "align_weight": 0.1, "max_pairs": 400},
 }
@@ -79,7 +79,7 @@ def resolve_settings(preset: str, loss: str, overrides: dict[str, Any]) -> dict[
 
 class TrainStage(GlobalStage):
     name = "train"
-    code_version = "1"
+    code_version = "2"  # 2: persona-conditioned FiLM, presets auto/cpu, maps of ρ = 0 and eq. (17)
     inputs = ("gallery", "pat", "label")
 
     def __init__(self, name: str = "default", fusion: str | None = None, loss: str | None = None, preset: str = "auto",
@@ -232,6 +232,7 @@ class TrainStage(GlobalStage):
         train_scores = score_images(model.to(device), data, train_rows, device, cache=result.cache)
         model = model.to("cpu")
         calibration = np.quantile(train_scores, np.linspace(0.0, 1.0, 101)).tolist()
+        spread = float(np.std(train_scores))  # a near-constant scorer ranks by noise: reported, never hidden
         clock["calibration"] = time.perf_counter()
         onnx_sha = onnx_diff = parity_n = None
         if self.export:
@@ -259,12 +260,14 @@ class TrainStage(GlobalStage):
         self._write(ws, model_id, fingerprint, run_id, ckpt_sha, onnx_sha, onnx_diff, parity_n, result, best, untrained,
                     n_params["total"], data, calibration, init_name, device)
         console.print(f"train: {self.model_name!r} best epoch {result.best_epoch + 1} (validation SRCC {best.val_srcc:.3f}"
-                      f" vs {untrained.val_srcc if untrained else float('nan'):.3f} untrained); {n_params['total']:,} "
+                      f" vs {untrained.val_srcc if untrained else float('nan'):.3f} untrained); score spread "
+                      f"(sd of s over the training images) {spread:.3g}; {n_params['total']:,} "
                       f"parameters (backbone {n_params['backbone']:,}, FiLM {n_params['film']:,}, head {n_params['head']:,})")
         trained = [h for h in result.history if h.epoch >= 0 and h.pairs_per_s]
         return {"model": self.model_name, "model_id": model_id, "best_epoch": result.best_epoch, "val_srcc": _num(best.val_srcc),
                 "untrained_val_srcc": _num(untrained.val_srcc) if untrained else None, "val_source": data.val_source,
                 "train_pairs": len(data.train), "val_pairs": len(data.val), "n_parameters": n_params["total"],
+                "score_sd": _num(spread),
                 "pairs_per_s": _num(float(np.median([h.pairs_per_s for h in trained]))) if trained else None,
                 "onnx_max_abs_diff": onnx_diff, "resumed_from_epoch": result.resumed_from}
 

@@ -1,7 +1,16 @@
 """PERSONA-GAT speed on one CPU core: the layer and the model against torch-geometric's GATConv, the
-latency table of Table 12 (250 / 500 / 1000 nodes), and full training of one user.
+latency table of Table 12 (250 / 500 / 1000 nodes), full training of one user, and per-user training
+before and after the dense training step (persona/dense.py).
 
-    .venv/bin/python benchmarks/bench_persona.py [--repeats 15] [--skip-training]
+    .venv/bin/python benchmarks/bench_persona.py [--repeats 15] [--skip-training] [--workspace W] [--users K]
+
+Per-user training, before/after: every user trains twice with the default configuration, once on
+the autograd path (``PersonaConfig(dense_max=0)``: the training loop as it was before the dense
+step, bit for bit) and once on the dense step (the default for graphs up to 256 nodes), the two
+interleaved user by user; the times are the process's CPU seconds (``time.thread_time``; wall
+seconds beside them), which load from other processes on a shared machine disturbs far less than
+the wall clock. Users: those of ``--workspace`` (a workspace where ``memoire graph`` ran; the first
+``--users``), else toy galleries of a synthetic user's size (25–40 tags).
 
 Goals (issue): forward on a 500-node, ~10k-edge graph within 1.5× of ``GATConv(edge_dim=2,
 heads=4)`` of the same width; full training of one user (≤ 500 nodes) under 10 s.
@@ -25,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -34,7 +44,7 @@ import torch  # noqa: E402
 from memoire_cli.persona.layer import PersonaGATConv  # noqa: E402  (quiet torch-geometric import)
 from memoire_cli.persona.model import PersonaGAT, edge_tensors  # noqa: E402
 from memoire_cli.persona.toy import gallery_graph, random_graph  # noqa: E402
-from memoire_cli.persona.train import PersonaConfig, train_persona  # noqa: E402
+from memoire_cli.persona.train import PersonaConfig, train_persona, user_seed  # noqa: E402
 
 
 class GATModel(torch.nn.Module):
@@ -78,11 +88,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--workspace", type=str, default=None, help="time the users of this workspace's graph stage")
+    parser.add_argument("--users", type=int, default=3, help="users for the per-user before/after timing")
+    parser.add_argument("--only-per-user", action="store_true", help="only the per-user before/after timing")
     args = parser.parse_args()
     torch.set_num_threads(1)
     from torch_geometric.nn import GATConv
 
     print(f"torch {torch.__version__}, 1 thread; times are the best of {args.repeats} interleaved rounds\n")
+    if args.only_per_user:
+        per_user_training(args.workspace, args.users)
+        return
 
     # 1. one layer, 500 nodes, 10k edges
     g = random_graph(500, 10_000, seed=0)
@@ -125,6 +141,43 @@ def main() -> None:
         print(f"  {label}: |V| = {graph.n_nodes}, |E| = {graph.n_edges}: {dt:5.2f} s, {r.epochs} epochs × {steps} steps "
               f"({r.stop}), α max/min {r.alpha.max() / r.alpha.min():.1f}   goal < 10 s: {'met' if dt < 10 else 'NOT met'}")
     assert np.isfinite(dt)
+    print()
+    per_user_training(args.workspace, args.users)
+
+
+def per_user_training(workspace: str | None, users: int) -> None:
+    """Per-user training time, autograd path (before) vs dense step (now), and how far α moved."""
+    if workspace:
+        from memoire_cli.persona.stage import read_graph
+        from memoire_cli.workspace import Workspace
+
+        ws = Workspace.open(Path(workspace), "persona")
+        ids = [u for (u,) in ws.query("SELECT user_id FROM stage_users WHERE stage = 'graph' ORDER BY 1")][:users]
+        graphs = [(u, read_graph(ws, u)) for u in ids]
+        source = f"the first {len(ids)} users of {workspace}"
+    else:
+        graphs = [(f"toy{k}", gallery_graph(n_images=300, n_people=12, n_places=8, n_events=10, seed=k)[0]) for k in range(users)]
+        source = f"{users} toy galleries of a synthetic user's size"
+    print(f"per-user training, default configuration (50 epochs x 20 steps unless early stop), {source}:")
+    print("  before = autograd path (dense_max=0, the loop before the dense step); now = dense step; CPU s (wall s)")
+    print(f"  {'user':>8} {'|V|':>4} {'|E|':>5}  {'before':>15}  {'now':>15}  speed-up   max|Δα|/α  top-5 same")
+    total = {"before": 0.0, "now": 0.0}
+    for name, g in graphs:
+        out = {}
+        for label, cfg in (("before", PersonaConfig(dense_max=0)), ("now", PersonaConfig())):
+            c0, w0 = time.thread_time(), time.perf_counter()
+            r = train_persona(g, cfg, seed=user_seed(0, name))
+            out[label] = (time.thread_time() - c0, time.perf_counter() - w0, r)
+            total[label] += out[label][0]
+        (cb, wb, rb), (cn, wn, rn) = out["before"], out["now"]
+        rel = float(np.max(np.abs(rn.alpha - rb.alpha) / rb.alpha))
+        top = np.array_equal(np.argsort(-rb.alpha)[:5], np.argsort(-rn.alpha)[:5])
+        print(f"  {name:>8} {g.n_nodes:4d} {g.n_edges:5d}  {cb:6.2f} ({wb:6.2f})  {cn:6.2f} ({wn:6.2f})  {cb / cn:6.2f}x  {rel:10.2e}  {top}")
+    ratio = total["before"] / total["now"]
+    print(f"  mean per user: before {total['before'] / len(graphs):.2f} s, now {total['now'] / len(graphs):.2f} s CPU: "
+          f"{ratio:.2f}x   goal >= 3x: {'met' if ratio >= 3 else 'NOT met'}")
+    print("  (α differs by float rounding only, amplified over 1000 steps; benchmarks/persona_quality.py --compare-autograd"
+          " shows that quality does not move)")
 
 
 if __name__ == "__main__":

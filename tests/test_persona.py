@@ -309,3 +309,117 @@ def test_graph_container_properties() -> None:
     g = PersonaGraph(tag_id=np.arange(2), x=np.zeros((2, IN_DIM), np.float32), ips0=np.zeros(2),
                      src=np.array([0]), dst=np.array([1]), weight=np.array([1.0]))
     assert (g.n_nodes, g.n_edges) == (2, 1)
+
+
+# ------------------------------------------------------------------------- the dense training step
+def _autograd_step(trainer, lam: float, ema: torch.Tensor) -> tuple[list[float], dict[str, torch.Tensor], torch.Tensor]:  # noqa: ANN001
+    """One step's losses and gradients the reference way: the MessagePassing model, autograd and
+    persona/losses.py, drawing from the trainer's generators as the dense step does."""
+    cfg, every = trainer.cfg, trainer.every
+    trainer.model.train()
+    for p in trainer.model.parameters():
+        p.grad = None
+    z, s = trainer.model(trainer.x, trainer.edge_index, trainer.edge_attr)
+    t = trainer.targets
+    as_t = torch.from_numpy
+    if t.size:
+        pos = sample_positives(trainer.ctx, t, trainer.rng)
+        neg = sample_negatives(trainer.ctx, t, cfg.n_neg, cfg.p_hard, trainer.rng)
+        l_ctx = L.context_loss(z, as_t(t), as_t(pos), as_t(neg))
+    else:
+        l_ctx = z.sum() * 0.0
+    hi, lo = ordinal_pairs(trainer.g.ips0, every, round(cfg.ord_pairs_per_node * trainer.n), cfg.delta, trainer.rng)
+    l_ord = L.ordinal_loss(s, as_t(hi), as_t(lo), cfg.margin)
+    l_sm = L.smoothing_loss(s, cfg.beta * ema + (1 - cfg.beta) * s.detach())
+    L.total_loss(l_ctx, l_ord, l_sm, lam, cfg.lambda_sm).backward()
+    grads = {name: p.grad.clone() for name, p in trainer.model.named_parameters()}
+    return [t.item() for t in (l_ctx, l_ord, l_sm)], grads, s.detach()
+
+
+@pytest.mark.parametrize("case", ["gallery", "no edges", "no dropout"])
+def test_dense_step_is_the_autograd_step(case: str) -> None:
+    """persona/dense.py: the same losses and gradients as autograd through the MessagePassing model,
+    given the same dropout masks and samples (float rounding apart)."""
+    from memoire_cli.persona.train import _Trainer
+
+    g = build_graph(node_columns(7), edge_columns([], [], [])) if case == "no edges" else gallery_graph(n_images=60, seed=2)[0]
+    cfg = PersonaConfig(dropout=0.0 if case == "no dropout" else 0.1)
+    torch.manual_seed(3)
+    trainer = _Trainer(g, cfg, torch.device("cpu"), seed=11)
+    assert trainer.dense is not None
+    ema = torch.linspace(-1.0, 1.0, g.n_nodes)
+    with torch.random.fork_rng():
+        torch.manual_seed(9)
+        want, grads, s = _autograd_step(trainer, 0.3, ema)
+    trainer.rng = np.random.default_rng(11)
+    torch.manual_seed(9)
+    with torch.no_grad():
+        terms, target = trainer.dense.step(trainer.x, cfg.beta * ema, cfg.beta, 0.3, cfg.lambda_sm, cfg.margin, trainer._draw_full)
+    assert [float(v) for v in terms] == pytest.approx(want, rel=1e-5, abs=1e-6)
+    for name, p in trainer.model.named_parameters():
+        scale = grads[name].abs().max().item() + 1e-12
+        assert (p.grad - grads[name]).abs().max().item() <= 1e-4 * scale, name
+    assert torch.allclose(target, cfg.beta * ema + (1 - cfg.beta) * s, rtol=1e-5, atol=1e-6)  # s̄^(k) of S1.2.6
+
+
+def test_dense_training_follows_the_autograd_path() -> None:
+    """100 steps: α of the dense path (default) and of the autograd path (``dense_max=0``, the code
+    before the dense step) agree to float precision; larger graphs keep the autograd path."""
+    g, _ = gallery_graph(n_images=60, seed=4)
+    cfg = PersonaConfig(max_epochs=10, steps_per_epoch=10)
+    a = train_persona(g, cfg, seed=7)
+    b = train_persona(g, PersonaConfig(max_epochs=10, steps_per_epoch=10, dense_max=0), seed=7)
+    assert np.max(np.abs(a.alpha - b.alpha) / b.alpha) < 1e-4
+    assert np.allclose(a.curves["loss"], b.curves["loss"], rtol=1e-5)
+    assert a.curves["lambda_ord"] == b.curves["lambda_ord"] and a.epochs == b.epochs
+    with pytest.raises(UsageError, match="dense_max"):
+        PersonaConfig(dense_max=-1).check()
+
+
+def test_flat_adamw_is_torch_adamw() -> None:
+    """The optimiser of the dense path: torch.optim.AdamW(foreach=True)'s arithmetic, bit for bit."""
+    from memoire_cli.persona.dense import FlatAdamW, clip_grad_norm_
+
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(1000, generator=gen).requires_grad_()
+    b = a.detach().clone()
+    ref = torch.optim.AdamW([a], lr=3e-4, weight_decay=1e-4, foreach=True)
+    grad = torch.zeros_like(b)
+    mine = FlatAdamW(b, grad, lr=3e-4, weight_decay=1e-4)
+    for _ in range(5):
+        g = torch.randn(1000, generator=gen) * 10
+        a.grad = g.clone()
+        torch.nn.utils.clip_grad_norm_([a], 5.0)
+        ref.step()
+        grad.copy_(g)
+        clip_grad_norm_(grad, 5.0)
+        mine.step()
+        assert torch.equal(a.grad, grad)
+        assert torch.equal(a.detach(), b)
+
+
+def test_flat_parameters_keep_the_model() -> None:
+    from memoire_cli.persona.model import flat_parameters
+
+    torch.manual_seed(0)
+    model = PersonaGAT()
+    before = flatten_weights(model)
+    flat, flat_grad, grads = flat_parameters(model)
+    assert np.array_equal(flatten_weights(model), before) and np.array_equal(flat.detach().numpy(), before)
+    with torch.no_grad():
+        flat.add_(1.0)
+    assert np.allclose(flatten_weights(model), before + 1.0)  # the parameters are views of the buffer
+    assert set(grads) == {n for n, _ in model.named_parameters()}
+    assert all(p.grad is grads[n] for n, p in model.named_parameters()) and flat.grad is flat_grad
+
+
+def test_negative_sampler_draws_what_generator_choice_draws() -> None:
+    """sample_negatives keeps the draws of ``rng.choice(n, p=P_neg)`` (it only caches the CDF)."""
+    g = random_graph(50, 300, seed=1)
+    ctx = context_graph(g.n_nodes, g.src, g.dst, g.weight)
+    targets = np.arange(g.n_nodes)[ctx.degree > 0]
+    for seed in range(5):
+        got = sample_negatives(ctx, targets, 20, 0.0, np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        want = rng.choice(ctx.n, size=(targets.size, 20), p=ctx.p_neg)
+        assert np.array_equal(got, want)

@@ -105,6 +105,31 @@ def flatten_weights(model: nn.Module) -> np.ndarray:
     return torch.cat(parts).numpy() if parts else np.zeros(0, np.float32)
 
 
+def flat_parameters(model: nn.Module) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+    """Move every parameter of ``model`` into one contiguous buffer (each becomes a view of it) and
+    give each a view of one gradient buffer, so an optimiser and gradient clipping run on one tensor.
+
+    Returns:
+        ``(flat, flat_grad, grads)``: the leaf tensor to optimise (its ``.grad`` is ``flat_grad``),
+        the gradient buffer, and parameter name → the view of ``flat_grad`` that is its ``.grad``.
+        Parameter values, names and ``state_dict`` order are unchanged.
+    """
+    params = list(model.named_parameters())
+    with torch.no_grad():
+        flat = torch.cat([p.detach().reshape(-1) for _, p in params]) if params else torch.zeros(0)
+    flat.requires_grad_(True)
+    flat_grad = torch.zeros_like(flat, requires_grad=False)
+    flat.grad = flat_grad
+    grads: dict[str, Tensor] = {}
+    offset = 0
+    for name, p in params:
+        k = p.numel()
+        p.data = flat.data[offset:offset + k].view_as(p)
+        p.grad = grads[name] = flat_grad[offset:offset + k].view_as(p)
+        offset += k
+    return flat, flat_grad, grads
+
+
 def load_flat_weights(model: nn.Module, flat: np.ndarray) -> nn.Module:
     """Inverse of :func:`flatten_weights`: fill ``model`` (built with the same configuration)."""
     state = model.state_dict()

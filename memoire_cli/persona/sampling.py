@@ -18,6 +18,7 @@ Every function consumes the generator in a fixed order, so a seed fixes every sa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -42,9 +43,24 @@ class ContextGraph:
     hop2_indptr: np.ndarray
     hop2_indices: np.ndarray
 
-    @property
+    @cached_property
     def degree(self) -> np.ndarray:
         return np.diff(self.indptr)
+
+    # Computed once per graph (a user's training draws from it ~1000 times).
+    @cached_property
+    def weight_cum(self) -> np.ndarray:
+        """``(2m + 1,)`` cumulative edge weights in CSR order, from 0."""
+        return np.concatenate([[0.0], np.cumsum(self.weights)])
+
+    @cached_property
+    def neg_cdf(self) -> np.ndarray | None:
+        """The cumulative P_neg, normalised as ``Generator.choice(p=…)`` normalises it."""
+        if self.p_neg is None:
+            return None
+        cdf = self.p_neg.cumsum()
+        cdf /= cdf[-1]
+        return cdf
 
 
 def _csr(n: int, rows: np.ndarray, cols: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -93,7 +109,7 @@ def sample_positives(ctx: ContextGraph, targets: np.ndarray, rng: np.random.Gene
         ``(T,)`` int64 positives.
     """
     lo, hi = ctx.indptr[targets], ctx.indptr[targets + 1]
-    cum = np.concatenate([[0.0], np.cumsum(ctx.weights)])
+    cum = ctx.weight_cum
     u = rng.random(targets.size)
     mass_lo, mass_hi = cum[lo], cum[hi]
     by_weight = np.searchsorted(cum, mass_lo + u * (mass_hi - mass_lo), side="right") - 1
@@ -112,7 +128,9 @@ def sample_negatives(ctx: ContextGraph, targets: np.ndarray, n_neg: int, p_hard:
     if ctx.p_neg is None:
         raise ValueError("no node has a neighbour: there is no noise distribution to sample from")
     shape = (targets.size, n_neg)
-    neg = rng.choice(ctx.n, size=shape, p=ctx.p_neg)
+    # = rng.choice(ctx.n, size=shape, p=ctx.p_neg), the same draws, without re-validating and
+    # re-accumulating p on every call (tests/test_persona.py checks the equality).
+    neg = ctx.neg_cdf.searchsorted(rng.random(shape), side="right")
     hard = rng.random(shape) < p_hard
     pick = rng.random(shape)
     lo = ctx.hop2_indptr[targets][:, None]

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from memoire_cli.errors import MemoireError
+from memoire_cli.persona.config import PersonaConfig, user_seed
 from memoire_cli.persona.features import SCALARS, GraphInputError, PersonaGraph, build_graph
-from memoire_cli.persona.train import PersonaConfig, PersonaResult, train_persona, user_seed
 from memoire_cli.stage import Stage, UserOutput
 from memoire_cli.workspace import Columns, Workspace
 
@@ -63,8 +63,9 @@ def read_graph(ws: Workspace, user_id: str) -> PersonaGraph:
         raise MemoireError(f"user {user_id}: {exc}: rerun `memoire graph`") from None
 
 
-def output_tables(user_id: str, graph: PersonaGraph, result: PersonaResult) -> dict[str, Columns]:
-    """The user's rows of ``persona`` and ``persona_curves`` as numpy columns in declared order."""
+def output_tables(user_id: str, graph: PersonaGraph, result: Any) -> dict[str, Columns]:
+    """The user's rows of ``persona`` and ``persona_curves`` (from a
+    :class:`~memoire_cli.persona.train.PersonaResult`) as numpy columns in declared order."""
     n = graph.n_nodes
     curves = result.curves
     k = len(curves["epoch"])
@@ -84,7 +85,7 @@ def output_tables(user_id: str, graph: PersonaGraph, result: PersonaResult) -> d
 
 class PersonaStage(Stage):
     name = "persona"
-    code_version = "1"
+    code_version = "2"  # 2: full-batch training runs the dense step (persona/dense.py); α differs by float rounding
     inputs = ("graph",)
 
     def __init__(self, cfg: PersonaConfig | None = None, device: Any = "cpu"):
@@ -100,8 +101,11 @@ class PersonaStage(Stage):
         return {**self.cfg.as_params(), "device": self.device.type}
 
     def prepare(self, ws: Workspace, console: Any) -> None:
+        from memoire_cli.threads import pin_torch_threads
+
         self.console = console
-        console.print(f"persona: PERSONA-GAT on {self.device}")
+        threads = pin_torch_threads()  # α must not depend on the machine's core count (issue 14)
+        console.print(f"persona: PERSONA-GAT on {self.device}" + (f", {threads} torch threads" if self.device.type == "cpu" else ""))
 
     def _warn(self, text: str) -> None:
         if self.console is not None:
@@ -116,6 +120,8 @@ class PersonaStage(Stage):
                        f"({'α = 1' if graph.n_nodes else 'no persona rows'})")
         elif graph.n_edges == 0:
             self._warn(f"user {user_id}: no co-occurring tags: α follows the prior IPS⁰ (no context loss)")
+        from memoire_cli.persona.train import train_persona  # torch-geometric: only where a user is trained
+
         result = train_persona(graph, self.cfg, self.device, seed=user_seed(self.cfg.seed, user_id))
         return UserOutput(
             tables=output_tables(user_id, graph, result),

@@ -52,18 +52,17 @@ ordinal and smoothing losses alone and follows the prior IPS⁰.
 
 from __future__ import annotations
 
-import hashlib
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from memoire_cli.errors import UsageError
 from memoire_cli.persona import losses as L
+from memoire_cli.persona.config import PersonaConfig, resolve_device, user_seed  # noqa: F401 (their home was here)
+from memoire_cli.persona.dense import DenseStep, FlatAdamW, StepDraws, clip_grad_norm_, dense_graph
 from memoire_cli.persona.features import IN_DIM, PersonaGraph
-from memoire_cli.persona.model import PersonaGAT, edge_tensors, flatten_weights
+from memoire_cli.persona.model import PersonaGAT, edge_tensors, flat_parameters, flatten_weights
 from memoire_cli.persona.sampling import (
     ContextGraph,
     context_graph,
@@ -74,88 +73,6 @@ from memoire_cli.persona.sampling import (
     sample_subgraph,
     top_k_neighbours,
 )
-
-
-@dataclass(frozen=True)
-class PersonaConfig:
-    """Every constant of S1.2.5–S1.2.6 (defaults are the spec's); all enter the stage's fingerprint."""
-
-    # Model (S1.2.5)
-    hidden: int = 128
-    heads: int = 4
-    layers: int = 2
-    dropout: float = 0.1
-    negative_slope: float = 0.2
-    # Context loss (NCE)
-    n_neg: int = 20
-    neg_power: float = 0.75
-    p_hard: float = 0.3
-    # Weak ordinal loss
-    margin: float = 1.0
-    delta: float = 0.2
-    ord_pairs_per_node: float = 20.0  # candidate pairs per node and step (not in the spec; = N_neg)
-    # EMA smoothing and the curriculum of (14)
-    beta: float = 0.9
-    lambda_ord_start: float = 0.1
-    lambda_ord_end: float = 0.5
-    warmup_epochs: int = 5
-    lambda_sm: float = 0.1
-    # Optimisation
-    lr: float = 3e-4
-    weight_decay: float = 1e-4
-    clip: float = 5.0
-    max_epochs: int = 50
-    patience: int = 5
-    kl_tol: float = 1e-3
-    loss_tol: float = 1e-3  # relative improvement of the moving-average loss (not in the spec)
-    # Mini-batching
-    full_batch_max: int = 500
-    neighbours: int = 15
-    batch_nodes: int = 256
-    steps_per_epoch: int = 0  # full batch: optimisation steps per epoch; 0 = from the message budget below
-    epoch_messages: int = 48_000
-    max_steps_per_epoch: int = 20
-    final_relu: bool = False  # ReLU after the last layer's residual too (the literal (12)); see model.py
-    seed: int = 0
-
-    def check(self) -> None:
-        """Raise :class:`UsageError` on impossible values."""
-        problems = []
-        if self.hidden < 1 or self.heads < 1 or self.hidden % self.heads:
-            problems.append(f"heads ({self.heads}) must divide hidden ({self.hidden})")
-        if self.layers < 1:
-            problems.append("layers must be at least 1")
-        if self.max_epochs < 1:
-            problems.append(f"--epochs must be at least 1, got {self.max_epochs}")
-        if self.patience < 1:
-            problems.append(f"--patience must be at least 1, got {self.patience}")
-        if not 0 <= self.dropout < 1 or not 0 <= self.beta < 1 or not 0 <= self.p_hard <= 1:
-            problems.append("dropout and beta must lie in [0, 1), p_hard in [0, 1]")
-        if self.n_neg < 1 or self.neighbours < 1 or self.batch_nodes < 1 or self.full_batch_max < 1:
-            problems.append("n_neg, neighbours, batch_nodes and full_batch_max must be at least 1")
-        if self.lr <= 0 or self.delta <= 0 or self.clip <= 0:
-            problems.append("lr, delta and clip must be positive")
-        if problems:
-            raise UsageError("; ".join(problems))
-
-    def full_batch_steps(self, n_messages: int) -> int:
-        """Optimisation steps per full-batch epoch: ``steps_per_epoch`` if set, else as many steps as
-        fit ``epoch_messages`` messages (directed edges with self-loops, per step), between 1 and
-        ``max_steps_per_epoch``."""
-        if self.steps_per_epoch > 0:
-            return self.steps_per_epoch
-        return int(min(self.max_steps_per_epoch, max(1, self.epoch_messages // max(n_messages, 1))))
-
-    def lambda_ord(self, epoch: int) -> float:
-        """λ_ord at an epoch: linear from ``lambda_ord_start`` to ``lambda_ord_end`` over the first
-        ``warmup_epochs`` epochs (reached at epoch warmup − 1), then constant."""
-        if self.warmup_epochs <= 1:
-            return self.lambda_ord_end
-        t = min(epoch / (self.warmup_epochs - 1), 1.0)
-        return self.lambda_ord_start + t * (self.lambda_ord_end - self.lambda_ord_start)
-
-    def as_params(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -187,34 +104,6 @@ class PersonaResult:
 CURVE_COLUMNS = ("epoch", "loss", "loss_ctx", "loss_ord", "loss_smooth", "lambda_ord", "kl")
 
 
-def user_seed(seed: int, user_id: str) -> int:
-    """A per-user seed from the run seed and the user id (stable across processes and machines)."""
-    return int(hashlib.sha256(f"{seed}:{user_id}".encode()).hexdigest()[:8], 16)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → ``cuda`` when available, else ``cpu``; ``cpu``, ``cuda``, ``cuda:i`` are checked.
-
-    Raises:
-        UsageError: an unknown device, or CUDA asked for and not available.
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"--device {name!r}: not a torch device (use auto, cpu, cuda or cuda:i)") from None
-    if dev.type == "cpu":
-        return dev
-    if dev.type != "cuda":
-        raise UsageError(f"--device {name!r}: only cpu and cuda are supported")
-    if not torch.cuda.is_available():
-        raise UsageError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
-    if dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise UsageError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
-    return dev
-
-
 def build_model(cfg: PersonaConfig, in_dim: int = IN_DIM) -> PersonaGAT:
     """The PERSONA-GAT a configuration describes (initialised from torch's current RNG); with
     :func:`~memoire_cli.persona.model.load_flat_weights` it restores a stored ``persona/{user_id}/weights``."""
@@ -238,11 +127,49 @@ class _Trainer:
         self.ctx = context_graph(self.n, graph.src, graph.dst, graph.weight, power=cfg.neg_power)
         self.sampled = self.n > cfg.full_batch_max
         self.topk = top_k_neighbours(self.ctx, cfg.neighbours) if self.sampled else None
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+        self.dense: DenseStep | None = None
+        if not self.sampled and 1 < self.n <= cfg.dense_max:
+            # One flat buffer for the parameters (the model's tensors become views of it) and one
+            # for their gradients: AdamW and the clipping then run a handful of ops per step.
+            self.flat, self.flat_grad, _ = flat_parameters(self.model)
+            self.opt = FlatAdamW(self.flat, self.flat_grad, lr=cfg.lr, weight_decay=cfg.weight_decay)
+            self.dense = DenseStep(self.model, dense_graph(self.n, self.edge_index, self.edge_attr), self.flat, self.flat_grad)
+            self.every = np.arange(self.n)
+            self.targets = self.every[self.ctx.degree > 0]
+        else:
+            self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
         # s̄^(k−1), committed once per epoch (pass), and s̄^(k) as this epoch's steps compute it.
         self.ema = torch.full((self.n,), float("nan"), dtype=torch.float32, device=device)
         self.ema_next = self.ema.clone()
         self.curves = _empty_curves()
+
+    # ------------------------------------------------------------------ one step, dense path
+    def _draw_full(self) -> StepDraws:
+        """The samplers' draws for one full-batch step: the calls, order and generator of :meth:`_step`."""
+        cfg, t = self.cfg, self.targets
+        if t.size:
+            pos = sample_positives(self.ctx, t, self.rng)
+            neg = sample_negatives(self.ctx, t, cfg.n_neg, cfg.p_hard, self.rng)
+        else:
+            pos, neg = t, np.zeros((0, cfg.n_neg), np.int64)
+        hi, lo = ordinal_pairs(self.g.ips0, self.every, max(1, round(cfg.ord_pairs_per_node * self.n)), cfg.delta, self.rng)
+        return self.dense.draws(t, pos, neg, hi, lo)
+
+    def _dense_epoch(self, lambda_ord: float, steps: int) -> list[tuple[float, float, float]]:
+        """An epoch of full-batch steps with :class:`~memoire_cli.persona.dense.DenseStep` (the
+        losses, gradients and draws of :meth:`_step`), gradient clipping and AdamW on the flat buffers."""
+        cfg = self.cfg
+        # β s̄^(k−1), fixed for the epoch; before the first epoch has ended no node has an EMA yet.
+        ema_scaled = None if bool(torch.isnan(self.ema).any()) else self.ema * cfg.beta
+        losses = []
+        with torch.no_grad():
+            for _ in range(steps):
+                terms, target = self.dense.step(self.x, ema_scaled, cfg.beta, lambda_ord, cfg.lambda_sm, cfg.margin, self._draw_full)
+                clip_grad_norm_(self.flat_grad, cfg.clip)
+                self.opt.step()
+                self.ema_next = target
+                losses.append(torch.stack(terms))
+        return [tuple(row) for row in torch.stack(losses).tolist()]
 
     # ---------------------------------------------------------------------------- one step
     def _step(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor, ctx: ContextGraph,
@@ -278,7 +205,9 @@ class _Trainer:
     def epoch(self, k: int) -> tuple[float, float, float, float]:
         lam = self.cfg.lambda_ord(k)
         self.model.train()
-        if not self.sampled:
+        if self.dense is not None:
+            parts = self._dense_epoch(lam, self.cfg.full_batch_steps(self.edge_index.shape[1]))
+        elif not self.sampled:
             every = np.arange(self.n)
             steps = self.cfg.full_batch_steps(self.edge_index.shape[1])
             parts = [self._step(self.x, self.edge_index, self.edge_attr, self.ctx, every, every, lam) for _ in range(steps)]

@@ -629,7 +629,10 @@ def update_user(ws: Workspace, user_id: str, run: dict[str, Any], ucfg: UpdateCo
 
 def run_update(ws: Workspace, selection: Selection, ucfg: UpdateConfig, console: Any) -> dict[str, Any]:
     """``memoire persona update`` over the selected users; returns the manifest."""
+    from memoire_cli.threads import pin_torch_threads
+
     ucfg.check()
+    pin_torch_threads()  # the forward of the trained model: the same numbers on every machine
     universe = [u for (u,) in ws.query(
         "SELECT user_id FROM stage_users WHERE stage IN ('graph', 'persona') GROUP BY user_id HAVING count(*) = 2 ORDER BY user_id")]
     if not universe:

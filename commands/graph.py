@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from memoire_cli.cli import ForceOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
+from memoire_cli.cli import ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
 from memoire_cli.graph.config import GraphConfig  # light: dataclasses only, the defaults' one source
 
 HELP = """Build each user's tag graph, tag features and the importance prior IPS^0 (S1.2.1–1.2.4).
@@ -45,6 +45,7 @@ def command(
     bias_self: Annotated[float, typer.Option("--bias-self", help="b (7) on the user's own tag.")] = _D.bias_self,
     bias_kin: Annotated[float, typer.Option("--bias-kin", help="b (7) on close kin (father, mother, spouse, son, daughter).")] = _D.bias_kin,
     shard: ShardOpt = None,
+    jobs: JobsOpt = "1",
     force: ForceOpt = False,
 ) -> None:
     from memoire_cli.graph.stage import GraphStage
@@ -55,4 +56,4 @@ def command(
         tau_r=tau_r, tau_b=tau_b, tau_l=tau_l, alpha=alpha, beta=beta, gamma=gamma, eta_v=eta_v, eta_q=eta_q,
         bias_self=bias_self, bias_kin=bias_kin,
     )
-    run(lambda: GraphStage(cfg), workspace, users=users, shard=shard, force=force)
+    run(lambda: GraphStage(cfg), workspace, users=users, shard=shard, force=force, jobs=jobs)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from memoire_cli.cli import DeviceOpt, ForceOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
+from memoire_cli.cli import DeviceOpt, ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
 
 HELP = """Pairwise High/Low personal-impact labels from a judge of image + A(I) + tag card (S1.1.10).
 
@@ -27,6 +27,7 @@ def command(
     qwen: Annotated[str | None, typer.Option("--qwen", help="Local Qwen2.5-VL folder (default: $MEMOIRE_QWEN_VL or the local Hugging Face cache).", show_default=False)] = None,
     device: DeviceOpt = "auto",
     shard: ShardOpt = None,
+    jobs: JobsOpt = "1",
     force: ForceOpt = False,
 ) -> None:
     from memoire_cli.errors import UsageError
@@ -37,9 +38,12 @@ def command(
 
     if judge not in JUDGES:
         raise UsageError(f"--judge {judge!r}: unknown judge (choose from {', '.join(JUDGES)})")
+    from memoire_cli.threads import pin_torch_threads
+
+    pin_torch_threads(force_import=judge != "offline")  # a model judge: the same labels on every machine
     if device == "auto" and judge != "offline":  # the offline judge needs no torch at all
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     run(lambda: LabelStage(max_pairs=max_pairs, seed=seed, judge=judge, model_dir=qwen, device=device),
-        workspace, users=users, shard=shard, force=force)
+        workspace, users=users, shard=shard, force=force, jobs=jobs)

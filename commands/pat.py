@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from memoire_cli.cli import ForceOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
+from memoire_cli.cli import ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt, is_job_worker, run
 
 HELP = """Personal attention maps A(I): people, location and event masks fused by α (S1.3).
 
@@ -32,11 +32,14 @@ def command(
     session: Annotated[str | None, typer.Option("--session", help="Instead of running PAT: re-fuse the stored masks of a session's images with the session-blended α* (S1.2.8): all, event:ID, dates:A..B, ids:a,b or ids:@FILE, folder:PREFIX. No model runs; --overlay then shows A*(I).", show_default=False)] = None,
     rho: Annotated[str, typer.Option("--rho", help="With --session: ρ of (16), auto (eq. 17) or a number in [0, 1].")] = "auto",
     shard: ShardOpt = None,
+    jobs: JobsOpt = "1",
     force: ForceOpt = False,
 ) -> None:
     from memoire_cli.errors import UsageError
 
     if session is not None:
+        if jobs != "1":
+            raise UsageError("--jobs runs PAT; --session re-fuses stored masks in one process")
         return _session(workspace, users, shard, session, rho, overlay, image)
 
     for name, value in (("--theta-det", theta_det), ("--tau-match", tau_match)):
@@ -54,14 +57,17 @@ def command(
         raise UsageError("--overlay and --image go together")
 
     from memoire_cli.pat.stage import PatConfig, PatStage
+    from memoire_cli.threads import pin_torch_threads
+
+    pin_torch_threads()  # masks must not depend on the machine's thread count ($MEMOIRE_TORCH_THREADS overrides)
 
     cfg = PatConfig(theta_det=theta_det, tau_match=tau_match, clipseg=None if clipseg is None else str(clipseg.resolve()),
                     sam=None if sam is None else str(sam.resolve()), faces=None if faces is None else str(faces.resolve()), grounder=grounder)
     from memoire_cli.pat.overlay import check_image, write_overlay
 
     check = None if image is None else (lambda ws: check_image(ws, image))
-    ws = run(lambda: PatStage(cfg), workspace, users=users, shard=shard, force=force, check=check)
-    if overlay is not None:
+    ws = run(lambda: PatStage(cfg), workspace, users=users, shard=shard, force=force, check=check, jobs=jobs)
+    if overlay is not None and not is_job_worker():  # with --jobs, the parent draws it
         write_overlay(ws, image, overlay)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from memoire_cli.cli import DeviceOpt, ForceOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
+from memoire_cli.cli import DeviceOpt, ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
 
 HELP = """Train PERSONA-GAT per user: tag importances α_t (global persona), S1.2.5–1.2.7.
 
@@ -34,15 +34,18 @@ def command(
     seed: Annotated[int, typer.Option("--seed", help="Run seed (each user trains from a seed derived from it and its id).")] = 0,
     device: DeviceOpt = "auto",
     shard: ShardOpt = None,
+    jobs: JobsOpt = "1",
     force: ForceOpt = False,
 ) -> None:
     from memoire_cli.errors import UsageError
+    from memoire_cli.threads import pin_torch_threads
 
     if action not in ("train", "update"):
         raise UsageError(f"unknown action {action!r}: use `memoire persona` (train) or `memoire persona update`")
+    pin_torch_threads(force_import=False)  # a bad $MEMOIRE_TORCH_THREADS is a usage error before any work
     if action == "update":
-        if shard or force:
-            raise UsageError("`memoire persona update` takes neither --shard nor --force")
+        if shard or force or jobs != "1":
+            raise UsageError("`memoire persona update` takes neither --shard nor --force, nor --jobs")
         _update(workspace, users)
         return
     if epochs < 1:
@@ -53,11 +56,12 @@ def command(
         raise UsageError(f"--lr must be positive and finite, got {lr:g}")
 
     from memoire_cli.persona.stage import PersonaStage
-    from memoire_cli.persona.train import PersonaConfig, resolve_device
+    from memoire_cli.persona.config import PersonaConfig, resolve_device
 
     cfg = PersonaConfig(max_epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, seed=seed)
     dev = resolve_device(device)
-    run(lambda: PersonaStage(cfg, dev), workspace, users=users, shard=shard, force=force)
+    pin_torch_threads()  # α must not depend on the machine's thread count ($MEMOIRE_TORCH_THREADS overrides)
+    run(lambda: PersonaStage(cfg, dev), workspace, users=users, shard=shard, force=force, jobs=jobs)
 
 
 def _update(workspace: object, users: str | None) -> None:

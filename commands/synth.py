@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from memoire_cli.cli import ForceOpt, ShardOpt, WorkspaceOpt, run
+from memoire_cli.cli import ForceOpt, JobsOpt, ShardOpt, WorkspaceOpt, run
 from memoire_cli.errors import UsageError
 
 HELP = """Synthesise virtual users' galleries: people, events, calendar, usage, images, hidden truth (S1.1).
@@ -77,6 +77,7 @@ def command(
     video_steps: Annotated[int, typer.Option("--video-steps", help="HunyuanVideo inference steps (S1.1.5: 30–40).", rich_help_panel=DIFFUSION)] = 36,
     video_cfg: Annotated[float, typer.Option("--video-cfg", help="HunyuanVideo guidance (its embedded, distilled guidance).", rich_help_panel=DIFFUSION)] = 3.5,
     shard: ShardOpt = None,
+    jobs: JobsOpt = "1",
     force: ForceOpt = False,
 ) -> None:
     from memoire_cli.synth.gallery import SynthConfig, parse_split
@@ -120,4 +121,4 @@ def command(
                                 video_width=vw, video_height=vh, video_steps=video_steps, video_cfg=video_cfg,
                                 max_sequence_length=max_text_tokens)
     run(lambda: SynthStage(cfg, renderer, video_renderer=video_renderer, diffusion=diffusion, faces=_folder(faces)),
-        workspace, shard=shard, force=force, create=True)
+        workspace, shard=shard, force=force, create=True, jobs=jobs)

@@ -241,8 +241,54 @@ def record_run(ws: Workspace, run: dict[str, Any]) -> None:
     ws.transaction(write)
 
 
-def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, console: Any) -> dict[str, Any]:
-    """Run ``stage`` for the selected users; returns the manifest."""
+@dataclass
+class Plan:
+    """What a run of a stage over a selection has to do (:func:`plan_stage`)."""
+
+    users: list[str]
+    params: dict[str, Any]
+    fingerprints: dict[str, str]
+    committed: dict[str, tuple[str, str]]
+    todo: list[tuple[str, str]]
+
+    @property
+    def fingerprint(self) -> str:
+        return sha16(canonical_json(self.fingerprints))
+
+
+def plan_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool) -> Plan:
+    """The selected users, their fingerprints, and those to compute (changed inputs or parameters,
+    never committed, or every one with ``force``)."""
+    users = selection.apply(stage.universe(ws))
+    params = stage.params()
+    committed = ws.user_fingerprints(stage.name)
+    fingerprints = {u: fingerprint(params, stage.code(), d) for u, d in stage.input_digests(ws, users).items()}
+    todo = [(u, fp) for u, fp in fingerprints.items() if force or committed.get(u, ("", ""))[0] != fp]
+    return Plan(users, params, fingerprints, committed, todo)
+
+
+def check_gallery(ws: Workspace, stage: Stage, users: list[str]) -> None:
+    """One gallery stage per user: a user synth wrote cannot be ingested over, and vice versa."""
+    held = ws.gallery_conflicts(stage.name, users)
+    if held:
+        u, other = min(held.items())
+        raise MemoireError(f"user {u} already holds a gallery written by `memoire {other}`; `memoire {stage.name}` "
+                           f"cannot write over it (choose another user id, or use another workspace)")
+
+
+#: ``run_stage(progress=...)``: a Rich progress bar, or (for a parent process that runs the stage in
+#: worker processes, ``memoire … --jobs N``) one line per committed user, ``PROGRESS_PREFIX stage user``.
+PROGRESS_PREFIX = "memoire-progress:"
+
+
+def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, console: Any,
+              progress: str = "bar") -> dict[str, Any]:
+    """Run ``stage`` for the selected users; returns the manifest.
+
+    Args:
+        progress: ``bar`` (a Rich progress bar on ``console``) or ``lines`` (a plain
+            ``PROGRESS_PREFIX`` line per computed user, for a ``--jobs`` parent to count).
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -252,18 +298,11 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
         TimeRemainingColumn,
     )
 
-    users = selection.apply(stage.universe(ws))
-    params = stage.params()
-    run = new_run(stage.name, params, stage.code(), selection.shard, len(users))
-    committed = ws.user_fingerprints(stage.name)
-    fingerprints = {u: fingerprint(params, stage.code(), d) for u, d in stage.input_digests(ws, users).items()}
-    run["fingerprint"] = sha16(canonical_json(fingerprints))
-    todo = [(u, fp) for u, fp in fingerprints.items() if force or committed.get(u, ("", ""))[0] != fp]
-    held = ws.gallery_conflicts(stage.name, [u for u, _ in todo])
-    if held:  # before any array is written: one gallery stage per user
-        u, other = min(held.items())
-        raise MemoireError(f"user {u} already holds a gallery written by `memoire {other}`; `memoire {stage.name}` "
-                           f"cannot write over it (choose another user id, or use another workspace)")
+    plan = plan_stage(ws, stage, selection, force)
+    users, todo, committed = plan.users, plan.todo, plan.committed
+    run = new_run(stage.name, plan.params, stage.code(), selection.shard, len(users))
+    run["fingerprint"] = plan.fingerprint
+    check_gallery(ws, stage, [u for u, _ in todo])  # before any array is written
     skipped = not todo
     record_run(ws, run)
     try:
@@ -278,11 +317,14 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
                 if pending:
                     ws.commit_users(stage.name, run["run_id"], pending)
                     run["computed"] += len(pending)
+                    if progress == "lines":
+                        for user_id, *_ in pending:
+                            console.print(f"{PROGRESS_PREFIX} {stage.name} {user_id}", markup=False, highlight=False)
                     pending.clear()
                 last_flush = time.monotonic()
 
-            with Progress(*columns, console=console, transient=False) as progress:
-                task = progress.add_task(stage.name, total=len(todo))
+            with Progress(*columns, console=console, transient=False, disable=progress != "bar") as bar:
+                task = bar.add_task(stage.name, total=len(todo))
                 try:
                     for user_id, fp in todo:
                         out = stage.compute(ws, user_id)
@@ -293,7 +335,7 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
                         pending.append((user_id, fp, digest_columns(out.tables, out.arrays), out.tables))
                         if time.monotonic() - last_flush >= COMMIT_EVERY_S:
                             flush()
-                        progress.advance(task)
+                        bar.advance(task)
                 finally:
                     flush()  # users fully computed before an interruption or error are kept
         else:

@@ -132,6 +132,8 @@ def test_not_a_workspace(cli, tmp_path: Path) -> None:
         (["--frames-per-clip", "9"], 2, "--frames-per-clip"),
         (["--shard", "2/2"], 2, "--shard"),
         (["--shard", "x"], 2, "--shard"),
+        (["--jobs", "0"], 2, "--jobs must be a positive number of processes or auto"),
+        (["--jobs", "some"], 2, "--jobs must be a positive number of processes or auto"),
         (["--renderer", "sd9"], 2, "unknown renderer 'sd9'"),
         (["--users", "many"], 2, "Invalid value for '--users'"),
     ],

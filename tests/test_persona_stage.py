@@ -185,3 +185,45 @@ def test_stored_weights_restore_the_model(cli, tmp_path: Path) -> None:
     assert np.allclose(z.numpy(), w.read_array("persona_embeddings", "u0")[:], atol=1e-6)
     alpha = np.array([a for (a,) in rows(ws, "SELECT alpha FROM persona WHERE user_id = 'u0' ORDER BY node")])
     assert np.allclose(torch.softmax(s.double(), 0).numpy(), alpha, atol=1e-6)
+
+
+def test_alpha_does_not_depend_on_the_machines_thread_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: α moved with torch's thread count. The stage pins it (1, or $MEMOIRE_TORCH_THREADS),
+    so a machine whose torch defaults to 2 threads writes the α of one that defaults to 1, bit for bit."""
+    import io
+
+    import torch
+    from rich.console import Console
+
+    from memoire_cli.persona.stage import PersonaStage
+    from memoire_cli.persona.train import PersonaConfig
+    from memoire_cli.stage import Selection, run_stage
+    from memoire_cli.threads import ENV
+
+    g, _ = gallery_graph(n_images=60, seed=1)
+    tables = graph_rows("u0", g.n_nodes, g.src.tolist(), g.dst.tolist(), g.weight.tolist())
+    ws = Workspace.open(graph_workspace(tmp_path / "w", {"u0": tables}), "persona")
+    cfg = PersonaConfig(max_epochs=3, steps_per_epoch=3)
+    monkeypatch.delenv(ENV, raising=False)
+    alphas = []
+    try:
+        for default in (2, 1, 3):
+            torch.set_num_threads(default)  # what the machine would give torch
+            run_stage(ws, PersonaStage(cfg, "cpu"), Selection(), True, Console(file=io.StringIO()))
+            assert torch.get_num_threads() == 1
+            alphas.append(rows(ws.root, "SELECT node, alpha, score, score_ema FROM persona ORDER BY node"))
+        monkeypatch.setenv(ENV, "2")
+        run_stage(ws, PersonaStage(cfg, "cpu"), Selection(), True, Console(file=io.StringIO()))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+    assert alphas[0] == alphas[1] == alphas[2]
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_bad_thread_variable_is_a_usage_error(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from memoire_cli.threads import ENV
+
+    monkeypatch.setenv(ENV, value)
+    one_line_error(cli("persona", "-w", tmp_path, *FAST), 2, f"${ENV} must be a positive whole number")
+    one_line_error(cli("persona", "update", "-w", tmp_path), 2, f"${ENV} must be a positive whole number")

@@ -177,6 +177,8 @@ def test_bad_action_and_options(cli, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "unknown action" in result.stderr
     result = cli("persona", "update", "-w", tmp_path, "--force")
     assert result.exit_code == 2 and "neither --shard nor --force" in result.stderr
+    result = cli("persona", "update", "-w", tmp_path, "--jobs", "2")
+    assert result.exit_code == 2 and "nor --jobs" in result.stderr
 
 
 def test_pruning_keeps_the_budget() -> None:

@@ -270,6 +270,8 @@ def test_default_cpu_preset_trains_a_frozen_packaged_backbone(cli, label_ws: Pat
     alpha_of = {int(t): float(a) for t, a in zip(ctx.node_tags, ctx.alpha)}
     att, _ = attention_maps(ctx, alpha_of, ("P", "L", "E"))
     pers = persona_vectors(ctx, alpha_of, ("P", "L", "E"))
+    flat = persona_vectors(ctx, alpha_of, ("P", "L", "E"), relations=False)  # A1: no relation structure
+    assert np.array_equal(flat[:, 8], flat[:, 0]) and not np.array_equal(pers[:, 8], pers[:, 0])
     s = p.score(ctx.rgb, att, pers, batch_size=3)
     assert np.abs(s - onnx.score(ctx.rgb, att, pers)).max() < 1e-4
     assert len(p._trunks) and np.array_equal(s, p.score(ctx.rgb, att, pers, batch_size=3))  # the cached frozen maps

@@ -167,6 +167,14 @@ def test_variant_names_set_fusion_and_loss() -> None:
         TrainStage(name="a/b")
 
 
+def test_tie_to_user_follows_equation_2() -> None:
+    from memoire_cli.train.persona_vector import tie_to_user
+
+    omegas = (1.0, 0.6, 0.3, 0.1)
+    assert [tie_to_user(r, omegas) for r in ("self", "daughter", "mother", "cousin", "friend", "colleague", "unknown", None)] \
+        == [1.0, 1.0, 1.0, 0.6, 0.6, 0.3, 0.1, 0.1]
+
+
 def test_persona_vector_components() -> None:
     """π(I) of a hand-made image: two people (one bigger), a place, an event (memoire_cli.train.persona_vector)."""
     from memoire_cli.train.persona_vector import PERSONA_DIM, persona_vector
@@ -178,12 +186,17 @@ def test_persona_vector_components() -> None:
     masks[3, :, :] = 255  # event, 100 %
     types = np.array(["P", "P", "L", "E"], object)
     alphas = np.array([0.4, 0.2, 0.1, 0.05])
-    v = persona_vector(types, masks, alphas, top_alpha=0.4)
+    ties = np.array([1.0, 0.3, 7.0, 7.0])  # a daughter (ω_kin) and a colleague (ω_work); places/events ignore it
+    v = persona_vector(types, masks, alphas, top_alpha=0.4, ties=ties)
     assert v.shape == (PERSONA_DIM,) and v.dtype == np.float32
-    expect = [1.5, 1.0, 0.25, 0.125, 1.0 * 0.4 + 0.5 * 0.1, 0.4, np.log(3), 1.0 * 0.16 + 0.5 * 0.01 + 0.25 * 0.5 + 0.125 * 1.0]
+    expect = [1.5, 1.0, 0.25, 0.125, 1.0 * 0.4 + 0.5 * 0.1, 0.4, np.log(3), 1.0 * 0.16 + 0.5 * 0.01 + 0.25 * 0.5 + 0.125 * 1.0,
+              1.0 + 0.5 * 0.3, 1.0 * 0.4 + 0.5 * 0.3 * 0.1]
     assert np.allclose(v, expect, atol=1e-6)
+    # no relation structure (A1 No-Persona): every tie is 1
+    flat = persona_vector(types, masks, alphas, top_alpha=0.4)
+    assert flat[8] == pytest.approx(flat[0]) and flat[9] == pytest.approx(flat[4])
     # α enters relative to the user's top tag only: a common scale changes nothing
-    assert np.allclose(persona_vector(types, masks, alphas * 3, top_alpha=1.2), v)
+    assert np.allclose(persona_vector(types, masks, alphas * 3, top_alpha=1.2, ties=ties), v)
     # uniform α (A1 No-Persona): every α̃ = 1; no masks: zeros
     assert persona_vector(types, masks, alphas, top_alpha=0.0)[0] == pytest.approx(2.0)
     assert not persona_vector(np.zeros(0, object), np.zeros((0, 10, 10), np.uint8), np.zeros(0), 1.0).any()
@@ -208,10 +221,13 @@ def test_frozen_backbone_and_the_persona_vector(fusion: str) -> None:
     att[..., :32, :32] = 1.0  # the top-left quadrant; flipped, the top-right one
     pers = torch.rand(3, PERSONA_DIM)
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
-    for _ in range(2):  # make FiLM non-trivial: tell (A, π) from (flipped A, no π)
-        opt.zero_grad()
-        (model(rgb, att.flip(-1), pers * 0).sum() - model(rgb, att, pers).sum()).backward()
-        opt.step()
+    opt.zero_grad()
+    (model(rgb, att.flip(-1), pers * 0).sum() - model(rgb, att, pers).sum()).backward()
+    opt.step()  # a training step leaves the backbone as it was
+    for film in model.films.modules():  # FiLM starts as the identity: give it weights to read its inputs with
+        if hasattr(film, "out"):
+            torch.nn.init.normal_(film.out.weight, std=0.5)
+            torch.nn.init.normal_(film.persona.weight, std=0.5)
     model.eval()
     for k, v in model.backbone.state_dict().items():
         assert torch.equal(v, before[k]), k

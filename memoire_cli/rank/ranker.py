@@ -135,17 +135,25 @@ def attention_maps(ctx: UserContext, alpha_of: dict[int, float], tag_types: tupl
     return out, shares
 
 
-def persona_vectors(ctx: UserContext, alpha_of: dict[int, float], tag_types: tuple[str, ...]) -> np.ndarray:
+def persona_vectors(ctx: UserContext, alpha_of: dict[int, float], tag_types: tuple[str, ...],
+                    relations: bool = True) -> np.ndarray:
     """π(I) of every image (N, P) float32 from the same masks and α* as :func:`attention_maps`
-    (:mod:`memoire_cli.train.persona_vector`); α̃ is relative to the largest α* over the user's graph nodes."""
-    from memoire_cli.train.persona_vector import PERSONA_DIM, persona_vector
+    (:mod:`memoire_cli.train.persona_vector`); α̃ is relative to the largest α* over the user's graph nodes,
+    people's ties ω from their relations and the graph's ω (2); ``relations=False`` (A1 No-Persona)
+    sets every tie to 1."""
+    from memoire_cli.graph.config import GraphConfig
+    from memoire_cli.train.persona_vector import PERSONA_DIM, persona_vector, tie_to_user
 
+    fields = set(GraphConfig.__dataclass_fields__)
+    omegas = GraphConfig(**{k: v for k, v in ctx.graph_params.items() if k in fields}).omegas
     top = max(alpha_of.values(), default=0.0)
     out = np.zeros((len(ctx), PERSONA_DIM), np.float32)
     for i, m in enumerate(ctx.masks):
         keep = np.isin(m.types.astype(str), list(tag_types)) if len(m.types) else np.zeros(0, bool)
-        alphas = np.array([float(alpha_of.get(int(t), 0.0)) for t in m.tag_ids[keep]])
-        out[i] = persona_vector(m.types[keep], m.masks[keep], alphas, top)
+        tag_ids = m.tag_ids[keep]
+        alphas = np.array([float(alpha_of.get(int(t), 0.0)) for t in tag_ids])
+        ties = np.array([tie_to_user(ctx.tags.get(int(t), ("?", "", None))[2], omegas) for t in tag_ids]) if relations else None
+        out[i] = persona_vector(m.types[keep], m.masks[keep], alphas, top, ties)
     return out
 
 
@@ -192,7 +200,7 @@ def rank_user(ctx: UserContext, predictor: Any, options: RankOptions) -> Ranking
         return Ranking(ctx.user_id, [], np.zeros(0, np.float32), np.zeros(0, np.float32), [], {}, alpha_of, rho,
                        np.zeros(0), c_s, options.k)
     attention, shares = attention_maps(ctx, alpha_of, options.tag_types, options.blur_sigma)
-    persona = persona_vectors(ctx, alpha_of, options.tag_types)
+    persona = persona_vectors(ctx, alpha_of, options.tag_types, relations=options.alpha != "uniform")
     scores = np.asarray(predictor.score(ctx.rgb, attention, persona), np.float32).reshape(len(ctx))
     impact = np.asarray(predictor.impact(scores), np.float32).reshape(len(ctx))
     order = full_order(ctx.image_ids, scores)

@@ -8,8 +8,10 @@ from the same inputs PAT fuses — the per-tag masks M_t of the image and the pe
 session-blended α* of S1.2.8 at ranking time) — and nothing else (never hidden truth).
 
 With α̃_t = α_t / max_u α_u (importance relative to the user's top tag, so the scale does not depend on
-how many tags the user's graph has) and m_t = mean(M_t) over the image (the share of the frame the
-tag's mask covers), π(I) ∈ R^8 is:
+how many tags the user's graph has), m_t = mean(M_t) over the image (the share of the frame the tag's
+mask covers) and ω_p the tie of person p to the user — the social weight of equation (2) for the pair
+(self, p): ω_kin for close family, ω_friend for wider family and friends, ω_work for colleagues, ω_unk
+for strangers (the persona's relation structure, S1.2.2) — π(I) ∈ R^10 is:
 
 ====  ==========================================  ===============================================
   k   component                                   reading
@@ -22,11 +24,14 @@ tag's mask covers), π(I) ∈ R^8 is:
   5   max_{p ∈ P(I)} √m_p                         the largest face
   6   log(1 + |P(I)|)                             how many people were found
   7   Σ_t α̃_t · m_t                              the un-normalised mass of S(I) (S1.3.5)
+  8   Σ_{p ∈ P(I)} α̃_p · ω_p                     how close the people shown are to the user
+  9   Σ_{p ∈ P(I)} α̃_p · ω_p · √m_p              … and how large they are
 ====  ==========================================  ===============================================
 
 P(I), L(I), E(I) are the tags with a mask (PAT's grounding, the masks that make A(I)); with a subset
-of tag types (Table 9's people-/event-/location-only rows) only those masks count. With uniform α
-(A1 No-Persona) every α̃ is 1 and π(I) reduces to counts and sizes.
+of tag types (Table 9's people-/event-/location-only rows) only those masks count. A1 No-Persona
+strips "user-specific preferences and relation structure" (S2.4): every α̃ and every ω is 1 and π(I)
+reduces to counts and sizes.
 """
 
 from __future__ import annotations
@@ -34,11 +39,13 @@ from __future__ import annotations
 import numpy as np
 
 #: Length of π(I).
-PERSONA_DIM = 8
-NAMES = ("people", "top person", "place", "event", "people × face size", "largest face", "log(1 + people)", "mass of S(I)")
+PERSONA_DIM = 10
+NAMES = ("people", "top person", "place", "event", "people × face size", "largest face", "log(1 + people)", "mass of S(I)",
+         "people × tie", "people × tie × face size")
 
 
-def persona_vector(types: np.ndarray, masks: np.ndarray, alphas: np.ndarray, top_alpha: float) -> np.ndarray:
+def persona_vector(types: np.ndarray, masks: np.ndarray, alphas: np.ndarray, top_alpha: float,
+                   ties: np.ndarray | None = None) -> np.ndarray:
     """π(I) (:data:`PERSONA_DIM`,) float32 of one image.
 
     Args:
@@ -46,6 +53,8 @@ def persona_vector(types: np.ndarray, masks: np.ndarray, alphas: np.ndarray, top
         masks: (m, h, w) uint8 (M·255) or float in [0, 1], the image's valid region.
         alphas: (m,) α_t (or α*_t) of each mask's tag.
         top_alpha: max α over the user's graph nodes (α̃ = α / top_alpha); ≤ 0 means uniform (α̃ = 1).
+        ties: (m,) ω of each mask's person (ignored for places and events); None means 1 (no relation
+            structure, A1 No-Persona).
     """
     out = np.zeros(PERSONA_DIM, np.float32)
     m = len(types)
@@ -57,13 +66,24 @@ def persona_vector(types: np.ndarray, masks: np.ndarray, alphas: np.ndarray, top
     kinds = np.asarray(types).astype(str)
     people = kinds == "P"
     side = np.sqrt(np.clip(area, 0.0, 1.0))
+    tie = np.ones(m) if ties is None else np.asarray(ties, np.float64)
     if people.any():
         out[0] = rel[people].sum()
         out[1] = rel[people].max()
         out[4] = (rel[people] * side[people]).sum()
         out[5] = side[people].max()
         out[6] = np.log1p(people.sum())
+        out[8] = (rel[people] * tie[people]).sum()
+        out[9] = (rel[people] * tie[people] * side[people]).sum()
     out[2] = rel[kinds == "L"].sum()
     out[3] = rel[kinds == "E"].sum()
     out[7] = (rel * area).sum()
     return out
+
+
+def tie_to_user(relation: str | None, omegas: tuple[float, float, float, float]) -> float:
+    """ω of the pair (the user, a person of this relation) by equation (2)'s classes (S1.2.2):
+    ``omegas`` = (ω_kin, ω_friend, ω_work, ω_unk) of the user's graph."""
+    from memoire_cli.graph.social import relation_class
+
+    return float(omegas[relation_class("self", relation)])

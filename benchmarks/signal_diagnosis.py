@@ -7,13 +7,15 @@ For each user of workspace W with ground truth (``truth.scores``), SRCC against 
 * ``views``: the usage views (what the most-viewed baseline ranks by);
 * ``Σα``: the sum of the global persona α over the image's tags (S1.2, no pixels, no model);
 * ``Σα*``: the same with the session-blended α* of the whole-gallery session (S1.2.8, ρ by eq. 17);
-* with a trained model: the predictor's score when A*(I) is fused from α (ρ = 0: the maps it was
-  trained on), from α* (ρ by eq. 17, what `memoire rank` feeds it), from uniform α, and with an
-  all-zero A(I).
+* with a trained model: the predictor's score when A*(I) and the persona vector π(I) come from α
+  (ρ = 0), from α* (ρ by eq. 17, what `memoire rank` feeds it), from uniform α (A1), and with an
+  all-zero A(I) and π(I) (what pixels alone give that model).
 
-A(I) is min–max normalised per image (S1.3.5, Table 1), so the predictor sees where the persona's
-tags are, not how much they matter in total: Σα is the signal the normalisation removes. The script
-prints ρ too: for the whole gallery c_S = 1 and N is large, so eq. (17) gives ρ ≈ 0.9–1.
+A(I) is min–max normalised per image (S1.3.5, Table 1), so it shows where the persona's tags are, not
+how much they matter in total: Σα is the signal the normalisation removes, and the persona vector
+π(I) gives back to a persona-conditioned model (`memoire train`'s default; the `spec-literal` variant
+reads A(I) alone). The script prints ρ too: for the whole gallery c_S = 1 and N is large, so eq. (17)
+gives ρ ≈ 0.9–1.
 """
 
 from __future__ import annotations

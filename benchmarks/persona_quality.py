@@ -110,7 +110,9 @@ def autograd_alpha(ws: Workspace, user_id: str) -> tuple[dict[int, float], tuple
     tag_id → α, and (max |Δα|/α, Spearman, same top-5) against the stage's α."""
     from memoire_cli.persona.stage import read_graph
     from memoire_cli.persona.train import PersonaConfig, train_persona, user_seed
+    from memoire_cli.threads import pin_torch_threads
 
+    pin_torch_threads()  # the thread count of the stage: only the training path differs
     graph = read_graph(ws, user_id)
     ag = train_persona(graph, PersonaConfig(dense_max=0), "cpu", seed=user_seed(0, user_id)).alpha
     mine = np.array([a for (a,) in ws.query("SELECT alpha FROM persona WHERE user_id = ? ORDER BY node", [user_id])])

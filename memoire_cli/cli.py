@@ -25,7 +25,7 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Redo the stage even whe
 UsersOpt = Annotated[str | None, typer.Option("--users", help="Comma-separated user ids to run on (default: all).", show_default=False)]
 ShardOpt = Annotated[str | None, typer.Option("--shard", help="i/n: run on the i-th of n disjoint shards of the users (0-based).", show_default=False)]
 DeviceOpt = Annotated[str, typer.Option("--device", help="Torch device: cpu, cuda, cuda:1 … (auto: cuda when present).")]
-JobsOpt = Annotated[str, typer.Option("--jobs", "-j", help="Run the users in N worker processes on this workspace (auto: one per CPU, at most one per user to compute); the result is the same as with 1.")]
+JobsOpt = Annotated[str, typer.Option("--jobs", "-j", metavar="N|auto", help="Run the users in N worker processes on this workspace (auto: one per CPU, at most one per user to compute); the result is the same as with 1.")]
 
 #: Set in the environment of the worker processes of ``--jobs``: ``j/J`` and the worker's users.
 JOB_ENV = "MEMOIRE_JOB"

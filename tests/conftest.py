@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.pop("MEMOIRE_TORCH_THREADS", None)  # stages pin 1 torch thread; tests that need another count set it
 
 import numpy as np
 import pytest

@@ -315,12 +315,12 @@ def test_graph_container_properties() -> None:
 def _autograd_step(trainer, lam: float, ema: torch.Tensor) -> tuple[list[float], dict[str, torch.Tensor], torch.Tensor]:  # noqa: ANN001
     """One step's losses and gradients the reference way: the MessagePassing model, autograd and
     persona/losses.py, drawing from the trainer's generators as the dense step does."""
-    cfg, every = trainer.cfg, trainer.every
+    cfg, every = trainer.cfg, np.arange(trainer.n)
     trainer.model.train()
     for p in trainer.model.parameters():
         p.grad = None
     z, s = trainer.model(trainer.x, trainer.edge_index, trainer.edge_attr)
-    t = trainer.targets
+    t = every[trainer.ctx.degree > 0]
     as_t = torch.from_numpy
     if t.size:
         pos = sample_positives(trainer.ctx, t, trainer.rng)
@@ -377,13 +377,13 @@ def test_dense_training_follows_the_autograd_path() -> None:
 
 
 def test_flat_adamw_is_torch_adamw() -> None:
-    """The optimiser of the dense path: torch.optim.AdamW(foreach=True)'s arithmetic, bit for bit."""
+    """The optimiser of the dense path: torch.optim.AdamW(fused=True)'s arithmetic, bit for bit."""
     from memoire_cli.persona.dense import FlatAdamW, clip_grad_norm_
 
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(1000, generator=gen).requires_grad_()
     b = a.detach().clone()
-    ref = torch.optim.AdamW([a], lr=3e-4, weight_decay=1e-4, foreach=True)
+    ref = torch.optim.AdamW([a], lr=3e-4, weight_decay=1e-4, fused=True)
     grad = torch.zeros_like(b)
     mine = FlatAdamW(b, grad, lr=3e-4, weight_decay=1e-4)
     for _ in range(5):
@@ -423,3 +423,37 @@ def test_negative_sampler_draws_what_generator_choice_draws() -> None:
         rng = np.random.default_rng(seed)
         want = rng.choice(ctx.n, size=(targets.size, 20), p=ctx.p_neg)
         assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("kind", ["gallery", "random", "zero weights", "no edges"])
+def test_full_batch_sampler_draws_what_the_samplers_draw(kind: str) -> None:
+    """FullBatchSampler (the dense path's) = sample_positives, sample_negatives, ordinal_pairs (the
+    autograd path's) for every node, from the same generator state, for many steps."""
+    from memoire_cli.persona.sampling import FullBatchSampler
+
+    if kind == "no edges":
+        g = build_graph(node_columns(5), edge_columns([], [], []))
+    else:
+        g = gallery_graph(n_images=60, seed=3)[0] if kind == "gallery" else random_graph(40, 150, seed=2)
+    weight = g.weight.copy()
+    if kind == "zero weights":
+        weight[::3] = 0.0
+    ctx = context_graph(g.n_nodes, g.src, g.dst, weight)
+    nodes = np.arange(g.n_nodes)
+    targets = nodes[ctx.degree > 0]
+    sampler = FullBatchSampler(ctx, g.ips0, 20, 0.3, 20 * g.n_nodes, 0.2)
+    mine, ref = np.random.default_rng(5), np.random.default_rng(5)
+    for _ in range(30):
+        index, sign, keep, ords = sampler.draw(mine)
+        if targets.size:
+            pos = sample_positives(ctx, targets, ref)
+            neg = sample_negatives(ctx, targets, 20, 0.3, ref)
+            assert np.array_equal(index, np.concatenate([targets * g.n_nodes + pos, (targets[:, None] * g.n_nodes + neg).ravel()]))
+            mask = (neg != targets[:, None]).ravel()
+            assert np.array_equal(sign, np.concatenate([-np.ones(targets.size), mask]).astype(np.float32))
+            assert np.array_equal(keep, np.abs(sign))
+        else:
+            assert index.size == sign.size == keep.size == 0
+        hi, lo = ordinal_pairs(g.ips0, nodes, 20 * g.n_nodes, 0.2, ref)
+        assert np.array_equal(ords, np.concatenate([hi, lo]))
+    assert mine.random() == ref.random()  # the generators are in the same state

@@ -1,18 +1,21 @@
 r"""One PERSONA-GAT training step on a small graph, dense and with hand-derived gradients (S1.2.5–S1.2.6).
 
 Why. A synthetic user's graph has 25–40 tags and ~300 messages; the model's arithmetic is then
-a few MFLOP per step and the eager autograd step (≈ 400 tensor ops forward, as many autograd
-nodes backward, a torch-geometric ``propagate`` and ``edge_updater`` per layer, AdamW over 16
-tensors) costs ≈ 8 ms of per-op overhead. This module computes the *same* step — the forward of
-:class:`~memoire_cli.persona.model.PersonaGAT` in training mode, the loss (14) and its gradient
-with respect to every parameter — in ≈ 130 larger ops and no autograd graph:
+a few MFLOP per step, and the eager autograd step (a torch-geometric ``propagate`` and
+``edge_updater`` per layer, an autograd node per op, AdamW and clipping over 16 tensors: ≈ 1 700
+ATen calls, ≈ 800 of them kernels) spends its ≈ 7 ms on per-op overhead. This module computes the
+*same* step — the forward of :class:`~memoire_cli.persona.model.PersonaGAT` in training mode, the
+loss (14) and its gradient with respect to every parameter — in ≈ 490 ATen calls (≈ 190 kernels)
+and no autograd graph, ≈ 3.5–5× faster per user on one core (benchmarks/bench_persona.py):
 
 * the attention of (9)–(10) over a node's incoming edges is a row softmax over a dense
   ``(H, N, N)`` score array whose non-edges are −∞, and the sums of (11) are batched matrix
   products (``bmm``) instead of gathers and scatter-adds;
 * the NCE term reads its scores z_t·z_u from the Gram matrix ``z zᵀ`` and sends its gradient back
   through it, ``∂𝓛/∂z = (∂𝓛/∂G + ∂𝓛/∂Gᵀ) z``;
-* the backward pass is written out (the derivations are beside each line), so nothing is recorded.
+* the backward pass is written out (the derivations are beside each line), so nothing is recorded;
+* the parameters live in one flat buffer, so clipping and AdamW (torch's fused kernel) are a few
+  ops on one tensor.
 
 Same step, same random draws: the dropout masks are drawn from torch's generator in the order, shapes
 and way ``F.dropout`` draws them in the torch-geometric layer (input features, then the attention
@@ -174,23 +177,28 @@ class DenseStep:
         self.g_w1, self.g_b1 = grad["mlp0.2.weight"], grad["mlp0.2.bias"]
         self.g_ws, self.g_bs = grad["score.weight"], grad["score.bias"]
         self.dev = graph.mask.device
+        self._noise: list[tuple[Tensor, Tensor, Tensor]] | None = None
 
     # ----------------------------------------------------------------------------- dropout
     def draw_noise(self) -> list[tuple[Tensor | None, Tensor | None]]:
         """Per layer, the dropout multipliers of its input features ``(N, d)`` and of α (dense
         ``(H, N, N)``), drawn exactly as ``F.dropout`` draws them in the MessagePassing layer:
-        ``empty_like(t).bernoulli_(1 − p) / (1 − p)``, features then α in edge order ``(E, H)``."""
+        ``empty_like(t).bernoulli_(1 − p) / (1 − p)``, features then α in edge order ``(E, H)``.
+        (Into buffers kept from step to step: they are used up within a step.)"""
+        if self._noise is None:
+            n, e = self.g.n, self.g.flat.numel()
+            self._noise = [(torch.empty(n, lay.d, device=self.dev), torch.empty(e, lay.heads, device=self.dev),
+                            torch.zeros(lay.heads, n * n, device=self.dev)) for lay in self.layers]
         out = []
-        n, e = self.g.n, self.g.flat.numel()
-        for lay in self.layers:
+        for lay, (nx, na_e, na) in zip(self.layers, self._noise):
             p = lay.p
             if p == 0:
                 out.append((None, None))
                 continue
-            nx = torch.empty(n, lay.d, device=self.dev).bernoulli_(1 - p).div_(1 - p)
-            na_e = torch.empty(e, lay.heads, device=self.dev).bernoulli_(1 - p).div_(1 - p)
-            na = na_e.new_zeros(lay.heads, n * n).index_copy_(1, self.g.flat, na_e.t())
-            out.append((nx, na.view(lay.heads, n, n)))
+            nx.bernoulli_(1 - p).div_(1 - p)
+            na_e.bernoulli_(1 - p).div_(1 - p)
+            na.index_copy_(1, self.g.flat, na_e.t())                  # off the edges it stays 0
+            out.append((nx, na.view(lay.heads, self.g.n, self.g.n)))
         return out
 
     # ----------------------------------------------------------------------------- forward
@@ -269,17 +277,11 @@ class DenseStep:
         torch.mm(ga.t(), x, out=self.g_w0)
 
     # ------------------------------------------------------------------------------ losses
-    def draws(self, targets: np.ndarray, pos: np.ndarray, neg: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> StepDraws:
-        """The samplers' draws (numpy, as :func:`~memoire_cli.persona.sampling.sample_positives`,
-        :func:`~memoire_cli.persona.sampling.sample_negatives` and
-        :func:`~memoire_cli.persona.sampling.ordinal_pairs` give them) as the step's tensors."""
-        n = self.g.n
-        index = np.concatenate([targets * n + pos, (targets[:, None] * n + neg).reshape(-1)])
-        keep = np.concatenate([np.ones(targets.size, np.float32), (neg != targets[:, None]).reshape(-1).astype(np.float32)])
-        sign = keep.copy()
-        sign[:targets.size] = -1.0
-        ords = np.concatenate([hi, lo])
-        return StepDraws(*(torch.from_numpy(a).to(self.dev) for a in (index, sign, keep, ords)))
+    def as_draws(self, gram_index: np.ndarray, gram_sign: np.ndarray, gram_keep: np.ndarray,
+                 ord_index: np.ndarray) -> StepDraws:
+        """A step's samples (:meth:`~memoire_cli.persona.sampling.FullBatchSampler.draw`) as tensors."""
+        arrays = (torch.from_numpy(a) for a in (gram_index, gram_sign, gram_keep, ord_index))
+        return StepDraws(*(arrays if self.dev.type == "cpu" else (a.to(self.dev) for a in arrays)))
 
     def context(self, z: Tensor, d: StepDraws) -> tuple[Tensor, Tensor]:
         """Σ_t 𝓛_ctx(t) of S1.2.6, softplus(−z_t·z_u) + Σ_n softplus(z_t·z_n) (self-negatives
@@ -313,7 +315,7 @@ class DenseStep:
             x: ``(N, in)`` node features.
             ema_scaled: ``(N,)`` β·s̄^(k−1), or ``None`` before the first epoch has ended (then the
                 smoothing target is the step's own scores and 𝓛_smooth = 0).
-            sample: called once after the forward: the step's draws (:meth:`draws`).
+            sample: called once after the forward: the step's draws (:meth:`as_draws`).
 
         Returns:
             The three loss terms (0-d tensors) and s̄^(k), the EMA target of every node.
@@ -332,10 +334,10 @@ class DenseStep:
 
 
 class FlatAdamW:
-    """AdamW (decoupled weight decay, no AMSGrad) on one flat tensor: the arithmetic of
-    ``torch.optim.AdamW(foreach=True)`` op for op (tests/test_persona.py checks bit equality),
-    without its per-step bookkeeping (hooks, grouping by device, profiler records) — ≈ 0.5 ms a step
-    on a small model, more than the update itself.
+    """AdamW (decoupled weight decay, no AMSGrad) on one flat tensor with torch's fused kernel: what
+    ``torch.optim.AdamW([param], fused=True)`` computes (tests/test_persona.py checks bit equality),
+    without the optimiser's per-step bookkeeping (hooks, grouping by device, profiler records: ≈
+    0.3 ms a step, more than the update of ~55 000 numbers itself).
     """
 
     def __init__(self, param: Tensor, grad: Tensor, lr: float, weight_decay: float,
@@ -344,21 +346,14 @@ class FlatAdamW:
         self.lr, self.weight_decay, self.betas, self.eps = lr, weight_decay, betas, eps
         self.exp_avg = torch.zeros_like(param, memory_format=torch.preserve_format)
         self.exp_avg_sq = torch.zeros_like(param, memory_format=torch.preserve_format)
-        self.steps = 0
+        self.step_count = torch.zeros((), dtype=torch.float32, device=param.device)
 
     @torch.no_grad()
     def step(self) -> None:
-        beta1, beta2 = self.betas
-        self.steps += 1
-        p, g = self.param, self.grad
-        if self.weight_decay != 0:
-            p.mul_(1 - self.lr * self.weight_decay)
-        self.exp_avg.lerp_(g, 1 - beta1)
-        self.exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        bias_correction1 = 1 - beta1 ** float(self.steps)
-        bias_correction2 = 1 - beta2 ** float(self.steps)
-        denom = self.exp_avg_sq.sqrt().div_(bias_correction2 ** 0.5).add_(self.eps)
-        p.addcdiv_(self.exp_avg, denom, value=(self.lr / bias_correction1) * -1)
+        self.step_count += 1
+        torch._fused_adamw_([self.param], [self.grad], [self.exp_avg], [self.exp_avg_sq], [], [self.step_count],
+                            lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=self.weight_decay,
+                            eps=self.eps, amsgrad=False, maximize=False, grad_scale=None, found_inf=None)
 
 
 def clip_grad_norm_(grad: Tensor, max_norm: float) -> None:

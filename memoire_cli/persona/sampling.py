@@ -160,6 +160,73 @@ def ordinal_pairs(ips: np.ndarray, nodes: np.ndarray, n_pairs: int, delta: float
     return hi[keep].astype(np.int64), lo[keep].astype(np.int64)
 
 
+class FullBatchSampler:
+    """The draws of one full-batch step — :func:`sample_positives` and :func:`sample_negatives` for
+    every target (node with a neighbour), then :func:`ordinal_pairs` over every node — with what does
+    not change from step to step computed once (a user's training draws ~1000 times).
+
+    The generator is called in the same order with the same arguments, and every value is computed
+    by the same expressions, so the draws are those of the three functions (tests/test_persona.py).
+    :meth:`draw` returns them laid out for the dense training step: flat indices t·N + u into the
+    (N, N) Gram matrix of z (each target's positive, then its negatives), their signs in the NCE loss
+    (−1 positive, +1 negative, 0 a negative equal to its target), and the ordinal pairs' i then j.
+    """
+
+    def __init__(self, ctx: ContextGraph, ips: np.ndarray, n_neg: int, p_hard: float, n_pairs: int, delta: float):
+        n = ctx.n
+        self.ctx, self.n, self.n_neg, self.p_hard, self.n_pairs = ctx, n, n_neg, p_hard, n_pairs
+        self.targets = t = np.arange(n)[ctx.degree > 0]
+        lo, hi = ctx.indptr[t], ctx.indptr[t + 1]
+        cum = ctx.weight_cum
+        self.pos_lo, self.pos_hi1, self.pos_span = lo, hi - 1, hi - lo
+        self.mass_lo, self.mass_span = cum[lo], cum[hi] - cum[lo]
+        self.weighted = cum[hi] > cum[lo]
+        self.all_weighted = bool(self.weighted.all())
+        self.hop_lo = ctx.hop2_indptr[t][:, None]
+        self.hop_count = (ctx.hop2_indptr[t + 1] - ctx.hop2_indptr[t])[:, None]
+        self.hop_has = self.hop_count > 0
+        diff = ips[:, None] - ips[None, :]                           # IPS⁰_a − IPS⁰_b, every pair
+        gap = np.abs(diff)
+        self.accept = np.where(gap > 0, -np.expm1(-gap / delta), 0.0).reshape(-1)   # π, 0 for ties
+        self.higher = (diff > 0).reshape(-1)
+        self.row = t * n
+        self.sign = np.empty(t.size * (1 + n_neg), np.float32)
+        self.sign[:t.size] = -1.0
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(gram_index, gram_sign, gram_keep, ord_index)`` of one step (see the class docstring)."""
+        ctx, t = self.ctx, self.targets
+        if t.size:
+            u = rng.random(t.size)                                   # sample_positives
+            k = np.searchsorted(ctx.weight_cum, self.mass_lo + u * self.mass_span, side="right") - 1
+            if not self.all_weighted:
+                k = np.where(self.weighted, k, self.pos_lo + np.floor(u * self.pos_span).astype(np.int64))
+            pos = ctx.indices[np.minimum(np.maximum(k, self.pos_lo), self.pos_hi1)]
+            shape = (t.size, self.n_neg)                             # sample_negatives
+            neg = ctx.neg_cdf.searchsorted(rng.random(shape), side="right")
+            hard = rng.random(shape) < self.p_hard
+            pick = rng.random(shape)
+            if ctx.hop2_indices.size:
+                hard &= self.hop_has
+                idx = np.minimum(self.hop_lo + np.floor(pick * self.hop_count).astype(np.int64), ctx.hop2_indices.size - 1)
+                neg = np.where(hard, ctx.hop2_indices[idx], neg)
+            index = np.concatenate([self.row + pos, (self.row[:, None] + neg).reshape(-1)])
+            keep = (neg != t[:, None]).reshape(-1)
+            sign = self.sign.copy()
+            sign[t.size:] = keep
+            gram_keep = np.abs(sign)
+        else:
+            index, sign, gram_keep = np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
+        a = rng.integers(0, self.n, self.n_pairs)                     # ordinal_pairs over every node
+        b = rng.integers(0, self.n, self.n_pairs)
+        u = rng.random(self.n_pairs)
+        pair = a * self.n + b
+        kept = u < self.accept[pair]
+        higher = self.higher[pair][kept]
+        a, b = a[kept], b[kept]
+        return index, sign, gram_keep, np.concatenate([np.where(higher, a, b), np.where(higher, b, a)])
+
+
 def top_k_neighbours(ctx: ContextGraph, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each node's K heaviest neighbours (ties: lower index first), as CSR ``(indptr, indices)``."""
     rows = np.repeat(np.arange(ctx.n), ctx.degree)

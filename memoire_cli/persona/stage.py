@@ -85,7 +85,7 @@ def output_tables(user_id: str, graph: PersonaGraph, result: Any) -> dict[str, C
 
 class PersonaStage(Stage):
     name = "persona"
-    code_version = "2"  # 2: full-batch training runs the dense step (persona/dense.py); α differs by float rounding
+    code_version = "3"  # 2: full-batch training runs the dense step (persona/dense.py), α differs by float rounding; 3: fused AdamW there
     inputs = ("graph",)
 
     def __init__(self, cfg: PersonaConfig | None = None, device: Any = "cpu"):

@@ -65,6 +65,7 @@ from memoire_cli.persona.features import IN_DIM, PersonaGraph
 from memoire_cli.persona.model import PersonaGAT, edge_tensors, flat_parameters, flatten_weights
 from memoire_cli.persona.sampling import (
     ContextGraph,
+    FullBatchSampler,
     context_graph,
     induced_edges,
     ordinal_pairs,
@@ -134,8 +135,8 @@ class _Trainer:
             self.flat, self.flat_grad, _ = flat_parameters(self.model)
             self.opt = FlatAdamW(self.flat, self.flat_grad, lr=cfg.lr, weight_decay=cfg.weight_decay)
             self.dense = DenseStep(self.model, dense_graph(self.n, self.edge_index, self.edge_attr), self.flat, self.flat_grad)
-            self.every = np.arange(self.n)
-            self.targets = self.every[self.ctx.degree > 0]
+            self.sampler = FullBatchSampler(self.ctx, graph.ips0, cfg.n_neg, cfg.p_hard,
+                                            max(1, round(cfg.ord_pairs_per_node * self.n)), cfg.delta)
         else:
             self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
         # s̄^(k−1), committed once per epoch (pass), and s̄^(k) as this epoch's steps compute it.
@@ -145,15 +146,8 @@ class _Trainer:
 
     # ------------------------------------------------------------------ one step, dense path
     def _draw_full(self) -> StepDraws:
-        """The samplers' draws for one full-batch step: the calls, order and generator of :meth:`_step`."""
-        cfg, t = self.cfg, self.targets
-        if t.size:
-            pos = sample_positives(self.ctx, t, self.rng)
-            neg = sample_negatives(self.ctx, t, cfg.n_neg, cfg.p_hard, self.rng)
-        else:
-            pos, neg = t, np.zeros((0, cfg.n_neg), np.int64)
-        hi, lo = ordinal_pairs(self.g.ips0, self.every, max(1, round(cfg.ord_pairs_per_node * self.n)), cfg.delta, self.rng)
-        return self.dense.draws(t, pos, neg, hi, lo)
+        """The samplers' draws for one full-batch step: those :meth:`_step` makes, in its order."""
+        return self.dense.as_draws(*self.sampler.draw(self.rng))
 
     def _dense_epoch(self, lambda_ord: float, steps: int) -> list[tuple[float, float, float]]:
         """An epoch of full-batch steps with :class:`~memoire_cli.persona.dense.DenseStep` (the

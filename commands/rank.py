@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from memoire_cli.cli import DeviceOpt, ForceOpt, ShardOpt, UsersOpt, WorkspaceOpt
+from memoire_cli.cli import DeviceOpt, ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt
 
 HELP = """Session-adapted, diversity-aware top-k of a session with reasons (S1.2.8, S2.4).
 
@@ -42,6 +42,7 @@ def command(
     shard: ShardOpt = None,
     device: DeviceOpt = "auto",
     force: ForceOpt = False,
+    jobs: JobsOpt = "1",
 ) -> None:
     from memoire_cli.errors import UsageError
     from memoire_cli.rank.ranker import ALPHA_MODES, TAG_TYPES, RankOptions
@@ -73,12 +74,17 @@ def command(
     parsed = parse_session(session)
     options = RankOptions(k=k, lam=lam, rho=rho_value, alpha=alpha, tag_types=types, model=model, runtime=runtime)
     run_rank(workspace, parsed, options, embedder=embedder, clip=clip, device=device, users=users, shard=shard,
-             force=force, json_out=json_out, contact_sheet=contact_sheet, show=show)
+             force=force, json_out=json_out, contact_sheet=contact_sheet, show=show, jobs=jobs)
 
 
 def run_rank(workspace: Path | None, session: Any, options: Any, *, embedder: str, clip: str | None, device: str,
-             users: str | None, shard: str | None, force: bool, json_out: bool, contact_sheet: Path | None, show: int) -> None:
-    """Open the workspace, check the request, rank, show the picks; stdout: the manifest or (--json) the ranking."""
+             users: str | None, shard: str | None, force: bool, json_out: bool, contact_sheet: Path | None, show: int,
+             jobs: str = "1") -> None:
+    """Open the workspace, check the request, rank, show the picks; stdout: the manifest or (--json) the ranking.
+    ``jobs``: the users in that many worker processes (:func:`memoire_cli.cli.run_jobs`); the parent shows."""
+    import os
+
+    from memoire_cli.cli import JOB_USERS_ENV, is_job_worker, parse_jobs, run_jobs
     from memoire_cli.console import emit_json, stderr_console
     from memoire_cli.manifest import resolve_workspace
     from memoire_cli.rank.display import (
@@ -89,7 +95,7 @@ def run_rank(workspace: Path | None, session: Any, options: Any, *, embedder: st
     )
     from memoire_cli.rank.session import check_session
     from memoire_cli.rank.stage import RankStage, model_row
-    from memoire_cli.stage import parse_selection, run_stage
+    from memoire_cli.stage import Selection, parse_selection, run_stage
     from memoire_cli.workspace import Workspace
 
     if device == "auto":
@@ -103,7 +109,15 @@ def run_rank(workspace: Path | None, session: Any, options: Any, *, embedder: st
     chosen = selection.apply(stage.universe(ws))
     model_row(ws, options.model)  # a clear error before any work when the model is missing
     check_session(ws, chosen, session)
-    manifest = run_stage(ws, stage, selection, force, console)
+    n_jobs = parse_jobs(jobs)
+    if is_job_worker():  # a worker of another process's --jobs: rank its users, leave the showing to the parent
+        mine = tuple(u for u in os.environ.get(JOB_USERS_ENV, "").split(",") if u)
+        emit_json(run_stage(ws, stage, Selection(mine), force, console, progress="lines"))
+        return
+    if n_jobs != 1:
+        manifest = run_jobs(ws, stage, selection, force, n_jobs, console)
+    else:
+        manifest = run_stage(ws, stage, selection, force, console)
     ranked = read_rankings(ws, chosen)
     for r in ranked[:show]:
         print_table(console, r)

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# After the main job: train the ablation variants of the impact predictor (S2.4 A2 No-PAT, A5
-# early-only and mid-only fusion, B4 hinge loss) with the same small preset, then run the full
-# evaluation suite (adds the ρ sweep by archetype, tag noise, graph size, face-ID errors and runtime
-# scaling). About 13 minutes on 2 cores for the tiny gallery (four smoke trainings, then the full
-# suite at about a minute per user).
+# After the main job: train the ablation variants of the impact predictor with the same preset —
+# S2.4 A2 No-PAT (rgb-only), A5 early-only and mid-only fusion, B4 hinge loss, and the spec-literal
+# model (S1.4.1's FiLM on A(I) alone, no persona vector) — then run the full evaluation suite (adds
+# the ρ sweep by archetype, tag noise, graph size, face-ID errors and runtime scaling).
 #
 #   bash examples/ablations.sh [WORKSPACE]        (default: out/tiny, made by examples/tiny_gallery.sh)
 set -euo pipefail
@@ -11,7 +10,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 memoire=${MEMOIRE:-$here/.venv/bin/memoire}
 ws=${1:-$here/out/tiny}
 
-for name in rgb-only early-only mid-only hinge; do
-  "$memoire" train --workspace "$ws" --preset smoke --name "$name" >/dev/null
+for name in rgb-only early-only mid-only hinge spec-literal; do
+  "$memoire" train --workspace "$ws" --name "$name" >/dev/null
 done
 "$memoire" eval --workspace "$ws" --suite full >/dev/null

@@ -72,7 +72,7 @@ def test_cached_skip_and_force(cli, box_renderer, tmp_path: Path) -> None:
     runs = rows(ws, "SELECT status, fingerprint, code_version, params FROM runs WHERE stage = 'synth' ORDER BY started_at")
     assert [r[0] for r in runs] == ["done", "skipped", "done", "done"]
     assert runs[0][1] == runs[1][1] == runs[2][1] != runs[3][1]
-    assert all(r[2].endswith("+synth.1") for r in runs)
+    assert all(r[2].endswith("+synth.2") for r in runs)
     assert json.loads(runs[3][3])["anchors_per_person"] == 2
 
 

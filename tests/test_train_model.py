@@ -185,21 +185,31 @@ def test_persona_vector_components() -> None:
     masks[2, 5:, :] = 255  # place, 50 %
     masks[3, :, :] = 255  # event, 100 %
     types = np.array(["P", "P", "L", "E"], object)
-    alphas = np.array([0.4, 0.2, 0.1, 0.05])
+    importance = np.array([1.0, 0.5, 0.25, 0.125])
     ties = np.array([1.0, 0.3, 7.0, 7.0])  # a daughter (ω_kin) and a colleague (ω_work); places/events ignore it
-    v = persona_vector(types, masks, alphas, top_alpha=0.4, ties=ties)
+    v = persona_vector(types, masks, importance, ties=ties)
     assert v.shape == (PERSONA_DIM,) and v.dtype == np.float32
     expect = [1.5, 1.0, 0.25, 0.125, 1.0 * 0.4 + 0.5 * 0.1, 0.4, np.log(3), 1.0 * 0.16 + 0.5 * 0.01 + 0.25 * 0.5 + 0.125 * 1.0,
               1.0 + 0.5 * 0.3, 1.0 * 0.4 + 0.5 * 0.3 * 0.1]
     assert np.allclose(v, expect, atol=1e-6)
     # no relation structure (A1 No-Persona): every tie is 1
-    flat = persona_vector(types, masks, alphas, top_alpha=0.4)
+    flat = persona_vector(types, masks, importance)
     assert flat[8] == pytest.approx(flat[0]) and flat[9] == pytest.approx(flat[4])
-    # α enters relative to the user's top tag only: a common scale changes nothing
-    assert np.allclose(persona_vector(types, masks, alphas * 3, top_alpha=1.2, ties=ties), v)
-    # uniform α (A1 No-Persona): every α̃ = 1; no masks: zeros
-    assert persona_vector(types, masks, alphas, top_alpha=0.0)[0] == pytest.approx(2.0)
-    assert not persona_vector(np.zeros(0, object), np.zeros((0, 10, 10), np.uint8), np.zeros(0), 1.0).any()
+    assert not persona_vector(np.zeros(0, object), np.zeros((0, 10, 10), np.uint8), np.zeros(0)).any()
+
+
+def test_relative_importance_is_a_rank_so_the_session_blend_keeps_its_scale() -> None:
+    """α̃ is α's percentile rank among the user's tags: the same for α and any monotone change of it
+    (the session blend (16) at large ρ); all 1 for uniform α (A1)."""
+    from memoire_cli.train.persona_vector import relative_importance
+
+    alpha = np.array([0.05, 0.4, 0.2, 0.2, 0.15])
+    r = relative_importance(alpha)
+    assert np.allclose(r, [0.0, 1.0, 0.625, 0.625, 0.25])
+    peaky = np.exp(8 * np.log(alpha))
+    assert np.allclose(relative_importance(peaky / peaky.sum()), r)
+    assert np.array_equal(relative_importance(np.full(6, 1 / 6)), np.ones(6))
+    assert np.array_equal(relative_importance(np.array([0.3])), np.ones(1))
 
 
 @pytest.mark.parametrize("fusion", ["early+mid", "early", "mid", "none"])

@@ -93,6 +93,9 @@ class EvalStage(GlobalStage):
 
         from memoire_cli.eval.leaks import apply_flags, find_leaks
         from memoire_cli.eval.truth import OPTIMISTIC, load_ground_truth
+        from memoire_cli.threads import pin_torch_threads
+
+        pin_torch_threads(default=2)  # the same scores as `memoire rank`, on any machine
 
         users_note = self.users_note or f"the {len(users)} user(s)"
         console.print(f"eval: evaluating {users_note}")

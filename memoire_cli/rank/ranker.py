@@ -138,22 +138,23 @@ def attention_maps(ctx: UserContext, alpha_of: dict[int, float], tag_types: tupl
 def persona_vectors(ctx: UserContext, alpha_of: dict[int, float], tag_types: tuple[str, ...],
                     relations: bool = True) -> np.ndarray:
     """π(I) of every image (N, P) float32 from the same masks and α* as :func:`attention_maps`
-    (:mod:`memoire_cli.train.persona_vector`); α̃ is relative to the largest α* over the user's graph nodes,
-    people's ties ω from their relations and the graph's ω (2); ``relations=False`` (A1 No-Persona)
-    sets every tie to 1."""
+    (:mod:`memoire_cli.train.persona_vector`): α̃ the percentile rank of α* among the user's graph nodes
+    (0 for tags outside the graph), people's ties ω from their relations and the graph's ω (2);
+    ``relations=False`` (A1 No-Persona) sets every tie to 1."""
     from memoire_cli.graph.config import GraphConfig
-    from memoire_cli.train.persona_vector import PERSONA_DIM, persona_vector, tie_to_user
+    from memoire_cli.train.persona_vector import PERSONA_DIM, persona_vector, relative_importance, tie_to_user
 
     fields = set(GraphConfig.__dataclass_fields__)
     omegas = GraphConfig(**{k: v for k, v in ctx.graph_params.items() if k in fields}).omegas
-    top = max(alpha_of.values(), default=0.0)
+    nodes = list(alpha_of)
+    rel_of = dict(zip(nodes, relative_importance(np.array([alpha_of[t] for t in nodes]))))
     out = np.zeros((len(ctx), PERSONA_DIM), np.float32)
     for i, m in enumerate(ctx.masks):
         keep = np.isin(m.types.astype(str), list(tag_types)) if len(m.types) else np.zeros(0, bool)
         tag_ids = m.tag_ids[keep]
-        alphas = np.array([float(alpha_of.get(int(t), 0.0)) for t in tag_ids])
+        importance = np.array([float(rel_of.get(int(t), 0.0)) for t in tag_ids])
         ties = np.array([tie_to_user(ctx.tags.get(int(t), ("?", "", None))[2], omegas) for t in tag_ids]) if relations else None
-        out[i] = persona_vector(m.types[keep], m.masks[keep], alphas, top, ties)
+        out[i] = persona_vector(m.types[keep], m.masks[keep], importance, ties)
     return out
 
 

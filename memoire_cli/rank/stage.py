@@ -79,8 +79,10 @@ class RankStage(Stage):
 
     def prepare(self, ws: Workspace, console: Any) -> None:
         from memoire_cli.embed import load_embedder
+        from memoire_cli.threads import pin_torch_threads
         from memoire_cli.train.predictor import load_predictor
 
+        pin_torch_threads(default=2)  # the predictor and the embedder: the same scores on any machine
         self.console = console
         self.predictor = load_predictor(ws, self.options.model, runtime=self.options.runtime, device=self.device)
         self.embedder = load_embedder(self.embed_kind, self.clip_folder, device=self.device)

@@ -47,7 +47,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"backbone": "tiny_vit_5m_224", "backbone_weights": None, "frozen": False, "image_size": 224,
               "epochs": 150, "batch_size": 128, "lr": 1e-4, "weight_decay": 1e-5, "align_weight": 0.1, "max_pairs": None},
     "cpu": {"backbone": "efficientnet_lite0", "backbone_weights": "packaged", "frozen": True, "image_size": 224,
-            "epochs": 2, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4, "align_weight": 0.1, "max_pairs": None},
+            "epochs": 1, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4, "align_weight": 0.1, "max_pairs": None},
     "smoke": {"backbone": "tiny_vit_5m_224", "backbone_weights": None, "frozen": False, "image_size": 64,
               "epochs": 2, "batch_size": 32, "lr": 3e-4, "weight_decay": 1e-5, "align_weight": 0.1, "max_pairs": 400},
 }
@@ -192,7 +192,9 @@ class TrainStage(GlobalStage):
         from memoire_cli.train.model import count_parameters, load_backbone_weights
         from memoire_cli.train.trainer import score_images, train
 
-        torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
+        from memoire_cli.threads import pin_torch_threads
+
+        pin_torch_threads(default=2)  # fixed, whatever the machine: the same numbers on 1 core or 64
         device = self.device
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise MemoireError(f"--device {device}: CUDA is not available here (use --device cpu)")

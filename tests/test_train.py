@@ -275,6 +275,10 @@ def test_default_cpu_preset_trains_a_frozen_packaged_backbone(cli, label_ws: Pat
     s = p.score(ctx.rgb, att, pers, batch_size=3)
     assert np.abs(s - onnx.score(ctx.rgb, att, pers)).max() < 1e-4
     assert len(p._trunks) and np.array_equal(s, p.score(ctx.rgb, att, pers, batch_size=3))  # the cached frozen maps
+    cached = len(p._trunks)
+    emb = p.pooled_features(ctx.rgb, batch_size=3)  # rank's embeddings from the same maps: no new forward
+    assert emb.shape == (len(ctx), 1280) and np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    assert len(p._trunks) == cached
     assert not np.allclose(s, p.score(ctx.rgb, att, np.zeros_like(pers)))  # π(I) is read
     literal = cli("train", "-w", copy, "--name", "spec-literal", *small)
     assert literal.exit_code == 0, literal.stderr

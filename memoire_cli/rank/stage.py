@@ -92,20 +92,29 @@ class RankStage(Stage):
                       f"λ = {self.options.lam}, ρ = {'eq. (17)' if self.options.rho is None else self.options.rho}, "
                       f"α {self.options.alpha}, masks {''.join(self.options.tag_types)}")
 
-    def embeddings(self, ws: Workspace, user_id: str, gallery: str) -> np.ndarray:
-        """(n_images, D) embeddings of every image of the user, row images.idx; reused from the previous
-        rank run when the gallery digest and the embedder are the same."""
-        from memoire_cli.embed.resize import square
-
-        rows = ws.query("SELECT idx, width, height FROM images WHERE user_id = ? ORDER BY idx", [user_id])
+    def stored_embeddings(self, ws: Workspace, user_id: str, gallery: str | None) -> np.ndarray | None:
+        """The previous rank run's embeddings of every image of the user (rows by images.idx) when the
+        gallery digest and the embedder are the same; else None."""
+        n = len(ws.query("SELECT idx FROM images WHERE user_id = ?", [user_id]))
         before = ws.query("SELECT embedder, gallery_digest FROM sessions WHERE user_id = ?", [user_id])
         if before and before[0] == (self.embedder.name, gallery):
             try:
                 stored = np.asarray(ws.read_array("rank_embeddings", user_id)[...], np.float32)
             except MemoireError:
-                stored = None
-            if stored is not None and stored.shape[0] == len(rows):
+                return None
+            if stored.shape[0] == n:
                 return stored
+        return None
+
+    def embeddings(self, ws: Workspace, user_id: str, gallery: str) -> np.ndarray:
+        """(n_images, D) embeddings of every image of the user, row images.idx; reused from the previous
+        rank run when the gallery digest and the embedder are the same."""
+        from memoire_cli.embed.resize import square
+
+        stored = self.stored_embeddings(ws, user_id, gallery)
+        if stored is not None:
+            return stored
+        rows = ws.query("SELECT idx, width, height FROM images WHERE user_id = ? ORDER BY idx", [user_id])
         pixels = ws.read_array("images", user_id)
         out: list[np.ndarray] = []
         for start in range(0, len(rows), 32):
@@ -113,13 +122,31 @@ class RankStage(Stage):
             out.append(self.embedder.embed(batch))
         return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
 
+    def predictor_embeds(self) -> bool:
+        """Whether the predictor's frozen backbone *is* the embedder: the packaged ImageNet EfficientNet-Lite0
+        at 224 px (the `cpu` preset). Its pooled last map is then the embedding (the images resized once, by
+        the predictor's preprocessing) and the backbone runs once per image instead of twice."""
+        from memoire_cli.embed.backbone import BackboneEmbedder
+        from memoire_cli.imagenet_backbone import WEIGHTS_FILE
+
+        p = self.predictor
+        return (p.runtime == "torch" and p.frozen and p.backbone == "efficientnet_lite0" and p.init.startswith(WEIGHTS_FILE)
+                and p.image_size == EMBED_SIZE and self.embedder.name == BackboneEmbedder.name and self.session.kind == "all")
+
     def compute(self, ws: Workspace, user_id: str) -> UserOutput:
         from memoire_cli.rank.context import UserContext
 
         gallery = gallery_digest(ws, user_id)
-        emb = self.embeddings(ws, user_id, gallery)
-        ctx = UserContext.load(ws, user_id, self.session, image_size=self.predictor.image_size, embeddings=emb,
-                               embedder=self.embedder)
+        emb = self.stored_embeddings(ws, user_id, gallery) if self.predictor_embeds() else self.embeddings(ws, user_id, gallery)
+        if emb is None:  # the whole gallery, embedded by the predictor's own backbone
+            ctx = UserContext.load(ws, user_id, self.session, image_size=self.predictor.image_size,
+                                   embeddings=np.zeros((len(ws.query("SELECT idx FROM images WHERE user_id = ?", [user_id])), 1),
+                                                       np.float32), embedder=self.embedder)
+            emb = self.predictor.pooled_features(ctx.rgb)  # (N, 1280): the session is every image, by idx
+            ctx.embeddings = emb
+        else:
+            ctx = UserContext.load(ws, user_id, self.session, image_size=self.predictor.image_size, embeddings=emb,
+                                   embedder=self.embedder)
         ranking = rank_user(ctx, self.predictor, self.options)
         self.rankings[user_id] = ranking
         self.gallery[user_id] = gallery

@@ -139,6 +139,9 @@ class Predictor:
     calibration: np.ndarray
     device: str = "cpu"
     persona_dim: int = 0  # length of π(I) the network reads (0: none)
+    backbone: str = ""
+    init: str = ""  # the backbone's initialisation as `models.init` records it ("random" or FILE@sha)
+    frozen: bool = False
     _model: Any = None  # torch module (runtime torch) or onnxruntime session (runtime onnx)
     _trunks: dict[bytes, Any] = field(default_factory=dict)  # frozen backbone: its map per distinct image batch
 
@@ -179,6 +182,23 @@ class Predictor:
                 self._trunks.clear()
             self._trunks[key] = self._model.trunk(torch.from_numpy(x).to(self.device))
         return self._trunks[key]
+
+    def pooled_features(self, rgb: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """A frozen backbone's last map of each image, average-pooled and L2-normalised: (N,S,S,3) uint8 →
+        (N, C) float32. The maps are the ones :meth:`score` reads (same batches, remembered by content), so
+        an image embedding taken here costs nothing more when the same images are scored (torch only)."""
+        import torch
+
+        if self.runtime != "torch" or not self.frozen:
+            raise MemoireError(f"model {self.name!r}: pooled features need a frozen backbone and the torch runtime")
+        rgb = np.asarray(rgb)
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(rgb), max(1, batch_size)):
+                x, _ = to_network_inputs(rgb[start:start + batch_size], np.zeros(rgb[start:start + batch_size].shape[:3], np.float32))
+                out.append(self._trunk(x).mean(dim=(2, 3)).float().cpu().numpy())
+        feats = np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+        return (feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
     def _score_batch(self, x: np.ndarray, a: np.ndarray, p: np.ndarray) -> np.ndarray:
         if self.runtime == "onnx":
@@ -323,11 +343,13 @@ def load_predictor(ws: Any, name: str = "default", *, runtime: str = "torch", de
     folder = model_dir(ws, name)
     calibration = np.asarray(json.loads(row["calibration"] or "[]"), np.float64)
     try:
-        persona_dim = int(json.loads(row["config"] or "{}").get("persona_dim", 0))
+        config = json.loads(row["config"] or "{}")
+        persona_dim, frozen = int(config.get("persona_dim", 0)), bool(config.get("frozen", False))
     except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
-        persona_dim = 0
+        persona_dim, frozen = 0, False
     common = {"name": name, "model_id": row["model_id"], "fusion": row["fusion"], "image_size": int(row["image_size"]),
-              "runtime": runtime, "calibration": calibration, "device": device, "persona_dim": persona_dim}
+              "runtime": runtime, "calibration": calibration, "device": device, "persona_dim": persona_dim,
+              "backbone": row["backbone"] or "", "init": row["init"] or "", "frozen": frozen}
     if runtime == "onnx":
         path = folder / ONNX
         if row["onnx_sha256"] is None or not path.is_file():

@@ -54,16 +54,12 @@ NAMES = ("people", "top person", "place", "event", "people × face size", "large
 def relative_importance(alpha: np.ndarray) -> np.ndarray:
     """α̃ (K,) float64 in [0, 1]: each α's percentile rank among ``alpha`` (K,) (ties averaged); all 1 when
     every α is equal (uniform α, A1 No-Persona) or K = 1."""
+    from memoire_cli.label.offline import percentile
+
     a = np.asarray(alpha, np.float64)
-    k = len(a)
-    if k < 2 or np.ptp(a) == 0:
-        return np.ones(k)
-    order = np.argsort(a, kind="stable")
-    ranks = np.empty(k)
-    ranks[order] = np.arange(k)
-    _, inv, cnt = np.unique(a, return_inverse=True, return_counts=True)
-    ranks = np.bincount(inv, weights=ranks)[inv] / cnt[inv]
-    return ranks / (k - 1)
+    if len(a) < 2 or np.ptp(a) == 0:
+        return np.ones(len(a))
+    return percentile(a)
 
 
 def persona_vector(types: np.ndarray, masks: np.ndarray, importance: np.ndarray,

@@ -235,7 +235,7 @@ def suite_env(monkeypatch: pytest.MonkeyPatch):
         return made[name]
 
     monkeypatch.setattr(predictor_mod, "load_predictor", load_predictor)
-    monkeypatch.setattr(UserContext, "load", classmethod(lambda cls, ws, user, session, image_size: contexts[user]))
+    monkeypatch.setattr(UserContext, "load", classmethod(lambda cls, ws, user, session, image_size, **kw: contexts[user]))
     rng = np.random.default_rng(7)
     truth = GroundTruth(pis={u: {i: float(rng.uniform(0, 100)) for i in c.image_ids} for u, c in contexts.items()},
                         source={u: "truth.scores" for u in contexts})

@@ -449,6 +449,16 @@ def check_k(truth: GroundTruth, k: int) -> None:
             raise UsageError(f"--k {k} is larger than user {user}'s session ({len(pis)} images with ground truth): use --k {len(pis)} or less")
 
 
+def embedder_for(predictors: dict[str, Any], size: int) -> Any:
+    """The embedder `memoire rank` uses by default, so eval's Redundancy@k and MMR match a ranking
+    whether or not `rank` ran first: the default predictor's frozen backbone when it is the offline
+    default embedder (:class:`memoire_cli.rank.context.PredictorEmbedder`), else the default (None)."""
+    from memoire_cli.rank.context import PredictorEmbedder
+
+    p = predictors.get("default")
+    return PredictorEmbedder(p) if p is not None and p.image_size == size and PredictorEmbedder.fits(p) else None
+
+
 def run_suite(ws: Any, truth: GroundTruth, suite: str, k: int, runtime: str, console: Any) -> SuiteResult:
     """Rank and score every source for every evaluated user; returns the filled table rows."""
     from memoire_cli.rank import UserContext
@@ -493,7 +503,7 @@ def run_suite(ws: Any, truth: GroundTruth, suite: str, k: int, runtime: str, con
             s = settings.get(source)
             size = predictors[s.model].image_size if s else predictors["default"].image_size
             if size not in contexts:
-                contexts[size] = UserContext.load(ws, user, session, image_size=size)
+                contexts[size] = UserContext.load(ws, user, session, image_size=size, embedder=embedder_for(predictors, size))
                 embedder = embedder or contexts[size].embedder
             ctx = contexts[size]
             missing = [i for i in ctx.image_ids if i not in pis]

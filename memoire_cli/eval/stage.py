@@ -41,8 +41,9 @@ def clean(x: Any) -> Any:
 
 class EvalStage(GlobalStage):
     name = "eval"
-    code_version = "4"  # 2: B4 saliency r, B5, C2 FPs, C3; 3: test split only, truth-derived inputs flagged, spec-literal row;
-    # 4: the predictor's frozen backbone embeds for Redundancy@k and MMR when rank did not run
+    # 2: B4 saliency r, B5, C2 FPs, C3; 3: test split only, truth-derived inputs flagged, spec-literal row;
+    # 4: the predictor's frozen backbone embeds for Redundancy@k and MMR when rank did not run; 5: NHWC trunk
+    code_version = "5"
     inputs = ("gallery", "persona", "pat")
 
     def __init__(self, k: int = 20, suite: str = "quick", runtime: str = "torch", users: list[str] | None = None,

@@ -54,8 +54,9 @@ def gallery_digest(ws: Workspace, user_id: str) -> str | None:
 
 class RankStage(Stage):
     name = "rank"
-    code_version = "3"  # 2: the persona vector π(I) fed to the predictor; rejected photos last, never picked;
-    # 3: the cpu preset's frozen backbone is the embedder (PredictorEmbedder)
+    # 2: the persona vector π(I) fed to the predictor; rejected photos last, never picked;
+    # 3: the cpu preset's frozen backbone is the embedder (PredictorEmbedder); 4: its trunk runs NHWC
+    code_version = "4"
     inputs = ("gallery", "graph", "persona", "pat")
 
     def __init__(self, session: Session, options: RankOptions, embedder: str = "auto", clip: str | None = None,

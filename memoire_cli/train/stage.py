@@ -79,7 +79,7 @@ def resolve_settings(preset: str, loss: str, overrides: dict[str, Any]) -> dict[
 
 class TrainStage(GlobalStage):
     name = "train"
-    code_version = "2"  # 2: persona-conditioned FiLM, presets auto/cpu, maps of ρ = 0 and eq. (17)
+    code_version = "3"  # 2: persona-conditioned FiLM, presets auto/cpu, maps of ρ = 0 and eq. (17); 3: NHWC trunk
     inputs = ("gallery", "pat", "label")
 
     def __init__(self, name: str = "default", fusion: str | None = None, loss: str | None = None, preset: str = "auto",

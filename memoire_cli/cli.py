@@ -39,6 +39,23 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _interrupt_later(hook: Any) -> Any:
+    """A ``sys.unraisablehook`` that re-delivers an interrupt raised where Python cannot raise it.
+
+    A signal that lands inside a weakref callback or a finaliser (an import lock's, say) raises
+    KeyboardInterrupt in a context Python only reports: it printed a traceback and went on. The
+    interrupt is signalled again instead, to be raised at the next ordinary line; other unraisable
+    errors go to ``hook``."""
+
+    def unraisable(info: Any) -> None:
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)
+        else:
+            hook(info)
+
+    return unraisable
+
+
 class MemoireGroup(typer.core.TyperGroup):
     """The ``memoire`` command group: every failure is one line on stderr and a documented exit code."""
 
@@ -52,6 +69,7 @@ class MemoireGroup(typer.core.TyperGroup):
         sub = next((a for a in argv if not a.startswith("-")), "")
         where = f"memoire {sub}".strip()
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        previous_hook, sys.unraisablehook = sys.unraisablehook, _interrupt_later(sys.unraisablehook)
         try:
             rv = super().main(argv, prog_name or "memoire", complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
@@ -74,6 +92,7 @@ class MemoireGroup(typer.core.TyperGroup):
             code = exc.exit_code
         finally:
             signal.signal(signal.SIGTERM, previous)
+            sys.unraisablehook = previous_hook
         sys.stderr.flush()
         sys.exit(code)
 

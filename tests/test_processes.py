@@ -192,3 +192,22 @@ def test_jobs_values() -> None:
     for bad in ("0", "-2", "x", "1.5", ""):
         with pytest.raises(UsageError, match="--jobs"):
             parse_jobs(bad)
+
+
+def test_an_interrupt_in_a_finaliser_is_raised_again_not_printed() -> None:
+    """A Ctrl-C that lands in a weakref callback (an import lock's) printed a traceback from a --jobs
+    worker and was lost (issue 14's CI run); memoire's unraisable hook signals it again instead."""
+    import signal as signal_module
+
+    from memoire_cli.cli import _interrupt_later, _raise_interrupt
+
+    seen: list = []
+    previous = signal_module.signal(signal_module.SIGTERM, _raise_interrupt)
+    try:
+        hook = _interrupt_later(seen.append)
+        hook(type("Info", (), {"exc_value": ValueError("other")})())
+        assert len(seen) == 1  # other unraisable errors reach the previous hook
+        with pytest.raises(KeyboardInterrupt):
+            hook(type("Info", (), {"exc_value": KeyboardInterrupt()})())
+    finally:
+        signal_module.signal(signal_module.SIGTERM, previous)

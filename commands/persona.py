@@ -15,12 +15,15 @@ S1.2.5 (h = 4 heads, d = 128, L = 2) with the losses of S1.2.6: NCE context pred
 ordinal hinge on the prior IPS^0, EMA smoothing; AdamW, curriculum, early stop. Writes α_t, s_t
 and their EMA per tag, the training curves, the embeddings z_t and the weights.
 
-`memoire persona update` (S1.2.11, streaming maintenance) instead folds the images appended since
-the last graph/persona run (images.idx >= graph_users.n_images) into each user's graph and
-persona: tag statistics and co-occurrences of the touched tags, cold-start nodes for new tags, one
-forward of the trained model on their 1-hop ego graph (EMA beta = 0.9, alpha = softmax of the EMA),
-cold-start blending, pruning to <= 500 nodes. Training options are ignored; a full `memoire
-graph` / `memoire persona` rerun recomputes from scratch.
+`memoire persona update` (S1.2.11, streaming maintenance) instead follows the gallery: it compares
+the gallery's digest with the one each user's graph accounts for and reads `ingest_changes` to
+see which photos a re-ingest added, removed or retagged. Added photos (images.idx >=
+graph_users.n_images) are folded in: tag statistics and co-occurrences of the touched tags,
+cold-start nodes for new tags, one forward of the trained model on their 1-hop ego graph (EMA
+beta = 0.9, alpha = softmax of the EMA), cold-start blending, pruning to <= 500 nodes. A removed,
+edited or retagged photo needs a full run (its old tags are no longer in the gallery): one line
+names it and the command fails, unless --full rebuilds those users' graph and persona with the
+parameters of their last full runs. Training options are ignored.
 """
 
 
@@ -36,6 +39,7 @@ def command(
     shard: ShardOpt = None,
     jobs: JobsOpt = "1",
     force: ForceOpt = False,
+    full: Annotated[bool, typer.Option("--full", help="update: rebuild (graph + persona) the users whose gallery changed in a way an update cannot fold in (a removed, edited or retagged photo).")] = False,
 ) -> None:
     from memoire_cli.errors import UsageError
     from memoire_cli.threads import pin_torch_threads
@@ -46,8 +50,10 @@ def command(
     if action == "update":
         if shard or force or jobs != "1":
             raise UsageError("`memoire persona update` takes neither --shard nor --force, nor --jobs")
-        _update(workspace, users)
+        _update(workspace, users, full)
         return
+    if full:
+        raise UsageError("--full belongs to `memoire persona update`; a plain `memoire persona` run retrains what changed")
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
     if steps_per_epoch < 0:
@@ -64,7 +70,7 @@ def command(
     run(lambda: PersonaStage(cfg, dev), workspace, users=users, shard=shard, force=force, jobs=jobs)
 
 
-def _update(workspace: object, users: str | None) -> None:
+def _update(workspace: object, users: str | None, full: bool) -> None:
     from memoire_cli.console import emit_json, stderr_console
     from memoire_cli.manifest import resolve_workspace
     from memoire_cli.persona.update import UpdateConfig, run_update
@@ -73,4 +79,4 @@ def _update(workspace: object, users: str | None) -> None:
 
     selection = parse_selection(users, None)
     ws = Workspace.open(resolve_workspace(workspace), "persona")
-    emit_json(run_update(ws, selection, UpdateConfig(), stderr_console()))
+    emit_json(run_update(ws, selection, UpdateConfig(), stderr_console(), full=full))

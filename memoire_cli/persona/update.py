@@ -4,11 +4,16 @@ Between two full runs (``memoire graph`` → ``memoire persona``), images append
 folded into the committed graph and persona at a cost bounded by the ego graph of the tags they
 touch, not by the gallery.
 
-**Which images are new.** ``graph_users.n_images`` is the watermark: the graph accounts for the
-images with ``images.idx < n_images`` (``idx`` is the row in the user's image array, 0…N−1, and a
-gallery grows by appending rows). An update folds in the images with ``idx ≥ n_images`` and raises
-``n_images``; no new table is needed. If fewer than ``n_images`` old images remain, the gallery
-was not appended to and the update refuses (rerun ``memoire graph``).
+**Which images are new.** First the update checks, by content, that the gallery is the one the
+graph accounts for, and if not, how it changed (:mod:`.follow`: the gallery digest against the
+graph's fingerprint or the last update's record, then ``ingest_changes``). Photos added by a
+re-ingest are appended rows, and so are images appended by any other writer: with
+``graph_users.n_images`` as the watermark (the graph accounts for the images with ``images.idx <
+n_images``; ``idx`` is the row in the user's image array, 0…N−1), an update folds in the images
+with ``idx ≥ n_images`` and raises ``n_images``. A removed, edited or retagged photo cannot be
+folded in (its old tags are gone from the gallery): the update names it in one line and fails, or
+with ``--full`` rebuilds the user's graph and persona with the parameters of their last full runs.
+If fewer than ``n_images`` old images remain without such a change on record, it refuses too.
 
 Per user, in order (all numpy except the one forward of step 4):
 
@@ -44,7 +49,9 @@ renumbered accordingly. The update is deterministic (no random draw; fixed order
 **Bookkeeping.** Per user, the new ``graph_users``/``graph_nodes``/``graph_edges`` and ``persona``
 rows and both ``stage_users`` rows are written in one transaction (``persona_curves`` keeps the
 training curves); the z array is written just before it (and restored if the commit fails). A run
-is recorded with stage ``persona`` and params ``{"update": true, …}``. The graph keeps the
+is recorded with stage ``persona`` and params ``{"update": true, …}``; its ``from[user_id]`` names the
+full runs the user's graph and persona come from and the gallery (``"{stage}:{digest}"``) they now
+account for. The graph keeps the
 fingerprint of its last full build (so a changed gallery still triggers a full ``memoire graph``);
 the persona's fingerprint is recomputed over the updated graph's digest, so a later plain
 ``memoire persona`` with the same parameters is cached rather than retraining: a full rerun
@@ -68,6 +75,7 @@ from memoire_cli.graph.config import GraphConfig
 from memoire_cli.graph.prior import ips0 as ips0_of
 from memoire_cli.graph.social import relation_index, social_boost
 from memoire_cli.persona.features import node_features
+from memoire_cli.persona.follow import GalleryDelta, gallery_delta
 from memoire_cli.stage import Selection, canonical_json, fingerprint, inputs_digest, new_run, record_failure, record_run
 from memoire_cli.workspace import Workspace, digest_columns, utcnow
 
@@ -462,8 +470,10 @@ def persona_code() -> str:
     return f"{__version__}+{PersonaStage.name}.{PersonaStage.code_version}"
 
 
-def read_state(ws: Workspace, user_id: str) -> tuple[UserState, NewImages, dict[str, Any], dict[str, Any]]:
-    """The committed graph and persona of a user and its images beyond the watermark."""
+def read_state(ws: Workspace, user_id: str) -> tuple[UserState, NewImages, dict[str, Any], dict[str, Any], GalleryDelta]:
+    """The committed graph and persona of a user, its images beyond the watermark, and how its
+    gallery differs from the one the graph accounts for (:mod:`.follow`); the state and images are
+    ``None`` when the delta says only a full run can follow."""
     with ws.connect(read_only=True) as con:  # one snapshot, one connection
         marks = dict(((stage, (fp, digest, run_id)) for stage, fp, digest, run_id in con.execute(
             "SELECT stage, fingerprint, digest, run_id FROM stage_users WHERE stage IN ('graph', 'persona') AND user_id = ?", [user_id]).fetchall()))
@@ -472,6 +482,9 @@ def read_state(ws: Workspace, user_id: str) -> tuple[UserState, NewImages, dict[
         (gparams, g_origin), (pparams, p_origin) = (_params_of(con, marks[k][2], k, user_id) for k in ("graph", "persona"))
         if fingerprint(pparams, persona_code(), inputs_digest([f"graph:{marks['graph'][1]}"])) != marks["persona"][0]:
             raise MemoireError(f"user {user_id}: the persona is older than its graph: run `memoire persona` first")
+        delta = gallery_delta(con, user_id, marks["graph"], gparams)
+        if delta.full_reason is not None:  # nothing to read: only a full run can follow
+            return None, None, gparams, pparams, delta  # type: ignore[return-value]
         urow = con.execute("SELECT n_images, epoch_us(now), lambda_s, lambda_c, lambda_r, lambda_rel, lambda_f FROM graph_users WHERE user_id = ?", [user_id]).fetchall()
         users_all = con.execute("SELECT * FROM graph_users WHERE user_id = ?", [user_id]).fetchnumpy()
         nodes = con.execute("SELECT * FROM graph_nodes WHERE user_id = ? ORDER BY node", [user_id]).fetchnumpy()
@@ -535,7 +548,7 @@ def read_state(ws: Workspace, user_id: str) -> tuple[UserState, NewImages, dict[
     st.users_row["n_tags"] = len(known)
     st.users_row["from"] = {"graph": g_origin, "persona": p_origin}
     st.users_row["graph_fingerprint"] = marks["graph"][0]
-    return st, new, gparams, pparams
+    return st, new, gparams, pparams, delta
 
 
 def output_rows(user_id: str, st: UserState) -> dict[str, dict[str, np.ndarray]]:
@@ -580,20 +593,35 @@ def load_model(pparams: dict[str, Any], flat: np.ndarray) -> Any:
     return load_flat_weights(build_model(cfg), flat)
 
 
-def update_user(ws: Workspace, user_id: str, run: dict[str, Any], ucfg: UpdateConfig) -> UpdateReport | None:
-    """Fold a user's new images into its graph and persona and commit; ``None`` when there are none.
+@dataclass
+class UserUpdate:
+    """What ``persona update`` did or found for one user."""
 
-    ``run`` is the update's ``runs`` row (a dict): its params gain ``from[user_id]`` (the full runs
-    the user's graph and persona come from), written in the same transaction as the user's rows.
+    delta: GalleryDelta
+    report: UpdateReport | None = None  # the fold, when new images were folded in
+    committed: bool = False  # rows (re)written, recording the gallery they account for
+
+
+def update_user(ws: Workspace, user_id: str, run: dict[str, Any], ucfg: UpdateConfig) -> UserUpdate:
+    """Fold a user's new images into its graph and persona and commit.
+
+    Nothing is written when the graph already accounts for the gallery and no image was appended,
+    or when only a full run can follow (``delta.full_reason``). A re-ingested gallery with no new
+    image (only duplicates or skipped files changed) is committed unchanged, so that the update
+    records the gallery it now accounts for. ``run`` is the update's ``runs`` row (a dict): its
+    params gain ``from[user_id]`` (the full runs the user's graph and persona come from, and the
+    gallery accounted for), written in the same transaction as the user's rows.
     """
-    st, new, gparams, pparams = read_state(ws, user_id)
-    if new.k == 0:
-        return None
-    fields = set(GraphConfig.__dataclass_fields__)
-    gcfg = GraphConfig(**{k: v for k, v in gparams.items() if k in fields})
-    model = load_model(pparams, np.asarray(ws.read_array("persona_weights", user_id)[...]))
+    st, new, gparams, pparams, delta = read_state(ws, user_id)
+    out = UserUpdate(delta)
+    if delta.full_reason is not None or (new.k == 0 and delta.accounted):
+        return out
     old_emb = st.emb.copy()
-    report = update_state(st, new, model, gcfg, ucfg)
+    if new.k:
+        fields = set(GraphConfig.__dataclass_fields__)
+        gcfg = GraphConfig(**{k: v for k, v in gparams.items() if k in fields})
+        model = load_model(pparams, np.asarray(ws.read_array("persona_weights", user_id)[...]))
+        out.report = update_state(st, new, model, gcfg, ucfg)
     tables = output_rows(user_id, st)
     graph_digest = digest_columns({k: tables[k] for k in GRAPH_TABLES}, {})
     graph_fp = st.users_row["graph_fingerprint"]  # the last full build's: a changed gallery still rebuilds
@@ -601,7 +629,7 @@ def update_user(ws: Workspace, user_id: str, run: dict[str, Any], ucfg: UpdateCo
     persona_digest = digest_columns({"persona": tables["persona"]}, {"persona_embeddings": st.emb})
     schema = ws.schema
     params = json.loads(run["params"])
-    params.setdefault("from", {})[user_id] = st.users_row["from"]
+    params.setdefault("from", {})[user_id] = {**st.users_row["from"], "gallery": delta.gallery}
     cols = schema.tables["runs"].column_names
 
     def commit(con: Any) -> None:
@@ -624,11 +652,43 @@ def update_user(ws: Workspace, user_id: str, run: dict[str, Any], ucfg: UpdateCo
         raise
     run["params"] = canonical_json(params)
     run["computed"] += 1
-    return report
+    out.committed = True
+    return out
 
 
-def run_update(ws: Workspace, selection: Selection, ucfg: UpdateConfig, console: Any) -> dict[str, Any]:
-    """``memoire persona update`` over the selected users; returns the manifest."""
+def full_rerun(ws: Workspace, users: list[str], console: Any) -> None:
+    """``--full``: rebuild the users' graph and retrain their persona with the parameters of their
+    last full runs (``memoire graph`` then ``memoire persona``, each recorded as its own run)."""
+    from memoire_cli.graph.stage import GraphStage
+    from memoire_cli.persona.config import PersonaConfig, resolve_device
+    from memoire_cli.persona.stage import PersonaStage
+    from memoire_cli.stage import run_stage
+
+    with ws.connect(read_only=True) as con:
+        origins = {}
+        for user_id in users:
+            runs = dict(con.execute("SELECT stage, run_id FROM stage_users WHERE stage IN ('graph', 'persona') AND user_id = ?", [user_id]).fetchall())
+            origins[user_id] = tuple(_params_of(con, runs[k], k, user_id)[0] for k in ("graph", "persona"))
+    groups: dict[str, list[str]] = {}
+    for user_id, params in origins.items():  # users that share parameters rebuild together
+        groups.setdefault(canonical_json(params), []).append(user_id)
+    g_fields, p_fields = set(GraphConfig.__dataclass_fields__), set(PersonaConfig.__dataclass_fields__)
+    for key, members in sorted(groups.items()):
+        gparams, pparams = json.loads(key)
+        selection = Selection(tuple(members))
+        run_stage(ws, GraphStage(GraphConfig(**{k: v for k, v in gparams.items() if k in g_fields})), selection, False, console)
+        device = resolve_device("cpu" if pparams.get("device", "cpu") == "cpu" else "auto")
+        cfg = PersonaConfig(**{k: v for k, v in pparams.items() if k in p_fields})
+        run_stage(ws, PersonaStage(cfg, device), selection, False, console)
+
+
+def run_update(ws: Workspace, selection: Selection, ucfg: UpdateConfig, console: Any, full: bool = False) -> dict[str, Any]:
+    """``memoire persona update`` over the selected users; returns the manifest.
+
+    Users whose gallery changed in a way an update cannot fold in (:mod:`.follow`) are rebuilt by a
+    full ``graph`` + ``persona`` run when ``full``; otherwise, after the others are updated, one
+    line names the change and the command fails (exit 1), so that a script notices the stale persona.
+    """
     from memoire_cli.threads import pin_torch_threads
 
     ucfg.check()
@@ -641,24 +701,46 @@ def run_update(ws: Workspace, selection: Selection, ucfg: UpdateConfig, console:
     params = {"update": True, **ucfg.as_params()}
     run = new_run("persona", params, persona_code() + "+update.1", selection.shard, len(users))
     record_run(ws, run)
+    stale: list[tuple[str, str]] = []
     try:
         for user_id in users:
-            report = update_user(ws, user_id, run, ucfg)
-            if report is not None:
-                console.print(f"persona update: user {user_id}: {len(report.touched)} tag(s) touched, "
+            done = update_user(ws, user_id, run, ucfg)
+            delta, report = done.delta, done.report
+            seen = f" after a re-ingest ({delta.summary()})" if delta.changes.get("added") else ""
+            if delta.full_reason is not None:
+                stale.append((user_id, delta.full_reason))
+            elif report is not None:
+                console.print(f"persona update: user {user_id}{seen}: {len(report.touched)} tag(s) touched, "
                               f"{len(report.new)} new, {len(report.ego)} node(s) refreshed"
-                              + (f", {len(report.pruned_tags)} pruned" if report.pruned_tags else ""))
-        if run["computed"] == 0:
-            console.print(f"persona update: nothing new for {len(users)} user(s) since their last graph/persona run; nothing to do")
+                              + (f", {len(report.pruned_tags)} pruned" if report.pruned_tags else ""), markup=False)
+            elif done.committed:
+                kinds = ", ".join(f"{len(v)} {k}" for k, v in sorted(delta.changes.items())) or "no file"
+                console.print(f"persona update: user {user_id}: the gallery was re-ingested ({kinds} changed) "
+                              "and no photo was added, removed or retagged: the persona is current", markup=False)
+        if run["computed"] == 0 and not stale:
+            console.print(f"persona update: nothing new: the gallery of {len(users)} user(s) is the one their graph and persona "
+                          "account for (same content digest, no appended image)")
     except BaseException as exc:
         record_failure(ws, run, exc)
         raise
     skipped = run["computed"] == 0
     run.update(status="skipped" if skipped else "done", ended_at=utcnow())
+    if stale and not full:
+        run.update(status="failed", message=f"{len(stale)} user(s) need a full run")
     record_run(ws, run)
+    if len(stale) > 1 or (stale and full):
+        for user_id, why in stale:
+            console.print(f"persona update: user {user_id} needs a full run{' (rebuilding: graph + persona)' if full else ''}: {why}", markup=False)
+    if stale and not full:
+        first, why = stale[0]
+        more = f" (and {len(stale) - 1} other user(s))" if len(stale) > 1 else ""
+        raise MemoireError(f"user {first}{more}: {why}; rerun with `memoire persona update --full` "
+                           "(or `memoire graph` then `memoire persona`)")
+    if stale:
+        full_rerun(ws, [u for u, _ in stale], console)
     return {
         "memoire": __version__, "stage": "persona", "action": "update", "workspace": str(ws.root), "run_id": run["run_id"],
-        "skipped": skipped, "shard": selection.shard, "users": len(users), "computed": run["computed"],
-        "cached": len(users) - run["computed"],
+        "skipped": skipped and not stale, "shard": selection.shard, "users": len(users), "computed": run["computed"] + len(stale),
+        "cached": len(users) - run["computed"] - len(stale), "full": [u for u, _ in stale],
         "wrote": {"tables": [*GRAPH_TABLES, "persona"], "arrays": [ws.schema.arrays["persona_embeddings"].path]},
     }

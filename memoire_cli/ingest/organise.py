@@ -1,12 +1,17 @@
 """Events and places of a real gallery: from the owner's keywords and IPTC fields, else from clustering.
 
 **Events.** Dated images are split into *bursts* wherever consecutive capture times are more than
-``event_gap_h`` hours apart (the gap rule of time-based photo clustering). An image's event name
-is its own event keyword; an image without one takes the most frequent event keyword of its burst
-(ties: alphabetical), and a burst without any is named ``event YYYY-MM-DD`` (its first day; ``#2``,
-``#3`` … for later bursts of the same day). An event *instance* is a (name, burst); its tag is the
-name, shared by instances of the same name (as synth's event tags are event types). Undated images
-with an event keyword form one undated instance per name; other undated images have no event.
+``event_gap_h`` hours apart (3 h by default: the gap rule of time-based photo clustering; a burst is
+a connected component of the photos closer than the gap, so it does not depend on the order in
+which files are read). An image's event name is its own event keyword; an image without one takes
+the most frequent event keyword of its burst (ties: alphabetical), and a burst without any is
+named by its date range, ``event YYYY-MM-DD`` when it starts and ends on one day, ``event
+YYYY-MM-DD – YYYY-MM-DD`` otherwise (``#2``, ``#3`` … for later bursts with the same range). Dates
+are the stored capture times' (UTC when the file gives an offset, else the camera's clock). All the
+keyword-less photos of one burst therefore share one event, however many they are. An event
+*instance* is a (name, burst); its tag is the name, shared by instances of the same name (as
+synth's event tags are event types). Undated images with an event keyword form one undated
+instance per name; other undated images have no event.
 
 **Places.** An image's place is its IPTC location (most specific first: ``Sublocation, City,
 State, Country``) or its ``Places/…`` keyword. Images with GPS coordinates are grouped by single
@@ -41,6 +46,12 @@ def bursts(times: list[datetime | None], gap_h: float) -> list[int | None]:
     return out
 
 
+def date_range(start: datetime, end: datetime) -> str:
+    """``YYYY-MM-DD``, or ``YYYY-MM-DD – YYYY-MM-DD`` when ``end`` falls on a later day."""
+    a, b = start.strftime("%Y-%m-%d"), end.strftime("%Y-%m-%d")
+    return a if a == b else f"{a} – {b}"
+
+
 def _majority(names: list[str]) -> str | None:
     if not names:
         return None
@@ -54,20 +65,22 @@ def assign_events(times: list[datetime | None], keywords: list[tuple[str, ...]],
     b = bursts(times, gap_h)
     by_burst: dict[int, list[str]] = {}
     first: dict[int, datetime] = {}
+    last: dict[int, datetime] = {}
     for i, k in enumerate(b):
         if k is None:
             continue
         if keywords[i]:
             by_burst.setdefault(k, []).append(keywords[i][0])
         first[k] = min(first.get(k, times[i]), times[i])  # type: ignore[type-var]
+        last[k] = max(last.get(k, times[i]), times[i])  # type: ignore[type-var]
     names: dict[int, str] = {}
-    per_day: Counter[str] = Counter()
+    per_range: Counter[str] = Counter()
     for k in sorted(first):
         name = _majority(by_burst.get(k, []))
         if name is None:
-            day = first[k].strftime("%Y-%m-%d")
-            per_day[day] += 1
-            name = f"event {day}" + (f" #{per_day[day]}" if per_day[day] > 1 else "")
+            span = date_range(first[k], last[k])
+            per_range[span] += 1
+            name = f"event {span}" + (f" #{per_range[span]}" if per_range[span] > 1 else "")
         names[k] = name
     out: list[tuple[str, int | None] | None] = []
     for i, k in enumerate(b):

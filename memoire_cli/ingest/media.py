@@ -58,6 +58,8 @@ class Metadata:
     paths: tuple[tuple[str, ...], ...] = ()
     persons: tuple[str, ...] = ()
     regions: list[tuple[str | None, float, float, float, float]] = field(default_factory=list)  # name, x0, y0, x1, y1 upright
+    pets: list[tuple[str | None, float, float, float, float]] = field(default_factory=list)  # MWG Pet regions, as regions
+    other_regions: list[str] = field(default_factory=list)  # the types of regions read as no tag (Focus, BarCode, …)
     problems: list[str] = field(default_factory=list)
     video: dict[str, Any] | None = None
     views: int | None = None  # Google Takeout imageViews
@@ -76,6 +78,7 @@ class Metadata:
                 d[k] = tuple(d[k])
         d["paths"] = tuple(tuple(p) for p in d.get("paths", ()))
         d["regions"] = [tuple(r) for r in d.get("regions", [])]
+        d["pets"] = [tuple(r) for r in d.get("pets", [])]
         return cls(**d)
 
 
@@ -93,7 +96,7 @@ def _merge(meta: Metadata, ex: ExifData, xmp: XmpData) -> None:
 
 
 def _regions(meta: Metadata, xmp: XmpData, stored: tuple[int, int]) -> None:
-    """Face regions in upright normalised boxes.
+    """Face and Pet regions in upright normalised boxes; the types of the others are kept to be reported.
 
     Regions are read as written on the stored pixels and rotated with the orientation, unless the
     region list's ``AppliedToDimensions`` are the stored size swapped (a writer that annotated the
@@ -101,7 +104,9 @@ def _regions(meta: Metadata, xmp: XmpData, stored: tuple[int, int]) -> None:
     """
     sw, sh = stored
     for r in xmp.regions:
-        if r.kind.lower() != "face":
+        kind = r.kind.lower()
+        if kind not in ("face", "pet"):
+            meta.other_regions.append(r.kind)
             continue
         orient = meta.orientation
         if r.applied is not None and (orient or 1) >= 5 and sw != sh:
@@ -109,7 +114,7 @@ def _regions(meta: Metadata, xmp: XmpData, stored: tuple[int, int]) -> None:
             if abs(aw - sh) <= 1 and abs(ah - sw) <= 1:
                 orient = 1
         x0, y0, x1, y1 = orient_box(r.cx, r.cy, r.w, r.h, orient)
-        meta.regions.append((r.name, x0, y0, x1, y1))
+        (meta.regions if kind == "face" else meta.pets).append((r.name, x0, y0, x1, y1))
 
 
 def _open(data: bytes, max_pixels: int) -> Any:

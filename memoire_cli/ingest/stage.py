@@ -197,6 +197,11 @@ class IngestStage(Stage):
             self.console.print(f"ingest: skipped {rel}: {why}", markup=False)
         for rel, why in problems:
             self.console.print(f"ingest: {rel}: {why}", markup=False)
+        dropped = Counter(kind for r in results if r.meta is not None for kind in r.meta.other_regions)
+        if dropped:
+            kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(dropped.items()))
+            self.console.print(f"ingest: {sum(dropped.values())} image region(s) of other types than Face and Pet make no tag ({kinds})",
+                               markup=False)
         if scan.unsupported:
             shown = ", ".join(f"{rel} ({why})" if "HEIC" in why else rel for rel, why in scan.unsupported[:5])
             shown += " …" if len(scan.unsupported) > 5 else ""

@@ -15,7 +15,12 @@ Identity and order (so that re-runs are incremental and ``memoire persona update
 
 People: named face regions, ``Iptc4xmpExt:PersonInImage`` and ``People/…`` keywords make person
 tags; ρ_t comes from the relations file, else the keyword hierarchy, else ``unknown``. Faces
-without a name tag the image with one person tag ``unknown`` (relation unknown). ``people`` has
+without a name tag the image with one person tag ``unknown`` (relation unknown). MWG regions of
+type Pet are person-like tags too (the ontology's tag types are people, places and events, and a
+pet is photographed and loved as a family member is): the region's name, or ``pet`` when it has
+none, with relation ``unknown`` (none of the 12 relations is a pet's, so the graph gives it the
+unknown class's social weight) and no enrolment portrait (ArcFace knows no animal faces).
+Regions of other types (Focus, BarCode, …) make no tag; ingest says how many on stderr. ``people`` has
 no physical attributes (NULL) and ``in_graph`` is false only for relation ``unknown``.
 ``social_edges`` join people photographed together, closeness = Jaccard index of their image sets.
 
@@ -58,6 +63,8 @@ from memoire_cli.ingest.relations import Person, interpret_keywords
 from memoire_cli.workspace import Columns
 
 UNKNOWN_FACES = "unknown"
+#: the person-like tag of a pet region without a name
+UNNAMED_PET = "pet"
 
 
 def _obj(values: list) -> np.ndarray:
@@ -116,6 +123,7 @@ def _people(items: list[Item], relations: dict[str, Person]) -> tuple[dict[str, 
     for it in items:
         names = {r[0] for r in it.meta.regions if r[0]}
         names |= set(it.meta.persons)
+        names |= {r[0] or UNNAMED_PET for r in it.meta.pets}
         meaning = interpret_keywords(it.meta.paths, it.meta.keywords)
         for name, rel in meaning.people.items():
             names.add(name)

@@ -259,6 +259,7 @@ def test_default_cpu_preset_trains_a_frozen_packaged_backbone(cli, label_ws: Pat
     result = cli("train", "-w", copy, *small)
     assert result.exit_code == 0, result.stderr
     assert "preset cpu" in result.stderr and "frozen" in result.stderr and "persona vector" in result.stderr
+    assert "train: preset cpu (--preset auto on device cpu: `cpu` without CUDA" in result.stderr  # the choice is said
     (backbone, init, config) = rows(copy, "SELECT backbone, init, config FROM models WHERE name = 'default'")[0]
     assert backbone == "efficientnet_lite0" and init.startswith("efficientnet-lite0") and '"frozen": true' in config
     ws = Workspace.open(copy, "rank")
@@ -285,3 +286,19 @@ def test_default_cpu_preset_trains_a_frozen_packaged_backbone(cli, label_ws: Pat
     q = load_predictor(ws, "spec-literal")
     assert q.persona_dim == 0
     assert np.array_equal(q.score(ctx.rgb, att, pers), q.score(ctx.rgb, att, np.zeros_like(pers)))
+
+
+def test_progress_within_an_epoch_on_stderr_only(cli, label_ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line per batch with an ETA (no terminal; every step shown at once here), the frozen trunk's
+    features per image; stdout is the manifest line alone."""
+    from memoire_cli import progress
+
+    monkeypatch.setattr(progress, "AFTER_S", 0.0)
+    monkeypatch.setattr(progress, "EVERY_S", 0.0)
+    copy = tmp_path / "w"
+    shutil.copytree(label_ws, copy)
+    result = cli("train", "-w", copy, "--image-size", "64", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16", "--no-export")
+    assert result.exit_code == 0, result.stderr
+    manifest(result)
+    assert "train: epoch 1/1 (batches): 1/2 (50%), elapsed" in result.stderr and "ETA" in result.stderr
+    assert "train: frozen backbone features (images): " in result.stderr

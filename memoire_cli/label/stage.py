@@ -20,6 +20,8 @@ from memoire_cli.stage import Selection, Stage, UserOutput
 from memoire_cli.workspace import Workspace
 
 JUDGES = ("offline", "qwen-vl")
+#: pairs judged per call (times the judge's batch size), so that long users show progress
+CHUNK_PAIRS = 256
 
 
 def make_judge(name: str, model_dir: str | None = None, device: str = "cpu") -> Judge:
@@ -96,8 +98,17 @@ class LabelStage(Stage):
             a, b, code = sample_pairs(np.array(events, np.int64), person, location, self.max_pairs, user_rng(self.seed, user_id))
         answers: list[tuple[str, str]] = []
         if len(a):
+            from memoire_cli.progress import StepProgress
+
             self.judge.bind(gallery)
-            answers = self.judge.judge([PairInput(int(i), int(j)) for i, j in zip(a, b, strict=True)])
+            pairs = [PairInput(int(i), int(j)) for i, j in zip(a, b, strict=True)]
+            # Judged in chunks for progress; a chunk's 2 prompts per pair fill whole judge batches, so the
+            # batches (and a batched VLM's answers) are those of one call.
+            step = CHUNK_PAIRS * max(1, int(getattr(self.judge, "batch_size", 1)))
+            with StepProgress(self.console, f"label: user {user_id} (pairs)", len(pairs)) as progress:
+                for start in range(0, len(pairs), step):
+                    answers += self.judge.judge(pairs[start:start + step])
+                    progress.advance(len(pairs[start:start + step]))
         ids = gallery.image_ids
         image_a, image_b = [ids[i] for i in a], [ids[j] for j in b]
         winners = [resolve(x, y, ia, ib) for (x, y), ia, ib in zip(answers, image_a, image_b, strict=True)]

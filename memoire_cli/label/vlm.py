@@ -28,6 +28,7 @@ class VlmJudge:
         if found is None:
             raise MemoireError("no local Qwen2.5-VL: pass --qwen DIR or set $MEMOIRE_QWEN_VL (nothing is downloaded)")
         self.device = device
+        self.batch_size = batch_size  # prompts per generate call: label's progress chunks are multiples of it
         self.inner = QwenJudge(found, device=device, batch_size=batch_size, cache_dir=cache_dir)
         self.version = self.inner.version
         self.gallery: UserGallery | None = None

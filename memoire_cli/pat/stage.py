@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from memoire_cli.pat.fusion import attention_map, quantise
+from memoire_cli.progress import StepProgress
 from memoire_cli.stage import Stage, UserOutput
 from memoire_cli.workspace import Columns, Workspace
 
@@ -83,6 +84,7 @@ class PatStage(Stage):
         self.people: Any = None
         self.grounders: dict[str, Any] = {}
         self.ingested: set[str] = set()
+        self.console: Any = None  # set by prepare: per-image progress of long users
 
     def params(self) -> dict[str, Any]:
         return {**asdict(self.cfg), "theta_det": self.cfg.detection_threshold(), "clipseg": self.clipseg_path or "none",
@@ -104,6 +106,7 @@ class PatStage(Stage):
                                      nms_iou=self.cfg.nms_iou, tau_match=self.cfg.tau_match)
         self.grounders = {}
         self.ingested = set(ws.user_fingerprints("ingest"))  # users whose gallery is real photos
+        self.console = console
         console.print(f"pat: {models_description(self.cfg.faces)}")
         why = ("--theta-det" if self.cfg.theta_det is not None else
                "Table 1, for a model pack" if self.cfg.faces else "the packaged SCRFD-500M's operating point; Table 1's 0.80 is RetinaFace's")
@@ -170,37 +173,39 @@ class PatStage(Stage):
         image_rows: list[tuple] = []
         face_rows: list[tuple] = []
         embeddings: list[np.ndarray] = []  # (512,) each, row = pat_faces.face_idx
-        for image_id, idx, width, height in rows:
-            pixels = np.asarray(images[idx])[:height, :width]
-            present = per_image.get(image_id, [])
-            fused_masks: list[np.ndarray] = []
-            fused_alpha: list[float] = []
-            people_tags = [t for t in present if tags[t][0] == "P" and t in enrolled]
-            person_masks, info = self.people.masks(pixels, people_tags, enrolled)
-            for box, score, embedding, tag, cos in info["faces"]:
-                face_rows.append((len(embeddings), image_id, *box, score, tag, cos))
-                embeddings.append(np.asarray(embedding, np.float32))
-            for tag_id in present:  # tag order fixes the summation order (S1.3.7)
-                kind, name = tags[tag_id]
-                face: tuple = (None,) * 5
-                if kind == "P":
-                    if tag_id not in person_masks:
-                        continue
-                    mask, source = person_masks[tag_id], info["sources"][tag_id]
-                    face = (info["cosines"][tag_id], *info["boxes"][tag_id])
-                elif kind == "L":
-                    mask, source = grounder.location_mask(pixels, name), _source(grounder, kind, name)
-                else:
-                    mask, source = grounder.event_mask(pixels, name), _source(grounder, kind, name)
-                a = float(alpha.get(tag_id, 0.0))
-                fused_masks.append(mask)
-                fused_alpha.append(a)
-                padded = np.zeros((size, size), dtype=np.uint8)
-                padded[:height, :width] = quantise(mask)
-                mask_rows.append((len(masks), image_id, tag_id, kind, source, a, *face))
-                masks.append(padded)
-            attention[idx, :height, :width] = quantise(attention_map(fused_masks, fused_alpha, height, width))
-            image_rows.append((image_id, idx, info["faces_detected"], info["faces_matched"], len(fused_masks)))
+        with StepProgress(self.console, f"pat: user {user_id} (images)", len(rows)) as progress:
+            for image_id, idx, width, height in rows:
+                pixels = np.asarray(images[idx])[:height, :width]
+                present = per_image.get(image_id, [])
+                fused_masks: list[np.ndarray] = []
+                fused_alpha: list[float] = []
+                people_tags = [t for t in present if tags[t][0] == "P" and t in enrolled]
+                person_masks, info = self.people.masks(pixels, people_tags, enrolled)
+                for box, score, embedding, tag, cos in info["faces"]:
+                    face_rows.append((len(embeddings), image_id, *box, score, tag, cos))
+                    embeddings.append(np.asarray(embedding, np.float32))
+                for tag_id in present:  # tag order fixes the summation order (S1.3.7)
+                    kind, name = tags[tag_id]
+                    face: tuple = (None,) * 5
+                    if kind == "P":
+                        if tag_id not in person_masks:
+                            continue
+                        mask, source = person_masks[tag_id], info["sources"][tag_id]
+                        face = (info["cosines"][tag_id], *info["boxes"][tag_id])
+                    elif kind == "L":
+                        mask, source = grounder.location_mask(pixels, name), _source(grounder, kind, name)
+                    else:
+                        mask, source = grounder.event_mask(pixels, name), _source(grounder, kind, name)
+                    a = float(alpha.get(tag_id, 0.0))
+                    fused_masks.append(mask)
+                    fused_alpha.append(a)
+                    padded = np.zeros((size, size), dtype=np.uint8)
+                    padded[:height, :width] = quantise(mask)
+                    mask_rows.append((len(masks), image_id, tag_id, kind, source, a, *face))
+                    masks.append(padded)
+                attention[idx, :height, :width] = quantise(attention_map(fused_masks, fused_alpha, height, width))
+                image_rows.append((image_id, idx, info["faces_detected"], info["faces_matched"], len(fused_masks)))
+                progress.advance()
         tables = self._tables(user_id, image_rows, mask_rows, face_rows)
         tables["pat_references"] = {"user_id": _obj([user_id] * len(references)), "row": np.arange(len(references), dtype=np.int32),
                                     "tag_id": np.array(references, np.int32)}

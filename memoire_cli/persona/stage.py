@@ -122,7 +122,10 @@ class PersonaStage(Stage):
             self._warn(f"user {user_id}: no co-occurring tags: α follows the prior IPS⁰ (no context loss)")
         from memoire_cli.persona.train import train_persona  # torch-geometric: only where a user is trained
 
-        result = train_persona(graph, self.cfg, self.device, seed=user_seed(self.cfg.seed, user_id))
+        from memoire_cli.progress import StepProgress
+
+        with StepProgress(self.console, f"persona: user {user_id} (epochs, early stop may end sooner)", self.cfg.max_epochs) as progress:
+            result = train_persona(graph, self.cfg, self.device, seed=user_seed(self.cfg.seed, user_id), progress=progress)
         return UserOutput(
             tables=output_tables(user_id, graph, result),
             arrays={"persona_embeddings": np.ascontiguousarray(result.z, dtype=np.float32),

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -260,7 +261,7 @@ class EarlyStop:
 
 
 def train_persona(graph: PersonaGraph, cfg: PersonaConfig | None = None, device: str | torch.device = "cpu",
-                  seed: int | None = None) -> PersonaResult:
+                  seed: int | None = None, progress: Any = None) -> PersonaResult:
     """Train PERSONA-GAT on one user's graph and return α, s, s̄, z, the weights and the curves.
 
     Args:
@@ -268,6 +269,7 @@ def train_persona(graph: PersonaGraph, cfg: PersonaConfig | None = None, device:
         cfg: constants (default: the spec's).
         device: a torch device (already resolved; see :func:`resolve_device`).
         seed: the seed of every random draw (default ``cfg.seed``); :func:`user_seed` makes one per user.
+        progress: a :class:`memoire_cli.progress.StepProgress` over ``cfg.max_epochs`` advanced per epoch (optional).
     """
     cfg = cfg or PersonaConfig()
     cfg.check()
@@ -295,6 +297,8 @@ def train_persona(graph: PersonaGraph, cfg: PersonaConfig | None = None, device:
             prev_alpha = a
             for name, value in zip(CURVE_COLUMNS, (k, total, l_ctx, l_ord, l_sm, lam, kl)):
                 curves[name].append(value)
+            if progress is not None:
+                progress.advance()
             if stopper.update(k, total, kl):
                 stop = "converged"
                 break

@@ -97,6 +97,7 @@ class TrainStage(GlobalStage):
         if self.loss not in LOSSES:
             raise UsageError(f"--loss {self.loss!r}: unknown (choose from {', '.join(LOSSES)})")
         self.preset = resolve_preset(preset, device)
+        self.preset_asked = preset
         self.settings = resolve_settings(self.preset, self.loss, {
             **overrides, "backbone": backbone, "backbone_weights": backbone_weights, "frozen": frozen})
         s = self.settings
@@ -213,6 +214,10 @@ class TrainStage(GlobalStage):
                               f"4th stem channel = mean of the RGB filters)" if self.net.in_chans == 4 else
                               f"train: backbone initialised from {init_name} ({counts['loaded']} tensors)")
 
+        if self.preset_asked == "auto":
+            console.print(f"train: preset {self.preset} (--preset auto on device {device}: "
+                          + ("`paper` on CUDA, S1.4.2: Tiny-ViT, 224 px, 150 epochs)" if self.preset == "paper" else
+                             "`cpu` without CUDA: the packaged EfficientNet-Lite0, frozen; --preset paper for S1.4.2's run)"), markup=False)
         console.print(f"train: model {self.model_name!r}: {self.backbone} ({init_name} initialisation"
                       f"{', frozen' if self.net.frozen else ''}), fusion {self.fusion}, FiLM conditioned on "
                       f"{'A(I) and the persona vector' if self.net.conditioned else 'A(I)' if self.net.mid else 'nothing'}, "

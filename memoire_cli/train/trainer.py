@@ -101,19 +101,23 @@ def _key(rec: EpochRecord) -> tuple[float, float]:
     return srcc, acc
 
 
-def trunk_cache(model: Any, data: TrainingData, device: str, batch: int = 64) -> Any:
+def trunk_cache(model: Any, data: TrainingData, device: str, batch: int = 64, console: Any = None) -> Any:
     """A frozen backbone's last map of every stored image (N, C, h, w) on ``device``; None otherwise."""
     import torch
 
+    from memoire_cli.progress import StepProgress
     from memoire_cli.train.network import normalise_rgb
 
     if not model.config.frozen:
         return None
     parts = []
     model.eval()
-    for start in range(0, len(data.image_ids), batch):
-        x = normalise_rgb(torch.from_numpy(data.rgb[start:start + batch]).to(device))
-        parts.append(model.trunk(x))
+    n = len(data.image_ids)
+    with StepProgress(console, "train: frozen backbone features (images)", n) as progress:
+        for start in range(0, n, batch):
+            x = normalise_rgb(torch.from_numpy(data.rgb[start:start + batch]).to(device))
+            parts.append(model.trunk(x))
+            progress.advance(len(x))
     return torch.cat(parts) if parts else None
 
 
@@ -198,6 +202,7 @@ def train(data: TrainingData, net: PredictorConfig, cfg: TrainConfig, folder: Pa
     """Train (or resume) and leave ``best.pt``/``last.pt`` in ``folder``; returns the best model (eval mode)."""
     import torch
 
+    from memoire_cli.progress import StepProgress
     from memoire_cli.train.losses import alignment_loss, gradcam, ranking_loss
     from memoire_cli.train.model import build_model
     from memoire_cli.train.predictor import model_from_checkpoint, read_checkpoint
@@ -242,7 +247,7 @@ def train(data: TrainingData, net: PredictorConfig, cfg: TrainConfig, folder: Pa
             start = int(ckpt["epoch"]) + 1
             resumed = int(ckpt["epoch"])
             console.print(f"train: resuming {name!r} after epoch {resumed} from {last_path.name}")
-    cache = trunk_cache(model, data, device)
+    cache = trunk_cache(model, data, device, console=console)
     if start == 0:
         val_loss, srcc, acc = _validate(model, data, cfg, device, val_targets, cache)
         history = [EpochRecord(-1, None, None, None, val_loss, srcc, acc, cfg.lr, 0, 0.0, None)]
@@ -256,39 +261,41 @@ def train(data: TrainingData, net: PredictorConfig, cfg: TrainConfig, folder: Pa
         sums = np.zeros(3)
         batches = 0
         t0 = time.perf_counter()
-        for b0 in range(0, n_pairs, cfg.batch_size):
-            idx = perm[b0:b0 + cfg.batch_size]
-            rows = np.concatenate([data.train.pos[idx], data.train.neg[idx]])
-            session = (torch.rand(len(idx), generator=gen) < cfg.session_mix).numpy().astype(np.int64)
-            version = np.concatenate([session, session])  # both images of a pair see the same persona
-            try:
-                with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
-                    s, feats, a = _forward(model, data, rows, version, device, cache, gen=gen, need_grad_map=align > 0)
-                s = s.float()
-                half = len(idx)
-                t = torch.from_numpy(np.nan_to_num(targets[rows])).float().to(device)
-                l_rank = ranking_loss(cfg.loss, s[:half], s[half:], t[:half], t[half:])
-                if align > 0:
-                    cam = gradcam(s, feats, create_graph=True)
-                    l_align = alignment_loss(cam.float(), a)
-                    loss = l_rank + align * l_align
-                else:
-                    l_align = torch.zeros(())
-                    loss = l_rank
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(_trainable(model), GRAD_CLIP)
-                scaler.step(opt)
-                scaler.update()
-                sched.step()
-            except (RuntimeError, MemoryError) as exc:
-                if _oom(exc):
-                    raise MemoireError(f"out of memory at {cfg.batch_size} pairs per batch on {device}: "
-                                       f"try a smaller one, e.g. --batch-size {max(1, cfg.batch_size // 2)}") from None
-                raise
-            sums += [loss.item(), l_rank.item(), l_align.item()]
-            batches += 1
+        with StepProgress(console, f"train: epoch {epoch + 1}/{cfg.epochs} (batches)", math.ceil(n_pairs / cfg.batch_size)) as progress:
+            for b0 in range(0, n_pairs, cfg.batch_size):
+                idx = perm[b0:b0 + cfg.batch_size]
+                rows = np.concatenate([data.train.pos[idx], data.train.neg[idx]])
+                session = (torch.rand(len(idx), generator=gen) < cfg.session_mix).numpy().astype(np.int64)
+                version = np.concatenate([session, session])  # both images of a pair see the same persona
+                try:
+                    with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
+                        s, feats, a = _forward(model, data, rows, version, device, cache, gen=gen, need_grad_map=align > 0)
+                    s = s.float()
+                    half = len(idx)
+                    t = torch.from_numpy(np.nan_to_num(targets[rows])).float().to(device)
+                    l_rank = ranking_loss(cfg.loss, s[:half], s[half:], t[:half], t[half:])
+                    if align > 0:
+                        cam = gradcam(s, feats, create_graph=True)
+                        l_align = alignment_loss(cam.float(), a)
+                        loss = l_rank + align * l_align
+                    else:
+                        l_align = torch.zeros(())
+                        loss = l_rank
+                    opt.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(_trainable(model), GRAD_CLIP)
+                    scaler.step(opt)
+                    scaler.update()
+                    sched.step()
+                except (RuntimeError, MemoryError) as exc:
+                    if _oom(exc):
+                        raise MemoireError(f"out of memory at {cfg.batch_size} pairs per batch on {device}: "
+                                           f"try a smaller one, e.g. --batch-size {max(1, cfg.batch_size // 2)}") from None
+                    raise
+                sums += [loss.item(), l_rank.item(), l_align.item()]
+                batches += 1
+                progress.advance()
         seconds = time.perf_counter() - t0
         val_loss, srcc, acc = _validate(model, data, cfg, device, val_targets, cache)
         mean = sums / max(1, batches)

@@ -111,3 +111,19 @@ def test_two_reingests_between_updates_need_a_full_run(cli, tmp_path: Path) -> N
 def test_full_only_with_update(cli, tmp_path: Path) -> None:
     result = cli("persona", "-w", tmp_path, "--full")
     assert result.exit_code == 2 and "--full belongs to `memoire persona update`" in result.stderr
+
+
+def test_a_reingest_that_changed_no_photo_leaves_the_persona_current(cli, tmp_path: Path) -> None:
+    import os
+
+    root, ws = built(cli, tmp_path)
+    alpha = rows(ws, "SELECT tag_id, alpha FROM persona ORDER BY tag_id")
+    st = (root / "a.jpg").stat()
+    os.utime(root / "a.jpg", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched: a new listing, the same photos
+    ingest(cli, root, ws)
+    result = cli("persona", "update", "-w", ws)
+    assert result.exit_code == 0, result.stderr
+    assert "no photo was added, removed or retagged: the persona is current" in result.stderr
+    assert rows(ws, "SELECT tag_id, alpha FROM persona ORDER BY tag_id") == alpha
+    again = cli("persona", "update", "-w", ws)
+    assert again.exit_code == 0 and "nothing new" in again.stderr

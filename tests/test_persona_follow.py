@@ -127,3 +127,12 @@ def test_a_reingest_that_changed_no_photo_leaves_the_persona_current(cli, tmp_pa
     assert rows(ws, "SELECT tag_id, alpha FROM persona ORDER BY tag_id") == alpha
     again = cli("persona", "update", "-w", ws)
     assert again.exit_code == 0 and "nothing new" in again.stderr
+
+
+def test_a_graph_of_another_code_version_needs_a_full_run(cli, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from memoire_cli.graph.stage import GraphStage
+
+    _, ws = built(cli, tmp_path)
+    monkeypatch.setattr(GraphStage, "code_version", "999")
+    result = cli("persona", "update", "-w", ws)
+    assert result.exit_code == 1 and "built by `memoire graph`" in result.stderr and "graph.999" in result.stderr

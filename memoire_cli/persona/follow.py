@@ -86,7 +86,7 @@ def gallery_delta(con: Any, user_id: str, graph_mark: tuple[str, str, str], gpar
     stage, digest, gallery_run = _gallery_part(con, user_id)
     part = f"{stage}:{digest}"
     g_fp, _, g_run = graph_mark
-    writer = con.execute("SELECT params FROM runs WHERE run_id = ?", [g_run]).fetchall()
+    writer = con.execute("SELECT params, code_version FROM runs WHERE run_id = ?", [g_run]).fetchall()
     wparams = json.loads(writer[0][0]) if writer else {}
     if wparams.get("update"):
         seen = ((wparams.get("from") or {}).get(user_id) or {}).get("gallery")
@@ -95,6 +95,9 @@ def gallery_delta(con: Any, user_id: str, graph_mark: tuple[str, str, str], gpar
         accounted = fingerprint(gparams, graph_code(), inputs_digest([part])) == g_fp
     delta = GalleryDelta(part, accounted)
     if accounted:
+        return delta
+    if writer and not wparams.get("update") and writer[0][1] != graph_code():
+        delta.full_reason = f"its graph was built by `memoire graph` {writer[0][1]}, and this is {graph_code()}"
         return delta
     if stage != "ingest":
         delta.full_reason = (f"its {stage or 'missing'} gallery is not the one its graph was built from, and only `memoire ingest` "

@@ -248,3 +248,13 @@ def test_frozen_backbone_and_the_persona_vector(fusion: str) -> None:
         reads_attention = not torch.allclose(model(rgb, att.flip(-1), pers), s)
     assert reads_persona == (fusion in ("early+mid", "mid"))
     assert reads_attention == (fusion != "none")
+
+
+def test_preset_auto_is_paper_on_cuda_and_cpu_elsewhere() -> None:
+    from memoire_cli.errors import UsageError
+    from memoire_cli.train.stage import resolve_preset
+
+    assert resolve_preset("auto", "cuda") == resolve_preset("auto", "cuda:1") == "paper"
+    assert resolve_preset("auto", "cpu") == "cpu" and resolve_preset("paper", "cpu") == "paper"
+    with pytest.raises(UsageError):
+        resolve_preset("gpu", "cpu")

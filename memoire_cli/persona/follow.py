@@ -32,8 +32,6 @@ from memoire_cli.workspace import GALLERY_STAGES
 
 #: ingest_changes kinds that an incremental update cannot fold in, in the order a reason names them.
 NEEDS_FULL = ("removed", "retagged", "changed")
-#: kinds that change no image row.
-INERT = ("duplicate", "skipped")
 VERBS = {"added": "added", "removed": "removed", "retagged": "retagged", "changed": "edited (new pixels)"}
 
 
@@ -112,7 +110,7 @@ def gallery_delta(con: Any, user_id: str, graph_mark: tuple[str, str, str], gpar
     if n_runs != 1:
         delta.full_reason = ("the gallery differs from the one its graph accounts for " + (
             f"and was ingested {n_runs} times since (ingest_changes holds only the last run's changes)" if n_runs > 1 else
-            "but no ingest run since says how (another graph code version or parameters?)"))
+            "but no ingest run of its folder since the graph was written says how"))
         return delta
     for path, kind in con.execute("SELECT path, change FROM ingest_changes WHERE user_id = ? ORDER BY seq", [user_id]).fetchall():
         delta.changes.setdefault(kind, []).append(path)

@@ -714,8 +714,8 @@ def run_update(ws: Workspace, selection: Selection, ucfg: UpdateConfig, console:
                               f"{len(report.new)} new, {len(report.ego)} node(s) refreshed"
                               + (f", {len(report.pruned_tags)} pruned" if report.pruned_tags else ""), markup=False)
             elif done.committed:
-                kinds = ", ".join(f"{len(v)} {k}" for k, v in sorted(delta.changes.items())) or "no file"
-                console.print(f"persona update: user {user_id}: the gallery was re-ingested ({kinds} changed) "
+                kinds = ", ".join(f"{len(v)} {k}" for k, v in sorted(delta.changes.items())) or "no file changed"
+                console.print(f"persona update: user {user_id}: the gallery was re-ingested ({kinds}) "
                               "and no photo was added, removed or retagged: the persona is current", markup=False)
         if run["computed"] == 0 and not stale:
             console.print(f"persona update: nothing new: the gallery of {len(users)} user(s) is the one their graph and persona "

@@ -20,7 +20,8 @@ Favourites come from explicit marks only (pick/accept flags, Takeout favorited),
 ratings, which `memoire eval` uses as ground truth (--favourites-from-rating opts in). Rejected
 photos (rating -1 or a reject flag, stored as -1) are never in a top-k of `rank` or eval's baselines.
 Named faces become person tags (relations from --relations or People/… keywords; unnamed faces
-are `unknown`), with an enrolment portrait each; events come from Events/… keywords or time gaps
+are `unknown`), with an enrolment portrait each; MWG Pet regions become person-like tags (their
+name, or `pet`; relation unknown; regions of other types are counted on stderr); events come from Events/… keywords or time gaps
 (--event-gap; a burst without a keyword is one event named by its date range), places from IPTC fields or GPS clusters (--place-radius). Re-runs read only new or
 changed files and record what changed (ingest_changes). Nothing leaves the machine.
 """

@@ -1,0 +1,116 @@
+"""The picks to act on: a user's latest ranking (``rankings``, written by `memoire rank`) joined to
+the files `memoire ingest` read them from (``ingest_files``, and the folder of the user's ingest run).
+
+A video's kept frames are images of their own; a clip with several picked frames is one file, taken
+at its best frame's place. The star rule is :func:`stars_for`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from memoire_cli.errors import MemoireError, UsageError
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One file of the selection, in pick order."""
+
+    order: int  # 0-based place among the exported files
+    pick: int  # the MMR pick (rankings.pick) of its best image
+    image_id: str  # that image (a video: its best frame)
+    rel: str  # the file, relative to the ingested folder (ingest_files.path)
+    path: Path  # the file on disk
+    sidecar_rel: str | None  # its XMP sidecar at ingest time, relative (ingest_files.sidecar)
+    media: str  # still | video
+    stars: int
+    impact: float
+    score: float
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    size: int | None = None  # bytes at ingest time
+
+
+@dataclass(frozen=True)
+class Selection:
+    user_id: str
+    session: str
+    folder: Path
+    picks: list[Pick]
+    n_images: int  # images in the ranked session
+
+
+def stars_for(position: int, n: int) -> int:
+    """Stars for the pick at 0-based ``position`` of ``n`` picks (MMR order): the first third 5★,
+    the second third 4★, the rest 3★ (thirds rounded up, so one or two picks are all 5★). A pick
+    is never below 3★, so a "rating ≥ 3" filter in a photo manager shows the picks."""
+    third = max(1, math.ceil(n / 3))
+    return 5 - min(2, position // third)
+
+
+def choose_user(ws: Any, user: str | None) -> str:
+    """``--user``, else the only user with a ranking; a clear error otherwise."""
+    ranked = [u for (u,) in ws.query("SELECT DISTINCT user_id FROM sessions ORDER BY user_id")]
+    if user is not None:
+        if user not in ranked:
+            raise UsageError(f"user {user!r} has no ranking in {ws.root}: run `memoire rank --users {user}` first"
+                             + (f" (ranked: {', '.join(ranked)})" if ranked else ""))
+        return user
+    if not ranked:
+        raise MemoireError(f"no ranking in {ws.root}: run `memoire rank` first (export acts on its picks)")
+    if len(ranked) > 1:
+        raise UsageError(f"{len(ranked)} users are ranked ({', '.join(ranked[:5])}{' …' if len(ranked) > 5 else ''}): choose one with --user")
+    return ranked[0]
+
+
+def ingested_folder(ws: Any, user_id: str) -> Path:
+    """The photo folder of the user's committed ingest run."""
+    rows = ws.query("SELECT r.params FROM stage_users s JOIN runs r ON r.run_id = s.run_id "
+                    "WHERE s.stage = 'ingest' AND s.user_id = ?", [user_id])
+    if not rows:
+        raise MemoireError(f"user {user_id}'s gallery was not ingested from a photo folder (memoire synth?): "
+                           "export acts on the files `memoire ingest` read")
+    return Path(json.loads(rows[0][0])["folder"])
+
+
+def load_selection(ws: Any, user_id: str) -> Selection:
+    """The user's picks, each with its file (see the module docstring)."""
+    folder = ingested_folder(ws, user_id)
+    session = ws.query("SELECT session, n_images FROM sessions WHERE user_id = ?", [user_id])
+    rows = ws.query("SELECT image_id, pick, impact, score, reasons FROM rankings WHERE user_id = ? AND pick IS NOT NULL "
+                    "ORDER BY pick", [user_id])
+    files: dict[str, tuple[str, str | None, str, int]] = {}
+    for path, sidecar, media, size, image_ids in ws.query(
+            "SELECT path, sidecar, media, size, image_ids FROM ingest_files WHERE user_id = ? AND status = 'ingested'", [user_id]):
+        for image_id in json.loads(image_ids or "[]"):
+            files[image_id] = (path, sidecar, media, size)
+    picks: list[Pick] = []
+    seen: set[str] = set()
+    for image_id, pick, impact, score, reasons in rows:
+        found = files.get(image_id)
+        if found is None:
+            raise MemoireError(f"picked image {image_id} has no file in ingest_files: the ranking is older than the last "
+                               "ingest; run `memoire rank` again")
+        rel, sidecar, media, size = found
+        if rel in seen:  # another frame of a clip already taken
+            continue
+        seen.add(rel)
+        picks.append(Pick(len(picks), int(pick), image_id, rel, folder / os_path(rel), sidecar, media, 0,
+                          float(impact), float(score), json.loads(reasons or "[]"), size))
+    n = len(picks)
+    picks = [Pick(**{**p.__dict__, "stars": stars_for(p.order, n)}) for p in picks]
+    return Selection(user_id, session[0][0] if session else "all", folder, picks, int(session[0][1]) if session else 0)
+
+
+def os_path(rel: str) -> str:
+    """A stored relative path (``/`` separated, undecodable bytes as ``\\xNN``) as the operating system names it."""
+    if "\\x" in rel:
+        import re
+
+        raw = re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), rel.encode("utf-8"))
+        return os.fsdecode(raw).replace("/", os.sep)
+    return rel.replace("/", os.sep)

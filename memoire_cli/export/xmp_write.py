@@ -34,6 +34,7 @@ refused), no huge trees, at most :data:`MAX_SIDECAR_BYTES`.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,9 @@ def parse_packet(data: bytes) -> Any:
     text = data.lstrip(b"\x00 \t\r\n")
     if not text:
         raise SidecarError("empty file, not an XMP packet")
+    start = re.search(rb"<[A-Za-z_:]", text)
+    if b"<!DOCTYPE" in (text[: start.start()] if start else text):  # refused before the parser sees it
+        raise SidecarError("has a DOCTYPE (DTD): refused, XMP packets have none")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
                              dtd_validation=False, remove_blank_text=False, remove_comments=False, remove_pis=False,
                              strip_cdata=False, collect_ids=False)

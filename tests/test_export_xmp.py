@@ -75,9 +75,9 @@ def test_merge_sets_the_values_and_keeps_everything_else() -> None:
     out = merge(before, PICK)
     assert out.changed and not out.created
     values = read_values(parse_packet(out.data), list(PROPS.values()))
-    # xmp:Label was the owner's "Red": kept; the rest is set.
-    assert values == {"xmp:Rating": "5", "xmp:Label": "Red", "digiKam:ColorLabel": "4", "digiKam:PickLabel": "3"}
-    assert {c.key: c.action for c in out.changes} == {"xmp:Rating": "set", "xmp:Label": "kept", "digiKam:ColorLabel": "set",
+    # xmp:Label was the owner's "Red": kept, and digiKam:ColorLabel left unset with it (no second colour); the rest is set.
+    assert values == {"xmp:Rating": "5", "xmp:Label": "Red", "digiKam:ColorLabel": None, "digiKam:PickLabel": "3"}
+    assert {c.key: c.action for c in out.changes} == {"xmp:Rating": "set", "xmp:Label": "kept", "digiKam:ColorLabel": "kept",
                                                       "digiKam:PickLabel": "set"}
     assert semantic_view(out.data) == semantic_view(before)
     text = out.data.decode()
@@ -208,7 +208,27 @@ def test_merging_preserves_every_other_field(packet: str, stars: int, label: str
     result = out.data if out.changed else data
     assert semantic_view(result) == semantic_view(data)
     now = read_values(parse_packet(result), list(PROPS.values()))
+    def owners(key: str) -> bool:
+        return old[key] not in (None, "", "0") and old[key] != values[key]
+
+    colour_kept = not overwrite and any(owners(k) for k in ("xmp:Label", "digiKam:ColorLabel"))
     for key, new in values.items():
-        owners = old[key] not in (None, "", "0") and old[key] != new
-        assert now[key] == (old[key] if owners and not overwrite else new), (key, old, now)
+        if key in ("xmp:Label", "digiKam:ColorLabel") and colour_kept:
+            assert now[key] == old[key], (key, old, now)  # the owner's colour label, in both fields as they were
+        else:
+            assert now[key] == (old[key] if owners(key) and not overwrite else new), (key, old, now)
     assert parse_xmp(result).rating == float(now["xmp:Rating"])  # what `memoire ingest` reads back
+
+
+@pytest.mark.parametrize(("attrs", "label"), [
+    ('xmp:Label="Purple"', "Purple"),
+    ('digiKam:ColorLabel="5"', "Blue"),
+    ('xmp:Label="Yellow" digiKam:ColorLabel="4"', "Yellow"),  # Lightroom's and darktable's field first
+    ('digiKam:ColorLabel="0"', None),
+    ('digiKam:ColorLabel="12"', None),
+    ("", None),
+])
+def test_ingest_reads_colour_labels(attrs: str, label: str | None) -> None:
+    from test_ingest import xmp
+
+    assert parse_xmp(xmp("", attrs)).label == label

@@ -24,7 +24,8 @@ declarations, comments, the ``<?xpacket?>`` wrapper. (Whitespace between top-lev
 packet padding, is not kept.)
 
 The owner's own values win: a property that already holds another value, which memoire did not
-write, is kept unless ``overwrite``. What memoire wrote is recorded in ``memoire:Written``
+write, is kept unless ``overwrite`` (and a colour label kept in one of its two fields leaves the
+other as it is, so that no two colours are shown). What memoire wrote is recorded in ``memoire:Written``
 (namespace :data:`MEMOIRE_NS`), so a later export may replace its own values.
 
 Parsing is hardened (lxml): no network, no entity resolution, no DTD (a packet with a DOCTYPE is
@@ -80,6 +81,9 @@ PICK_LABEL = Prop("digiKam", DIGIKAM_NS, "PickLabel")
 WRITTEN = Prop("memoire", MEMOIRE_NS, "Written")
 #: The properties export may set, by key.
 PROPS = {p.key: p for p in (RATING, LABEL, COLOUR_LABEL, PICK_LABEL)}
+#: Properties that say one thing together: when the owner's value of one is kept, the others are left too
+#: (a colour label kept in xmp:Label beside a new digiKam:ColorLabel would show two colours).
+GROUPS = ((LABEL.key, COLOUR_LABEL.key),)
 #: Values that mean "not set" (0 stars, no colour, no pick).
 EMPTY_VALUES = frozenset({"", "0"})
 
@@ -110,6 +114,8 @@ class Change:
         old = "unset" if self.old is None else repr(self.old)
         if self.action == "set":
             return f"{self.key} {old} → {self.new!r}"
+        if self.action == "kept" and self.old is None:
+            return f"{self.key} left unset (the owner's colour label stays)"
         if self.action == "kept":
             return f"{self.key} kept {old} (the owner's; --overwrite replaces it)"
         return f"{self.key} already {self.new!r}"
@@ -256,18 +262,26 @@ def merge(data: bytes | None, values: dict[str, str], overwrite: bool = False) -
     changes: list[Change] = []
     ours = {k: v for k, v in before.items() if k in PROPS}
     pending: list[tuple[Prop, str]] = []
+    decided = {}
     for prop in props:
         new, old = values[prop.key], current[prop.key]
         if old == new:
-            changes.append(Change(prop.key, old, new, "unchanged"))
-            continue
-        if old is None or old in EMPTY_VALUES or before.get(prop.key) == old or overwrite:
+            decided[prop.key] = "unchanged"
+        elif old is None or old in EMPTY_VALUES or before.get(prop.key) == old or overwrite:
+            decided[prop.key] = "set"
+        else:
+            decided[prop.key] = "kept"
+    for group in GROUPS:  # the owner's colour label, in either field, keeps both
+        if any(decided.get(k) == "kept" for k in group):
+            decided.update({k: "kept" for k in group if decided.get(k) == "set"})
+    for prop in props:
+        new, old, action = values[prop.key], current[prop.key], decided[prop.key]
+        changes.append(Change(prop.key, old, new, action))
+        if action == "set":
             _set(rdf, prop, new, pending)
             ours[prop.key] = new
-            changes.append(Change(prop.key, old, new, "set"))
-        else:
+        elif action == "kept":
             ours.pop(prop.key, None)
-            changes.append(Change(prop.key, old, new, "kept"))
     if not created and not any(c.action == "set" for c in changes):
         return Merge(None, changes)
     written = ";".join(f"{k}={v}" for k, v in ours.items())

@@ -60,26 +60,30 @@ def folder(tmp_path: Path) -> Path:
 def add_ranking(ws: Path, order: list[str], session: str = "all") -> dict[str, str]:
     """A `memoire rank` result written directly: the files of ``order`` picked in that order (the others
     ranked after them, unpicked). Returns path → image id."""
+    ids = {p: json.loads(i)[0] for p, i in rows(ws, "SELECT path, image_ids FROM ingest_files WHERE status = 'ingested'")}
+    write_ranking(ws, [ids[p] for p in order], [ids[p] for p in sorted(set(ids) - set(order))], session)
+    return ids
+
+
+def write_ranking(ws: Path, picked: list[str], others: list[str], session: str = "all") -> None:
+    """Rows of `sessions` and `rankings` as `memoire rank` writes them: ``picked`` image ids in pick order, then ``others``."""
     import duckdb
 
     con = duckdb.connect(str(ws / "memoire.duckdb"))
     try:
-        ids = {p: json.loads(i)[0] for p, i in con.execute("SELECT path, image_ids FROM ingest_files WHERE status = 'ingested'").fetchall()}
-        rest = sorted(set(ids) - set(order))
         con.execute("DELETE FROM rankings WHERE user_id = 'me'")
         con.execute("DELETE FROM sessions WHERE user_id = 'me'")
         con.execute("INSERT INTO sessions (user_id, session, n_images, k, n_selected, lam) VALUES ('me', ?, ?, ?, ?, 0.4)",
-                    [session, len(ids), len(order), len(order)])
+                    [session, len(picked) + len(others), len(picked), len(picked)])
         reason = json.dumps([{"tag_id": 0, "type": "E", "name": "Birthday <b>", "relation": None, "alpha_star": 0.25, "share": 0.6}])
-        for k, path in enumerate([*order, *rest]):
-            picked = k < len(order)
+        for k, image_id in enumerate([*picked, *others]):
+            chosen = k < len(picked)
             con.execute("INSERT INTO rankings (user_id, image_id, session, position, score, impact, relevance, pick, mmr, reasons) "
                         "VALUES ('me', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [ids[path], session, k, 1.0 - k / 10, 90.0 - k, 1.0 - k / 10, k if picked else None,
-                         0.5 if picked else None, reason if picked else None])
+                        [image_id, session, k, 1.0 - k / 10, 90.0 - k, 1.0 - k / 10, k if chosen else None,
+                         0.5 if chosen else None, reason if chosen else None])
     finally:
         con.close()
-    return ids
 
 
 @pytest.fixture
@@ -268,6 +272,35 @@ def test_bad_requests(cli, ranked: tuple[Path, Path], args: list[str], words: st
     _, ws = ranked
     result = cli("export", "-w", ws, *args)
     assert result.exit_code == 2 and words in result.stderr and result.stdout == ""
+
+
+def test_a_clip_with_several_picked_frames_is_one_file(cli, tmp_path: Path) -> None:
+    import cv2
+
+    from memoire_cli.ingest.xmp import parse_xmp
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    writer = cv2.VideoWriter(str(root / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 4.0, (96, 64))
+    for k in range(10):  # 2.5 s at 4 fps → 3 kept frames
+        writer.write(np.full((64, 96, 3), 20 * k, np.uint8))
+    writer.release()
+    photo(root / "still.jpg", 0, 1)
+    ws = tmp_path / "w"
+    assert ingest(cli, root, ws).exit_code == 0
+    frames = [i for (i,) in rows(ws, "SELECT image_id FROM images WHERE kind = 'video_frame' ORDER BY frame_index")]
+    (still,) = rows(ws, "SELECT image_id FROM images WHERE kind = 'still'")[0]
+    write_ranking(ws, [frames[2], still, frames[0]], [frames[1]])
+    result = cli("export", "-w", ws, "--write-xmp", "--to", tmp_path / "out", "--copy")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"] == 2
+    album = tmp_path / "out" / "memoire-picks"
+    assert sorted(os.listdir(album)) == [".memoire-album.json", "001_clip.avi", "001_clip.avi.xmp", "002_still.jpg",
+                                         "002_still.jpg.xmp", "index.html"]
+    assert (album / "001_clip.avi").read_bytes() == (root / "clip.avi").read_bytes()
+    assert parse_xmp((root / "clip.avi.xmp").read_bytes()).rating == 5 and parse_xmp((root / "still.jpg.xmp").read_bytes()).rating == 4
+    assert ingest(cli, root, ws).exit_code == 0
+    assert rows(ws, "SELECT rating, count(*) FROM ratings GROUP BY 1 ORDER BY 1") == [(4.0, 1), (5.0, 3)]  # the clip's frames carry its stars
 
 
 def test_a_synthetic_gallery_has_no_files_to_export(cli, box_renderer, tmp_path: Path) -> None:

@@ -232,3 +232,11 @@ def test_ingest_reads_colour_labels(attrs: str, label: str | None) -> None:
     from test_ingest import xmp
 
     assert parse_xmp(xmp("", attrs)).label == label
+
+
+def test_star_rule() -> None:
+    from memoire_cli.export.picks import stars_for
+
+    assert [stars_for(i, 20) for i in range(20)] == [5] * 7 + [4] * 7 + [3] * 6
+    assert [stars_for(i, 2) for i in range(2)] == [5, 4] and stars_for(0, 1) == 5
+    assert [stars_for(i, 4) for i in range(4)] == [5, 5, 4, 4]

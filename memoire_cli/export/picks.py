@@ -45,9 +45,9 @@ class Selection:
 
 
 def stars_for(position: int, n: int) -> int:
-    """Stars for the pick at 0-based ``position`` of ``n`` picks (MMR order): the first third 5★,
-    the second third 4★, the rest 3★ (thirds rounded up, so one or two picks are all 5★). A pick
-    is never below 3★, so a "rating ≥ 3" filter in a photo manager shows the picks."""
+    """Stars for the pick at 0-based ``position`` of ``n`` picks (MMR order): the first ⌈n/3⌉ 5★,
+    the next ⌈n/3⌉ 4★, the rest 3★ (20 picks: 7, 7 and 6; 2 picks: 5★ and 4★). A pick is never
+    below 3★, so a "rating ≥ 3" filter in a photo manager shows the picks."""
     third = max(1, math.ceil(n / 3))
     return 5 - min(2, position // third)
 

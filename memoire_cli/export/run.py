@@ -85,6 +85,9 @@ def run_export(ws: Any, user_id: str, opts: ExportOptions, console: Any) -> dict
             side, exists = locate(p.path)
             entries.append(Entry(name, p, side if exists else None))
         album_path = opts.to / opts.album
+        if album_path.resolve().is_relative_to(selection.folder.resolve()):
+            say(f"export: warning: the album {album_path} is inside the photo folder {selection.folder}: "
+                "a later `memoire ingest` of the folder will find its files again (as duplicates)")
         how = "copies" if opts.copy else "symbolic links"
         if opts.dry_run:
             say(f"export: would write the album {album_path} ({len(entries)} files as {how}"
@@ -97,7 +100,7 @@ def run_export(ws: Any, user_id: str, opts: ExportOptions, console: Any) -> dict
                 from memoire_cli.export.gallery import render, thumbnails
 
                 html = render(replace(selection, picks=present), names,
-                              thumbnails(ws, user_id, present), f"{opts.album}: memoire picks")
+                              thumbnails(ws, user_id, present), opts.album)
             build_album(dest, entries, opts.copy, html)  # type: ignore[arg-type]
             n_files = len(entries)
             say(f"export: album {album_path}: {len(entries)} files as {how}"

@@ -173,10 +173,15 @@ def test_round_trip_album_gallery_and_sidecars(cli, ranked: tuple[Path, Path], t
     assert fourth.exit_code == 1 and "mine.txt" in fourth.stderr and (album / "mine.txt").is_file()
 
     if shutil.which("exiftool"):  # an independent reader, when installed
+        files = {p: str(folder / s) for p, s in {**sidecars, "home/IMG_2.jpg": "home/IMG_2.xmp"}.items()}
         got = json.loads(subprocess.run(["exiftool", "-j", "-XMP:Rating", "-XMP:Label", "-XMP-digiKam:PickLabel",
-                                         "-XMP-digiKam:ColorLabel", str(folder / "dt.jpg.xmp")],
-                                        capture_output=True, text=True, check=True).stdout)[0]
-        assert (got["Rating"], got["Label"], int(got["PickLabel"]), int(got["ColorLabel"])) == (4, "Green", 3, 4)
+                                         "-XMP-digiKam:ColorLabel", "-XMP-photoshop:City", *files.values()],
+                                        capture_output=True, text=True, check=True).stdout)
+        by_file = {g["SourceFile"]: g for g in got}
+        for path, side in files.items():
+            g = by_file[side]
+            assert (g["Rating"], g["Label"], int(g["PickLabel"]), int(g["ColorLabel"])) == (stars[path], "Green", 3, 4), (path, g)
+        assert by_file[files["trip/IMG_1.jpg"]]["City"] == "Lyon" and by_file[files["home/IMG_1.jpg"]]["City"] == "Nice"
 
 
 def test_dry_run_writes_nothing(cli, ranked: tuple[Path, Path], tmp_path: Path) -> None:

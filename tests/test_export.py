@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import manifest, rows
@@ -224,6 +226,19 @@ def test_a_sidecar_that_is_not_xml_is_skipped_and_the_rest_goes_on(cli, ranked: 
     assert parse_xmp((folder / "dt.jpg.xmp").read_bytes()).rating == 4
 
 
+def test_a_photo_gone_since_ingest_is_reported_and_the_rest_exported(cli, ranked: tuple[Path, Path], tmp_path: Path) -> None:
+    folder, ws = ranked
+    (folder / "home" / "IMG_2.jpg").unlink()
+    result = cli("export", "-w", ws, "--write-xmp", "--to", tmp_path / "out")
+    assert result.exit_code == 1 and result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if "home/IMG_2.jpg" in line]
+    assert len(lines) == 1 and "gone" in lines[0]
+    album = tmp_path / "out" / "memoire-picks"
+    assert sorted(n for n in os.listdir(album) if n.endswith(".jpg")) == ["001_IMG_1.jpg", "002_IMG_1.jpg", "004_dt.jpg"]
+    assert (album / "index.html").read_text().count("data:image/jpeg") == 3
+    assert not (folder / "home" / "IMG_2.xmp").exists()
+
+
 def test_interrupted_export_leaves_no_half_written_sidecar(cli, ranked: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     from memoire_cli.export import xmp_write
     from memoire_cli.ingest.xmp import parse_xmp
@@ -277,6 +292,22 @@ def test_bad_requests(cli, ranked: tuple[Path, Path], args: list[str], words: st
     _, ws = ranked
     result = cli("export", "-w", ws, *args)
     assert result.exit_code == 2 and words in result.stderr and result.stdout == ""
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "a/b", "c/d/e"]), st.sampled_from(["IMG_1.jpg", "img_1.JPG", "IMG_1-2.jpg", "x.png", "IMG_1"])),
+                min_size=1, max_size=12, unique=True), st.booleans())
+def test_album_names_never_collide(files: list[tuple[str, str]], prefix: bool) -> None:
+    from memoire_cli.export.album import album_names
+    from memoire_cli.export.picks import Pick
+
+    picks = [Pick(k, k, f"me/{k}", f"{d}/{n}", Path("/photos", d, n), None, "still", 5, 50.0, 0.0) for k, (d, n) in enumerate(files)]
+    names = album_names(picks, prefix)
+    taken = [n.casefold() for n in names] + [(n + ".xmp").casefold() for n in names]
+    assert len(set(taken)) == len(taken)  # no file, nor its sidecar, takes another's name (case-insensitively)
+    for pick, name in zip(picks, names):
+        stem, ext = os.path.splitext(pick.path.name)
+        assert name.endswith(ext) and (name.startswith(f"{pick.order + 1:03d}_") if prefix else name.startswith(stem))
 
 
 def test_a_clip_with_several_picked_frames_is_one_file(cli, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -129,7 +130,8 @@ def build_album(dest: Path, entries: list[Entry], copy: bool, gallery_html: str 
         done = True
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
-        raise MemoireError(f"cannot write the album {dest}: {exc.strerror or type(exc).__name__}{where}") from None
+        hint = "; this file system may not take symbolic links: try --copy" if not copy and exc.errno in (errno.EPERM, errno.ENOSYS, errno.EOPNOTSUPP) else ""
+        raise MemoireError(f"cannot write the album {dest}: {exc.strerror or type(exc).__name__}{where}{hint}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if moved_aside and not done and not dest.exists():

@@ -186,6 +186,29 @@ def test_round_trip_album_gallery_and_sidecars(cli, ranked: tuple[Path, Path], t
         assert by_file[files["trip/IMG_1.jpg"]]["City"] == "Lyon" and by_file[files["home/IMG_1.jpg"]]["City"] == "Nice"
 
 
+def test_a_rating_inside_the_photo_is_the_owners(cli, ranked: tuple[Path, Path], tmp_path: Path) -> None:
+    """A photo without a sidecar whose own XMP holds a rating and label (as Lightroom writes into JPEGs)."""
+    from memoire_cli.ingest.xmp import parse_xmp
+
+    folder, ws = ranked
+    rng = np.random.default_rng(7)
+    save_jpeg(Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)), folder / "lr.jpg",
+              embedded=xmp("", 'xmp:Rating="2" xmp:Label="Red"'))
+    assert ingest(cli, folder, ws).exit_code == 0
+    add_ranking(ws, ["lr.jpg", "dt.jpg"])
+    result = cli("export", "-w", ws, "--write-xmp")
+    assert result.exit_code == 0, result.output
+    created = parse_xmp((folder / "lr.jpg.xmp").read_bytes())
+    assert (created.rating, created.label, created.pick) == (None, None, True)  # only the pick flag is new
+    assert "xmp:Rating kept '2'" in result.stderr
+    assert ingest(cli, folder, ws).exit_code == 0
+    lr = json.loads(rows(ws, "SELECT metadata FROM ingest_files WHERE path = 'lr.jpg'")[0][0])
+    assert (lr["rating"], lr["label"], lr["pick"]) == (2.0, "Red", True)
+    forced = cli("export", "-w", ws, "--write-xmp", "--overwrite")
+    assert forced.exit_code == 0, forced.output
+    assert parse_xmp((folder / "lr.jpg.xmp").read_bytes()).rating == 5
+
+
 def test_dry_run_writes_nothing(cli, ranked: tuple[Path, Path], tmp_path: Path) -> None:
     folder, ws = ranked
     before = snapshot(folder, ws)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class Pick:
     score: float
     reasons: list[dict[str, Any]] = field(default_factory=list)
     size: int | None = None  # bytes at ingest time
+    known: dict[str, str] = field(default_factory=dict)  # rating and label ingest read ({"xmp:Rating": "4", "xmp:Label": …})
 
 
 @dataclass(frozen=True)
@@ -83,11 +84,12 @@ def load_selection(ws: Any, user_id: str) -> Selection:
     session = ws.query("SELECT session, n_images FROM sessions WHERE user_id = ?", [user_id])
     rows = ws.query("SELECT image_id, pick, impact, score, reasons FROM rankings WHERE user_id = ? AND pick IS NOT NULL "
                     "ORDER BY pick", [user_id])
-    files: dict[str, tuple[str, str | None, str, int]] = {}
-    for path, sidecar, media, size, image_ids in ws.query(
-            "SELECT path, sidecar, media, size, image_ids FROM ingest_files WHERE user_id = ? AND status = 'ingested'", [user_id]):
+    files: dict[str, tuple[str, str | None, str, int, dict[str, str]]] = {}
+    for path, sidecar, media, size, image_ids, metadata in ws.query(
+            "SELECT path, sidecar, media, size, image_ids, metadata FROM ingest_files WHERE user_id = ? AND status = 'ingested'",
+            [user_id]):
         for image_id in json.loads(image_ids or "[]"):
-            files[image_id] = (path, sidecar, media, size)
+            files[image_id] = (path, sidecar, media, size, known_values(json.loads(metadata or "{}")))
     picks: list[Pick] = []
     seen: set[str] = set()
     for image_id, pick, impact, score, reasons in rows:
@@ -95,15 +97,26 @@ def load_selection(ws: Any, user_id: str) -> Selection:
         if found is None:
             raise MemoireError(f"picked image {image_id} has no file in ingest_files: the ranking is older than the last "
                                "ingest; run `memoire rank` again")
-        rel, sidecar, media, size = found
+        rel, sidecar, media, size, known = found
         if rel in seen:  # another frame of a clip already taken
             continue
         seen.add(rel)
         picks.append(Pick(len(picks), int(pick), image_id, rel, folder / os_path(rel), sidecar, media, 0,
-                          float(impact), float(score), json.loads(reasons or "[]"), size))
-    n = len(picks)
-    picks = [Pick(**{**p.__dict__, "stars": stars_for(p.order, n)}) for p in picks]
+                          float(impact), float(score), json.loads(reasons or "[]"), size, known))
+    picks = [replace(p, stars=stars_for(p.order, len(picks))) for p in picks]
     return Selection(user_id, session[0][0] if session else "all", folder, picks, int(session[0][1]) if session else 0)
+
+
+def known_values(meta: dict[str, Any]) -> dict[str, str]:
+    """The rating and colour label ``memoire ingest`` read for a file (embedded XMP, EXIF or the
+    sidecar), as the XMP values export would compare them with (stars as whole numbers)."""
+    out: dict[str, str] = {}
+    rating = meta.get("rating")
+    if isinstance(rating, (int, float)) and rating != 0:
+        out["xmp:Rating"] = str(int(rating)) if rating == int(rating) else str(rating)
+    if meta.get("label"):
+        out["xmp:Label"] = str(meta["label"])
+    return out
 
 
 def os_path(rel: str) -> str:

@@ -40,7 +40,7 @@ def run_export(ws: Any, user_id: str, opts: ExportOptions, console: Any) -> dict
     from memoire_cli.workspace import utcnow
 
     def say(text: str) -> None:
-        console.print(text, markup=False, highlight=False)
+        console.print(text, markup=False, highlight=False, emoji=False)
 
     selection = load_selection(ws, user_id)
     if not selection.picks:

@@ -7,7 +7,8 @@
 * **What.** For each pick: ``xmp:Rating`` = its stars (:func:`memoire_cli.export.picks.stars_for`),
   the colour label as ``xmp:Label`` and ``digiKam:ColorLabel``, and ``digiKam:PickLabel`` = 3
   (accepted); merged as :mod:`memoire_cli.export.xmp_write` says (the owner's values win unless
-  ``--overwrite``).
+  ``--overwrite``). For a photo without a sidecar, the rating and label ingest read from the photo
+  itself (embedded XMP, EXIF) are the owner's too: a new sidecar then leaves them out, so they stay.
 * **Safely.** Before a sidecar is changed its bytes are copied to the workspace,
   ``backups/export-<UTC time>/<path in the folder>``; each sidecar is replaced atomically
   (:func:`~memoire_cli.export.xmp_write.write_atomic`), so an interrupted export leaves every sidecar
@@ -111,7 +112,7 @@ def write_sidecars(picks: list[Pick], label: str | None, overwrite: bool, dry_ru
             out.append(SidecarResult(pick, path, "failed", error=f"cannot read ({exc.strerror or type(exc).__name__})"))
             continue
         try:
-            result = merge(data, values_for(pick, label), overwrite)
+            result = merge(data, values_for(pick, label), overwrite, inherited=pick.known if data is None else None)
         except SidecarError as exc:
             out.append(SidecarResult(pick, path, "failed", error=str(exc)))
             continue

@@ -249,15 +249,19 @@ def _append_description(rdf: Any, pending: list[tuple[Prop, str]]) -> None:
         rdf.append(new)
 
 
-def merge(data: bytes | None, values: dict[str, str], overwrite: bool = False) -> Merge:
+def merge(data: bytes | None, values: dict[str, str], overwrite: bool = False,
+          inherited: dict[str, str] | None = None) -> Merge:
     """Merge ``values`` ({"xmp:Rating": "5", …}, keys of :data:`PROPS`) into the sidecar ``data``
-    (None: no sidecar yet, a minimal packet is made). Raises :class:`SidecarError` for a sidecar
-    that is not an XMP packet."""
+    (None: no sidecar yet, a minimal packet is made, and ``inherited`` are the values the photo
+    already carries in its own metadata — embedded XMP, EXIF — which count as the owner's). Raises
+    :class:`SidecarError` for a sidecar that is not an XMP packet."""
     created = data is None
     tree = parse_packet(_SKELETON if data is None else data)
     rdf = _rdf(tree)
     props = [PROPS[k] for k in values]
     current = read_values(tree, [*props, WRITTEN])
+    if created:
+        current.update({k: v for k, v in (inherited or {}).items() if k in current})
     before = parse_written(current[WRITTEN.key])
     changes: list[Change] = []
     ours = {k: v for k, v in before.items() if k in PROPS}
@@ -282,7 +286,7 @@ def merge(data: bytes | None, values: dict[str, str], overwrite: bool = False) -
             ours[prop.key] = new
         elif action == "kept":
             ours.pop(prop.key, None)
-    if not created and not any(c.action == "set" for c in changes):
+    if not any(c.action == "set" for c in changes):
         return Merge(None, changes)
     written = ";".join(f"{k}={v}" for k, v in ours.items())
     if written != (current[WRITTEN.key] or ""):

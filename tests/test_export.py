@@ -324,7 +324,7 @@ def test_album_names_never_collide(files: list[tuple[str, str]], prefix: bool) -
     from memoire_cli.export.album import album_names
     from memoire_cli.export.picks import Pick
 
-    picks = [Pick(k, k, f"me/{k}", f"{d}/{n}", Path("/photos", d, n), None, "still", 5, 50.0, 0.0) for k, (d, n) in enumerate(files)]
+    picks = [Pick(k, k, f"me/{k}", f"{d}/{n}", Path("/photos", d, n), "still", 5, 50.0, 0.0) for k, (d, n) in enumerate(files)]
     names = album_names(picks, prefix)
     taken = [n.casefold() for n in names] + [(n + ".xmp").casefold() for n in names]
     assert len(set(taken)) == len(taken)  # no file, nor its sidecar, takes another's name (case-insensitively)

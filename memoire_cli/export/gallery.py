@@ -65,7 +65,7 @@ def render(selection: Selection, names: list[str], thumbs: dict[str, str], title
         reasons = "".join(f"<li>{e(describe_reason(r))}</li>" for r in p.reasons[:4]) or "<li>no tagged region</li>"
         cards.append(
             f'<li id="pick-{p.order + 1}">{img}<div class="name">#{p.order + 1} {e(name)}</div>'
-            f'<div class="orig">{e(p.rel)}</div>'
+            f'<div class="orig">{e(p.rel)}{" (video)" if p.media == "video" else ""}</div>'
             f'<div><span class="stars" title="{p.stars} stars">{"★" * p.stars}{"☆" * (5 - p.stars)}</span> '
             f'impact {p.impact:.0f}</div><ul class="why">{reasons}</ul></li>')
     meta = (f"{len(selection.picks)} picks of user {e(selection.user_id)}, session {e(selection.session)} "

@@ -26,13 +26,11 @@ class Pick:
     image_id: str  # that image (a video: its best frame)
     rel: str  # the file, relative to the ingested folder (ingest_files.path)
     path: Path  # the file on disk
-    sidecar_rel: str | None  # its XMP sidecar at ingest time, relative (ingest_files.sidecar)
     media: str  # still | video
     stars: int
     impact: float
     score: float
     reasons: list[dict[str, Any]] = field(default_factory=list)
-    size: int | None = None  # bytes at ingest time
     known: dict[str, str] = field(default_factory=dict)  # rating and label ingest read ({"xmp:Rating": "4", "xmp:Label": …})
 
 
@@ -84,12 +82,11 @@ def load_selection(ws: Any, user_id: str) -> Selection:
     session = ws.query("SELECT session, n_images FROM sessions WHERE user_id = ?", [user_id])
     rows = ws.query("SELECT image_id, pick, impact, score, reasons FROM rankings WHERE user_id = ? AND pick IS NOT NULL "
                     "ORDER BY pick", [user_id])
-    files: dict[str, tuple[str, str | None, str, int, dict[str, str]]] = {}
-    for path, sidecar, media, size, image_ids, metadata in ws.query(
-            "SELECT path, sidecar, media, size, image_ids, metadata FROM ingest_files WHERE user_id = ? AND status = 'ingested'",
-            [user_id]):
+    files: dict[str, tuple[str, str, dict[str, str]]] = {}
+    for path, media, image_ids, metadata in ws.query(
+            "SELECT path, media, image_ids, metadata FROM ingest_files WHERE user_id = ? AND status = 'ingested'", [user_id]):
         for image_id in json.loads(image_ids or "[]"):
-            files[image_id] = (path, sidecar, media, size, known_values(json.loads(metadata or "{}")))
+            files[image_id] = (path, media, known_values(json.loads(metadata or "{}")))
     picks: list[Pick] = []
     seen: set[str] = set()
     for image_id, pick, impact, score, reasons in rows:
@@ -97,12 +94,12 @@ def load_selection(ws: Any, user_id: str) -> Selection:
         if found is None:
             raise MemoireError(f"picked image {image_id} has no file in ingest_files: the ranking is older than the last "
                                "ingest; run `memoire rank` again")
-        rel, sidecar, media, size, known = found
+        rel, media, known = found
         if rel in seen:  # another frame of a clip already taken
             continue
         seen.add(rel)
-        picks.append(Pick(len(picks), int(pick), image_id, rel, folder / os_path(rel), sidecar, media, 0,
-                          float(impact), float(score), json.loads(reasons or "[]"), size, known))
+        picks.append(Pick(len(picks), int(pick), image_id, rel, folder / os_path(rel), media, 0,
+                          float(impact), float(score), json.loads(reasons or "[]"), known))
     picks = [replace(p, stars=stars_for(p.order, len(picks))) for p in picks]
     return Selection(user_id, session[0][0] if session else "all", folder, picks, int(session[0][1]) if session else 0)
 

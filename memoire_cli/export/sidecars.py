@@ -116,7 +116,7 @@ def write_sidecars(picks: list[Pick], label: str | None, overwrite: bool, dry_ru
         except SidecarError as exc:
             out.append(SidecarResult(pick, path, "failed", error=str(exc)))
             continue
-        action = "created" if result.created else "updated" if result.changed else "unchanged"
+        action = ("created" if result.created else "updated") if result.changed else "unchanged"
         entry = SidecarResult(pick, path, action, result.changes)
         if result.changed and not dry_run:
             try:

@@ -120,6 +120,14 @@ def test_what_is_not_an_xmp_packet_is_refused(data: bytes, words: str) -> None:
         merge(data, PICK)
 
 
+def test_a_huge_sidecar_is_refused_unread() -> None:
+    from memoire_cli.export.xmp_write import MAX_SIDECAR_BYTES
+
+    huge = RICH.encode().replace(b"<!-- written by hand -->", b"<!--" + b"x" * MAX_SIDECAR_BYTES + b"-->")
+    with pytest.raises(SidecarError, match="too large"):
+        merge(huge, PICK)
+
+
 def test_atomic_write_leaves_the_old_file_whole_when_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from memoire_cli.export import xmp_write
 

@@ -19,10 +19,10 @@ wrote).
 
 --write-xmp: stars, a colour label and a pick flag written into the ORIGINAL photos' XMP sidecars
 (IMG.jpg.xmp or IMG.xmp, as the folder has them; created when missing), which digiKam, Lightroom
-and darktable read: xmp:Rating (the first third of the picks 5, the second 4, the rest 3 stars),
+and darktable read: xmp:Rating (of k picks, the first ⌈k/3⌉ 5 stars, the next ⌈k/3⌉ 4, the rest 3),
 xmp:Label and digiKam:ColorLabel (--label, default Green), digiKam:PickLabel 3 (accepted). Merged
-into what the sidecar holds (nothing else changes); a value the owner set is kept unless
---overwrite; each previous sidecar is copied to WORKSPACE/backups/export-TIME/ first and each is
+into what the sidecar holds (nothing else changes); a value the owner set (in the sidecar, or in
+the photo itself when it has none) is kept unless --overwrite; each previous sidecar is copied to WORKSPACE/backups/export-TIME/ first and each is
 replaced atomically. A re-run of `memoire ingest` reads them back: the stars become the ratings
 that `memoire eval` takes as the owner's ground truth, and the pick flags favourites.
 

@@ -248,3 +248,12 @@ def test_star_rule() -> None:
     assert [stars_for(i, 20) for i in range(20)] == [5] * 7 + [4] * 7 + [3] * 6
     assert [stars_for(i, 2) for i in range(2)] == [5, 4] and stars_for(0, 1) == 5
     assert [stars_for(i, 4) for i in range(4)] == [5, 5, 4, 4]
+
+
+def test_values_written_for_a_pick() -> None:
+    from memoire_cli.export.sidecars import values_for
+
+    pick = type("P", (), {"stars": 4})()
+    assert values_for(pick, "Purple") == {"xmp:Rating": "4", "xmp:Label": "Purple", "digiKam:ColorLabel": "6",  # type: ignore[arg-type]
+                                          "digiKam:PickLabel": "3"}
+    assert values_for(pick, None) == {"xmp:Rating": "4", "digiKam:PickLabel": "3"}  # type: ignore[arg-type]  (--label none)

@@ -117,7 +117,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 
 -- images: Every still and kept video frame. Pixels: array users/{user_id}/images[idx].
--- producer: synth, ingest; consumers: graph, pat, label, train, rank, eval
+-- producer: synth, ingest; consumers: graph, pat, label, train, rank, eval, export (gallery thumbnails)
 CREATE TABLE IF NOT EXISTS images (
   user_id VARCHAR,
   image_id VARCHAR,
@@ -210,7 +210,7 @@ CREATE TABLE IF NOT EXISTS ratings (
 );
 
 -- ingest_files: The register of the folder's files at the last ingest: what each file was, whether it was ingested, and the metadata read from it (reused while its stat key is unchanged).
--- producer: ingest; consumers: ingest (incremental re-runs), memoire status, people
+-- producer: ingest; consumers: ingest (incremental re-runs), export (each image's file and sidecar), memoire status, people
 CREATE TABLE IF NOT EXISTS ingest_files (
   user_id VARCHAR,
   path VARCHAR,
@@ -525,7 +525,7 @@ CREATE TABLE IF NOT EXISTS train_epochs (
 );
 
 -- rankings: The user's latest ranked session: every image of the session in predictor order (score descending, ties by image id; SRCC), with the MMR top-k marked by pick (APS@k, Redundancy@k, Coverage@k) and the reasons for each pick.
--- producer: rank; consumers: eval, people
+-- producer: rank; consumers: eval, export, people
 CREATE TABLE IF NOT EXISTS rankings (
   user_id VARCHAR,
   image_id VARCHAR,
@@ -541,7 +541,7 @@ CREATE TABLE IF NOT EXISTS rankings (
 );
 
 -- sessions: One row per user: the session ranked, its ρ (17) and c_S, the options, the model and the embedder; α* is in session_alpha.
--- producer: rank; consumers: eval, people
+-- producer: rank; consumers: eval, export, people
 CREATE TABLE IF NOT EXISTS sessions (
   user_id VARCHAR,
   session VARCHAR,

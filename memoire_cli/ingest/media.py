@@ -53,6 +53,7 @@ class Metadata:
     rating_source: str | None = None
     pick: bool | None = None  # True: an explicit favourite mark (pick/accept flag, Takeout favorited); False: a reject flag
     pick_source: str | None = None  # digiKam:PickLabel | xmpDM:pick | xmpDM:good | takeout:favorited
+    label: str | None = None  # colour label (xmp:Label, else digiKam:ColorLabel's colour name)
     location: tuple[str | None, ...] | None = None
     keywords: tuple[str, ...] = ()
     paths: tuple[tuple[str, ...], ...] = ()
@@ -89,6 +90,7 @@ def _merge(meta: Metadata, ex: ExifData, xmp: XmpData) -> None:
     meta.orientation = ex.orientation or xmp.orientation
     meta.rating, meta.rating_source = (xmp.rating, xmp.rating_source) if xmp.rating is not None else (ex.rating, ex.rating_source)
     meta.pick, meta.pick_source = xmp.pick, xmp.pick_source
+    meta.label = xmp.label
     meta.location = xmp.location or ex.location
     meta.keywords = tuple(dict.fromkeys(xmp.keywords + ex.keywords))
     meta.paths = xmp.paths

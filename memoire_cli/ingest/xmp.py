@@ -18,6 +18,9 @@ data from the photo folder, never trusted. What is read (namespaces by URI, pref
   ``MicrosoftPhoto:Rating`` (percent, mapped to stars as Windows does), ``digiKam:PickLabel``
   (3 accepted, 1 rejected), ``xmpDM:pick`` (1 pick, −1 reject), ``xmpDM:good`` (true: a pick; false
   only says the shot is not marked good, so it is neither a pick nor a reject).
+* **Colour label.** ``xmp:Label`` (a name: Lightroom's and darktable's "Red", "Yellow", "Green",
+  "Blue", "Purple", or any text), else ``digiKam:ColorLabel`` (1–9 → Red, Orange, Yellow, Green,
+  Blue, Magenta, Gray, Black, White; 0 none). Recorded in the file's metadata, not used by a stage.
 * **Capture data.** ``exif:DateTimeOriginal`` / ``photoshop:DateCreated`` / ``xmp:CreateDate``
   (ISO 8601, with a time-zone offset when present), ``exif:GPSLatitude``/``GPSLongitude``
   ("DD,MM.mmR" or decimal), ``tiff:Orientation``.
@@ -48,6 +51,9 @@ IPTC_CORE = "{http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/}"
 PHOTOSHOP = "{http://ns.adobe.com/photoshop/1.0/}"
 EXIF = "{http://ns.adobe.com/exif/1.0/}"
 TIFF = "{http://ns.adobe.com/tiff/1.0/}"
+
+#: digiKam's colour label numbers → the colour names (DMetadata::getImageColorLabel's order).
+DIGIKAM_COLOURS = {1: "Red", 2: "Orange", 3: "Yellow", 4: "Green", 5: "Blue", 6: "Magenta", 7: "Gray", 8: "Black", 9: "White"}
 
 #: Windows' percent ratings → stars (the thresholds Windows Explorer uses).
 _PERCENT_TO_STARS = ((99, 5), (75, 4), (50, 3), (25, 2), (1, 1))
@@ -88,6 +94,7 @@ class XmpData:
     rating_source: str | None = None
     pick: bool | None = None  # True: picked/accepted, False: rejected
     pick_source: str | None = None  # the flag that set pick: digiKam:PickLabel | xmpDM:pick | xmpDM:good
+    label: str | None = None  # colour label: xmp:Label, else digiKam:ColorLabel's colour name
     taken_at: datetime | None = None  # naive UTC when an offset was given, else wall-clock
     taken_offset: bool = False
     gps: tuple[float, float] | None = None
@@ -210,6 +217,7 @@ def parse_xmp(packet: bytes | str) -> XmpData:
         rating_source=source,
         pick=pick,
         pick_source=pick_source,
+        label=_label(top),
         taken_at=taken,
         taken_offset=offset,
         gps=_gps(top),
@@ -331,6 +339,15 @@ def _pick(top: list[Any]) -> tuple[bool | None, str | None]:
     if good is not None and good.lower() == "true":  # good="False" is no verdict, not a reject
         return True, "xmpDM:good"
     return None, None
+
+
+def _label(top: list[Any]) -> str | None:
+    """The colour label: xmp:Label's text, else digiKam:ColorLabel's colour (0 and unknown numbers: none)."""
+    text = _text(_field(top, f"{XMP}Label"))
+    if text is not None:
+        return text
+    number = _float(_field(top, f"{DIGIKAM}ColorLabel"))
+    return DIGIKAM_COLOURS.get(int(number)) if number is not None and number == int(number) else None
 
 
 _ISO = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$")

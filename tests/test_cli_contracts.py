@@ -12,7 +12,7 @@ from conftest import TINY, manifest, rows
 from memoire_cli.app import STAGES
 from memoire_cli.stage import Selection
 
-PIPELINE = ["synth", "ingest", "graph", "persona", "pat", "label", "train", "rank", "eval"]
+PIPELINE = ["synth", "ingest", "people", "graph", "persona", "pat", "label", "train", "rank", "eval"]
 
 
 
@@ -25,7 +25,7 @@ def test_help_lists_every_stage(cli) -> None:
     for stage in PIPELINE:
         sub = cli(stage, "--help")
         assert sub.exit_code == 0, sub.stderr
-        assert "Pipeline: synth (or ingest) → graph → persona → pat → label → train → rank → eval" in " ".join(sub.stdout.split())
+        assert "Pipeline: synth (or ingest) → people (optional) → graph → persona → pat → label → train → rank → eval" in " ".join(sub.stdout.split())
 
 
 def test_manifest_only_on_stdout(cli, box_renderer, tmp_path: Path) -> None:

@@ -193,5 +193,5 @@ def test_not_built_stages_fail_cleanly(cli, tmp_path: Path) -> None:
 
 def test_schema_command(cli) -> None:
     out = json.loads(cli("schema", "json").stdout)
-    assert out["schema_version"] == 1 and "images" in out["tables"]
+    assert out["schema_version"] == 2 and "images" in out["tables"] and "people_image_tags" in out["tables"]
     assert cli("schema", "yaml").exit_code == 2

@@ -10,11 +10,15 @@ no face was assigned to P, and either
 
 * ``replaced``: a face was assigned to another enrolled person Q the image is not tagged with (the
   photo shows Q, not P; with ``--fix-names`` P's tag is replaced by Q's), or
-* ``no match``: no face is even remotely like P: every face's cosine with P's reference is below
-  ``TAU_NOTHING`` (with ``--fix-names`` P's tag is dropped).
+* ``no match``: there are at least as many unmatched faces as unmatched enrolled tagged people (P
+  could not simply have been missed by the detector while the others were found), and no face is
+  even remotely like P: every face's cosine with P's reference is below ``TAU_NOTHING`` (with
+  ``--fix-names`` P's tag is dropped).
 
 A tagged person whose face is merely not found (too small, turned away), or is found with a cosine
 between ``TAU_NOTHING`` and τ_match, is not flagged: absence of evidence is not a contradiction.
+Only faces at least :data:`MIN_EVIDENCE_PX` tall count as evidence: ArcFace on a 10-px face (a
+128-px synthetic gallery) scores its own person below 0.15 as often as not.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from memoire_cli.pat.assignment import assign_faces
 #: A cosine below this is "nothing like the person": unrelated ArcFace faces score about 0 ± 0.1
 #: (Biden against Obama's reference: 0.007), the same person 0.45–0.98 on real photos.
 TAU_NOTHING = 0.15
+#: Faces shorter than this (image pixels) are no evidence against a name (matching still uses them).
+MIN_EVIDENCE_PX = 32.0
 
 
 @dataclass(frozen=True)
@@ -49,13 +55,22 @@ def match_faces(faces: np.ndarray, refs: np.ndarray, ref_tags: list[int], tau_ma
 
 
 def contradictions(tagged: list[int], faces: np.ndarray, matches: list[tuple[int | None, float | None]],
-                   references: dict[int, np.ndarray]) -> list[Contradiction]:
-    """The person tags of one image that its faces (F, 512) and their matches contradict (see the module doc)."""
+                   references: dict[int, np.ndarray], heights: np.ndarray | None = None) -> list[Contradiction]:
+    """The person tags of one image that its faces (F, 512) and their matches contradict (see the module doc).
+
+    ``heights``: (F,) face heights in image pixels; faces below :data:`MIN_EVIDENCE_PX` are left out.
+    """
+    matched = {t for t, _ in matches if t is not None}  # a match by any face, small ones included, settles a name
+    if heights is not None:
+        keep = np.asarray(heights, np.float64) >= MIN_EVIDENCE_PX
+        faces = np.asarray(faces)[keep]
+        matches = [m for m, k in zip(matches, keep.tolist()) if k]
     if len(faces) == 0:
         return []
-    matched = {t for t, _ in matches if t is not None}
     others = sorted(((t, c) for t, c in matches if t is not None and t not in tagged), key=lambda tc: -float(tc[1]))
     unit = np.asarray(faces, np.float64) / np.maximum(np.linalg.norm(faces, axis=1, keepdims=True), 1e-12)
+    unmatched_faces = sum(1 for t, _ in matches if t is None)
+    unmatched_tags = sum(1 for t in tagged if t in references and t not in matched)
     out: list[Contradiction] = []
     for tag in sorted(tagged):
         if tag not in references or tag in matched:
@@ -65,6 +80,6 @@ def contradictions(tagged: list[int], faces: np.ndarray, matches: list[tuple[int
         if others:
             other, cos = others.pop(0)  # one replacement per contradicted tag, the most certain first
             out.append(Contradiction(tag, best, int(other), float(cos)))
-        elif best < TAU_NOTHING:
+        elif best < TAU_NOTHING and unmatched_faces >= unmatched_tags:
             out.append(Contradiction(tag, best, None, None))
     return out

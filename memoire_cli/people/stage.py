@@ -176,7 +176,7 @@ class PeopleStage(Stage):
                 face_rows.append([len(embeddings), image_id, k, *boxes[k].tolist(), *matches[k], None])
                 embeddings.append(emb[k])
             present = tagged.get(image_id, [])
-            wrong = contradictions(present, emb, matches, references)
+            wrong = contradictions(present, emb, matches, references, boxes[:, 3] - boxes[:, 1])
             dropped = {c.tag_id for c in wrong} if self.cfg.fix_names else set()
             cos_of = {t: c for t, c in matches if t is not None}
             for t in present:

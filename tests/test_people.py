@@ -130,14 +130,23 @@ def test_strangers_stay_unknown_in_clusters(people_ws) -> None:  # noqa: ANN001
                     "WHERE f.path = 'biden.jpg' AND p.cluster_id IS NOT NULL") == [(1,)]
 
 
-def test_graph_and_pat_use_the_people_found(people_ws, tmp_path: Path) -> None:  # noqa: ANN001
+def test_graph_and_pat_use_the_people_found(people_ws, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from memoire_cli.pat.people import ENROL_DET_THRESH, PeopleGrounder
+
     ws, _, _ = people_ws
+    detect = PeopleGrounder.detect
+
+    def enrolment_only(self, image, det_thresh):  # noqa: ANN001, ANN202
+        assert det_thresh == ENROL_DET_THRESH, "pat detected faces again instead of reusing people's"
+        return detect(self, image, det_thresh)
+
     cli = Invoker()
     assert cli("graph", "-w", ws).exit_code == 0
     obama = rows(ws, "SELECT n.count FROM graph_nodes n JOIN tags t ON t.user_id = n.user_id AND t.tag_id = n.tag_id "
                      "WHERE t.name = 'Barack Obama'")
     assert obama and obama[0][0] >= 6  # obama.jpg, the five found by face, and the (flagged, kept) biden.jpg
     assert cli("persona", "-w", ws, "--epochs", "2", "--steps-per-epoch", "2", "--device", "cpu").exit_code == 0
+    monkeypatch.setattr(PeopleGrounder, "detect", enrolment_only)
     result = cli("pat", "-w", ws, "--grounder", "prior")
     assert result.exit_code == 0, result.output
     # pat's faces are people's (reused, not detected again) on every image with an enrolled person

@@ -53,6 +53,8 @@ def command(
     if action != "list" and (crops is not None or as_json):
         raise UsageError("--crops and --json go with `memoire people list`")
     if action == "list":
+        if crops is not None and crops.exists() and not crops.is_dir():
+            raise UsageError(f"--crops {crops}: not a folder")
         return _list(workspace, users, crops, as_json)
     if action == "name":
         if cluster is None or name is None:

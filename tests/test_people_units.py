@@ -119,7 +119,10 @@ def test_action_and_argument_mistakes_are_one_line_errors(tmp_path) -> None:  # 
     from conftest import Invoker
 
     cli = Invoker()
+    (tmp_path / "file").write_text("")
     for args, words in ((["people", "rename", "-w", tmp_path], "unknown action 'rename'"),
+                        (["people", "list", "--crops", tmp_path / "file", "-w", tmp_path], "not a folder"),
+                        (["people", "list", "-w", tmp_path], "no workspace at"),
                         (["people", "list", "c123", "-w", tmp_path], "go with `memoire people name`"),
                         (["people", "--crops", tmp_path, "-w", tmp_path], "--crops and --json go with"),
                         (["people", "name", "c123", "-w", tmp_path], "usage: memoire people name"),

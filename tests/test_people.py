@@ -226,16 +226,17 @@ def test_without_people_graph_and_pat_read_the_gallery_as_before(cli, box_render
     from memoire_cli.workspace import Workspace
 
     ws = tmp_path / "w"
-    assert cli("synth", "-w", ws, *TINY).exit_code == 0
+    synth = cli("synth", "-w", ws, *TINY)
+    assert synth.exit_code == 0
     w = Workspace.open(ws, "graph")
     users = sorted(committed_inputs(w, ("gallery",)))
     plain = GraphStage().input_digests(w, users)
     assert plain == committed_inputs(w, ("gallery",))
-    result = cli("people", "-w", ws)
+    result = cli("people", input=synth.stdout)  # pipeable: the workspace from the manifest on stdin
     assert result.exit_code == 0, result.output
     assert manifest(result)["wrote"]["arrays"] == ["people/{user_id}/faces"]
     after = GraphStage().input_digests(w, users)
     assert all(after[u] != plain[u] for u in users)
     again = cli("people", "-w", ws)
     assert manifest(again)["skipped"] is True
-    assert cli("graph", "-w", ws).exit_code == 0
+    assert cli("graph", input=again.stdout).exit_code == 0

@@ -150,7 +150,7 @@ class PeopleStage(Stage):
         tags = {t: (kind, name) for t, kind, name in ws.query("SELECT tag_id, type, name FROM tags WHERE user_id = ?", [user_id])}
         tagged: dict[str, list[int]] = {}
         for image_id, tag_id in ws.query("SELECT image_id, tag_id FROM image_tags WHERE user_id = ? ORDER BY image_id, tag_id", [user_id]):
-            if tags[tag_id][0] == "P":
+            if tags.get(tag_id, ("?",))[0] == "P":  # (a row naming a missing tag is graph's to report)
                 tagged.setdefault(image_id, []).append(int(tag_id))
         named = ws.query("SELECT tag_id, name, relation, cluster_id, reference FROM people_names WHERE user_id = ? ORDER BY tag_id", [user_id])
         references = self._enrol(ws, user_id)

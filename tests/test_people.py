@@ -189,7 +189,13 @@ def test_list_and_name_a_cluster(people_ws, tmp_path: Path) -> None:  # noqa: AN
     # the flag now says whose face it is
     assert rows(ws, "SELECT face_tag_id FROM people_flags") == [(tag[0][0],)]
     assert cli("graph", "-w", ws).exit_code == 0
-    assert rows(ws, "SELECT count(*) FROM graph_nodes WHERE tag_id = ?".replace("?", str(tag[0][0]))) == [(1,)]
+    assert rows(ws, f"SELECT count(*) FROM graph_nodes WHERE tag_id = {tag[0][0]}") == [(1,)]
+    # downstream stages know the new person: pat masks their face, label's judge reads their name
+    assert cli("persona", "-w", ws, "--epochs", "2", "--steps-per-epoch", "2", "--device", "cpu").exit_code == 0
+    assert cli("pat", "-w", ws, "--grounder", "prior").exit_code == 0
+    assert rows(ws, f"SELECT count(*) FROM pat_masks WHERE tag_id = {tag[0][0]}") == [(1,)]
+    labelled = cli("label", "-w", ws, "--max-pairs", "20")
+    assert labelled.exit_code == 0, labelled.output
 
     # bad input: one line on stderr, non-zero exit, nothing written
     count = rows(ws, "SELECT count(*) FROM people_names")

@@ -2,8 +2,9 @@
 
 `memoire people` writes, per image, the full set of its people (``people_image_tags``: the gallery's
 person tags it kept, with their provenance region | keyword, and the people found by face) and the
-people named by `memoire people name` (``people_tags``). ``graph`` and ``pat`` read them in place of
-the gallery's person tags *when the user's people output is current*: computed from the gallery the
+people named by `memoire people name` (``people_tags``). ``graph`` and ``pat`` (and, downstream of
+them, ``label`` and ``rank``) read them in place of the gallery's person tags *when the user's people
+output is current*: computed from the gallery the
 user holds now (``people_users.gallery_digest``). Otherwise (people never ran, or the gallery changed
 since) they read the gallery exactly as before, and their input digests are unchanged.
 """
@@ -49,3 +50,27 @@ def with_people(ws: Any, inputs: dict[str, str], snapshot: dict[str, dict[str, t
     current = current_people(ws, snapshot)
     return {u: inputs_digest([d, f"people:{current[u]}"]) if u in current else d for u, d in inputs.items()}
 
+
+
+def people_current_for(db: Any, user_id: str) -> bool:
+    """Whether the user's people output is current, on anything with ``query(sql, params)`` (a workspace, an open reader)."""
+    rows = db.query(
+        "SELECT p.gallery_digest, g.stage, g.digest FROM people_users p "
+        "JOIN stage_users s ON s.stage = 'people' AND s.user_id = p.user_id "
+        f"JOIN stage_users g ON g.user_id = p.user_id AND g.stage IN ({', '.join(repr(s) for s in GALLERY_STAGES)}) "
+        "WHERE p.user_id = ?", [user_id])
+    return any(made == f"{stage}:{digest}" for made, stage, digest in rows)
+
+
+def user_tags(db: Any, user_id: str, people: bool) -> list[tuple]:
+    """(tag_id, type, name, relation) of the user's tags: the gallery's, and with ``people`` the people named there."""
+    if people:
+        return db.query(TAGS_SQL, {"user": user_id})
+    return db.query("SELECT tag_id, type, name, relation FROM tags WHERE user_id = ?", [user_id])
+
+
+def user_image_tags(db: Any, user_id: str, people: bool) -> list[tuple]:
+    """(image_id, tag_id) pairs ordered by image and tag: the gallery's, or with ``people`` people's person tags."""
+    if people:
+        return db.query(f"SELECT image_id, tag_id FROM ({IMAGE_TAGS_SQL}) ORDER BY image_id, tag_id", {"user": user_id})
+    return db.query("SELECT image_id, tag_id FROM image_tags WHERE user_id = ? ORDER BY image_id, tag_id", [user_id])

@@ -35,7 +35,7 @@ def main() -> None:
     print(f"python -c pass   {peer * 1000:7.1f} ms")
     print(f"memoire --help   {ours * 1000:7.1f} ms   ratio {ours / peer:.2f}x")
     worst = 0.0
-    for stage in ("synth", "ingest", "graph", "persona", "pat", "label", "train", "rank", "eval", "status", "schema"):
+    for stage in ("synth", "ingest", "people", "graph", "persona", "pat", "label", "train", "rank", "eval", "status", "schema"):
         worst = max(worst, median_seconds([memoire, stage, "--help"], max(3, args.repeat // 3)))
     print(f"slowest subcommand --help {worst * 1000:7.1f} ms   ratio {worst / peer:.2f}x")
 

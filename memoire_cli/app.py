@@ -11,13 +11,13 @@ import typer
 from memoire_cli import __version__
 from memoire_cli.cli import MemoireGroup
 from memoire_cli.commands import eval as eval_cmd
-from memoire_cli.commands import export, graph, ingest, label, pat, persona, rank, schema, status, synth, train
+from memoire_cli.commands import export, graph, ingest, label, pat, people, persona, rank, schema, status, synth, train
 
 #: Pipeline order; `memoire --help` lists them in this order.
-STAGES = (synth, ingest, graph, persona, pat, label, train, rank, eval_cmd)
+STAGES = (synth, ingest, people, graph, persona, pat, label, train, rank, eval_cmd)
 TOOLS = (export, status, schema)
 
-EPILOG = "Pipeline: synth (or ingest) → graph → persona → pat → label → train → rank → eval. Tools: export, status, schema."
+EPILOG = "Pipeline: synth (or ingest) → people (optional) → graph → persona → pat → label → train → rank → eval. Tools: export, status, schema."
 
 HELP = f"""memoire {__version__}: learn what matters to a person from their photo gallery, and curate it.
 

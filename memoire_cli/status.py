@@ -7,7 +7,7 @@ from typing import Any
 
 from memoire_cli.workspace import Workspace
 
-PIPELINE = ("synth", "ingest", "graph", "persona", "pat", "label", "train", "rank", "eval")
+PIPELINE = ("synth", "ingest", "people", "graph", "persona", "pat", "label", "train", "rank", "eval")
 
 
 def workspace_status(ws: Workspace) -> dict[str, Any]:

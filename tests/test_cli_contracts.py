@@ -12,7 +12,7 @@ from conftest import TINY, manifest, rows
 from memoire_cli.app import STAGES
 from memoire_cli.stage import Selection
 
-PIPELINE = ["synth", "ingest", "graph", "persona", "pat", "label", "train", "rank", "eval"]
+PIPELINE = ["synth", "ingest", "people", "graph", "persona", "pat", "label", "train", "rank", "eval"]
 
 
 
@@ -25,7 +25,7 @@ def test_help_lists_every_stage(cli) -> None:
     for stage in PIPELINE:
         sub = cli(stage, "--help")
         assert sub.exit_code == 0, sub.stderr
-        assert "Pipeline: synth (or ingest) → graph → persona → pat → label → train → rank → eval" in " ".join(sub.stdout.split())
+        assert "Pipeline: synth (or ingest) → people (optional) → graph → persona → pat → label → train → rank → eval" in " ".join(sub.stdout.split())
 
 
 def test_manifest_only_on_stdout(cli, box_renderer, tmp_path: Path) -> None:
@@ -193,5 +193,5 @@ def test_not_built_stages_fail_cleanly(cli, tmp_path: Path) -> None:
 
 def test_schema_command(cli) -> None:
     out = json.loads(cli("schema", "json").stdout)
-    assert out["schema_version"] == 1 and "images" in out["tables"]
+    assert out["schema_version"] == 2 and "images" in out["tables"] and "people_image_tags" in out["tables"]
     assert cli("schema", "yaml").exit_code == 2

@@ -131,15 +131,16 @@ def test_older_schema_is_migrated(synth_ws: Path, monkeypatch: pytest.MonkeyPatc
     import memoire_cli.migrations as migrations
 
     base = load_schema()
-    v2 = Schema(version=2, tables=base.tables, arrays=base.arrays)
+    current = base.version
+    newer = Schema(version=current + 1, tables=base.tables, arrays=base.arrays)
 
     def add_note(con) -> None:  # noqa: ANN001
         con.execute("INSERT INTO meta VALUES ('migrated', 'yes')")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", {1: add_note})
-    Workspace(synth_ws, "status", schema=v2)._check_version()
+    monkeypatch.setattr(migrations, "MIGRATIONS", {current: add_note})
+    Workspace(synth_ws, "status", schema=newer)._check_version()
     con = duckdb.connect(str(synth_ws / "memoire.duckdb"), read_only=True)
-    assert dict(con.execute("SELECT key, value FROM meta").fetchall())["schema_version"] == "2"
+    assert dict(con.execute("SELECT key, value FROM meta").fetchall())["schema_version"] == str(current + 1)
     assert dict(con.execute("SELECT key, value FROM meta").fetchall())["migrated"] == "yes"
     con.close()
 
@@ -149,10 +150,29 @@ def test_missing_migration_step_changes_nothing(synth_ws: Path) -> None:
     with pytest.raises(SchemaVersionError, match="no migration from workspace schema version 1"):
         migrate(con, 1, 2, steps={})
     con.close()
-    v3 = Schema(version=3, tables=load_schema().tables, arrays=load_schema().arrays)
+    version = load_schema().version
+    skip = Schema(version=version + 2, tables=load_schema().tables, arrays=load_schema().arrays)
     with pytest.raises(SchemaVersionError):
-        Workspace(synth_ws, "status", schema=v3)._check_version()
-    assert Workspace.open(synth_ws, "status").query("SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+        Workspace(synth_ws, "status", schema=skip)._check_version()
+    assert Workspace.open(synth_ws, "status").query("SELECT value FROM meta WHERE key = 'schema_version'") == [(str(version),)]
+
+
+def test_version_1_workspace_gets_the_people_tables(synth_ws: Path) -> None:
+    """The real 1 → 2 step: a workspace made before `memoire people` is upgraded in place, nothing else changes."""
+    from memoire_cli.migrations import PEOPLE_TABLES
+
+    con = duckdb.connect(str(synth_ws / "memoire.duckdb"))
+    before = con.execute("SELECT count(*) FROM image_tags").fetchone()
+    for name in PEOPLE_TABLES:
+        con.execute(f"DROP TABLE {name}")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+    ws = Workspace.open(synth_ws, "status")
+    assert ws.query("SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    names = {n for (n,) in ws.query("SELECT table_name FROM information_schema.tables")}
+    assert set(PEOPLE_TABLES) <= names
+    assert ws.query("SELECT count(*) FROM people_image_tags") == [(0,)]
+    assert ws.query("SELECT count(*) FROM image_tags") == [before]
 
 
 @pytest.mark.parametrize("path", sorted((SCHEMAS / "examples" / "manifest").rglob("*.json")), ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -9,6 +9,10 @@ Missing metadata is not an error: a NULL ``users.now`` falls back to the latest 
 ``taken_at`` leaves the image undated, and a missing ``usage`` row or NULL/NaN ``views_norm`` or
 ``favourite`` is unknown (NaN here). An ``image_tags`` row naming an image absent from ``images``
 or a tag absent from ``tags`` is inconsistent input and raises a one-line :class:`MemoireError`.
+
+With ``people`` (the user's `memoire people` output is current, :mod:`memoire_cli.people.tags`), the
+people named there join ``tags`` and the person pairs come from ``people_image_tags`` (the gallery's
+person tags it kept, and the people it found by face) instead of ``image_tags``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 
 from memoire_cli.errors import MemoireError
 from memoire_cli.graph.build import GraphInputs
+from memoire_cli.people.tags import IMAGE_TAGS_SQL, TAGS_SQL
 from memoire_cli.workspace import Workspace
 
 _NOW = "SELECT epoch_us(now) FROM users WHERE user_id = ?"
@@ -33,6 +38,13 @@ _PAIRS = """
 SELECT coalesce(i.rid, -1) AS rid, it.tag_id FROM image_tags it
 LEFT JOIN (SELECT rowid AS rid, image_id FROM images WHERE user_id = ?) i ON i.image_id = it.image_id
 WHERE it.user_id = ?
+"""
+
+#: The same with `memoire people`'s tags and person pairs ($user: the user).
+_TAGS_PEOPLE = f"SELECT tag_id, type, relation FROM ({TAGS_SQL}) ORDER BY tag_id"
+_PAIRS_PEOPLE = f"""
+SELECT coalesce(i.rid, -1) AS rid, it.tag_id FROM ({IMAGE_TAGS_SQL}) it
+LEFT JOIN (SELECT rowid AS rid, image_id FROM images WHERE user_id = $user) i ON i.image_id = it.image_id
 """
 
 
@@ -57,17 +69,19 @@ def _tag_rows(tag_ids: np.ndarray, pair_tags: np.ndarray) -> tuple[np.ndarray, n
     return pos, tag_ids[pos] == pair_tags
 
 
-def load_user(ws: Workspace, user_id: str) -> GraphInputs:
+def load_user(ws: Workspace, user_id: str, people: bool = False) -> GraphInputs:
     """One user's inputs, read in one short read-only connection (no lock is held while computing).
+
+    ``people``: read the person tags `memoire people` kept and found (see the module doc).
 
     DuckDB admits no writer process while a read-only connection is open, so the ``rowid``s of the
     queries below are one consistent snapshot.
     """
     with ws.connect(read_only=True) as con:
         now = con.execute(_NOW, [user_id]).fetchall()
-        tags = con.execute(_TAGS, [user_id]).fetchnumpy()
+        tags = (con.execute(_TAGS_PEOPLE, {"user": user_id}) if people else con.execute(_TAGS, [user_id])).fetchnumpy()
         images = con.execute(_IMAGES, [user_id] * 2).fetchnumpy()
-        pairs = con.execute(_PAIRS, [user_id] * 2).fetchnumpy()
+        pairs = (con.execute(_PAIRS_PEOPLE, {"user": user_id}) if people else con.execute(_PAIRS, [user_id] * 2)).fetchnumpy()
     tag_ids = np.asarray(tags["tag_id"], dtype=np.int64)
     pair_rids = np.asarray(pairs["rid"], dtype=np.int64)
     pair_tags = np.asarray(pairs["tag_id"], dtype=np.int64)

@@ -45,11 +45,14 @@ def _obj(values: list) -> np.ndarray:
 def load_gallery(ws: Workspace, user_id: str) -> tuple[UserGallery, list[int]]:
     """The user's gallery for a judge, and each image row's event id."""
     rows = ws.query("SELECT image_id, idx, width, height, event_id FROM images WHERE user_id = ? ORDER BY idx", [user_id])
-    tags = {t: (k, n, r) for t, k, n, r in ws.query("SELECT tag_id, type, name, relation FROM tags WHERE user_id = ?", [user_id])}
+    from memoire_cli.people.tags import people_current_for, user_image_tags, user_tags
+
+    people = people_current_for(ws, user_id)  # `memoire people` ran on this gallery: its people per image
+    tags = {t: (k, n, r) for t, k, n, r in user_tags(ws, user_id, people)}
     alpha = {t: float(a) for t, a in ws.query("SELECT tag_id, alpha FROM persona WHERE user_id = ?", [user_id])}
     row_of = {r[0]: k for k, r in enumerate(rows)}
     per_image: list[list[int]] = [[] for _ in rows]
-    for image_id, tag_id in ws.query("SELECT image_id, tag_id FROM image_tags WHERE user_id = ? ORDER BY image_id, tag_id", [user_id]):
+    for image_id, tag_id in user_image_tags(ws, user_id, people):
         per_image[row_of[image_id]].append(tag_id)
     masks = [{"mask_idx": m, "idx": row_of[i], "tag_id": t, "type": k, "alpha": a} for m, i, t, k, a in ws.query(
         "SELECT mask_idx, image_id, tag_id, type, alpha FROM pat_masks WHERE user_id = ? ORDER BY mask_idx", [user_id])]

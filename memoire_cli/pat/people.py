@@ -125,7 +125,8 @@ class PeopleGrounder:
 
     # ------------------------------------------------------------------------------- masks
     def masks(
-        self, image_rgb: np.ndarray, person_tags: list[int], enrolled: dict[int, np.ndarray]
+        self, image_rgb: np.ndarray, person_tags: list[int], enrolled: dict[int, np.ndarray],
+        found: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[dict[int, np.ndarray], dict[str, Any]]:
         """Per-person soft masks of one image (S1.3.2).
 
@@ -133,6 +134,9 @@ class PeopleGrounder:
             image_rgb: (H, W, 3) uint8 RGB.
             person_tags: the person tags P(I) of the image; only the enrolled ones can be matched.
             enrolled: tag id → (512,) reference embedding (:meth:`enrol`).
+            found: the image's faces as `memoire people` detected them, ``(boxes (N, 5) [x0, y0, x1, y1,
+                score] in original pixels, embeddings (N, 512))`` at a θ_det no higher than this one's; None:
+                detect and embed here. Faces below this grounder's θ_det are dropped.
 
         Returns:
             ``(masks, info)``: masks maps tag id → (H, W) float32 in [0, 1] (empty when no face or no
@@ -157,11 +161,16 @@ class PeopleGrounder:
         info["resized"] = pre.size
         h, w = pre.size
         frame = pre.as_uint8()  # (h, w, 3) uint8
-        det, kps = self.detect(frame, self.theta_det)
+        if found is None:
+            det, kps = self.detect(frame, self.theta_det)
+        else:  # faces found by `memoire people` on the same pre-processed frame: boxes back on the frame
+            boxes, found_emb = np.asarray(found[0], np.float64).reshape(-1, 5), np.asarray(found[1], np.float32).reshape(-1, 512)
+            keep = boxes[:, 4] >= self.theta_det
+            det = np.array([[*pre.box_to_resized(b[:4]), b[4]] for b in boxes[keep]], np.float64).reshape(-1, 5)
         info["faces_detected"] = int(len(det))
         if len(det) == 0:
             return masks, info
-        faces = embed_faces(frame, kps, self.recognizer)  # (F, 512)
+        faces = embed_faces(frame, kps, self.recognizer) if found is None else found_emb[keep]  # (F, 512)
         refs = np.stack([np.asarray(enrolled[t], np.float32) for t in tags])  # (P, 512)
         assigned = assign_faces(faces, refs, self.tau_match)
         matched = {j: (tags[p], float(cos)) for j, p, cos in assigned}

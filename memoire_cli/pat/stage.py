@@ -12,6 +12,12 @@ Models are located, never downloaded: CLIPSeg and SAM from ``--clipseg``/``--sam
 ``$MEMOIRE_CLIPSEG``/``$MEMOIRE_SAM`` (or the local Hugging Face cache for CLIPSeg); without them
 the stage says so on stderr and uses the documented defaults (the spatial prior for places and
 events, the Gaussian blob for people). Faces use the packaged SCRFD + ArcFace.
+
+When `memoire people` ran on the user's current gallery with the same face models and a θ_det no
+higher than PAT's, PAT reuses its faces (boxes and ArcFace embeddings) instead of detecting again,
+takes the people of each image from it (the tags it kept and the people it found by face, and the
+people named there, enrolled with their reference) and its digest joins the user's input digest.
+Otherwise nothing changes (:mod:`memoire_cli.people.tags`).
 """
 
 from __future__ import annotations
@@ -150,20 +156,61 @@ class PatStage(Stage):
         self.grounders[name] = grounder
         return grounder
 
+    def input_digests(self, ws: Workspace, users: list[str]) -> dict[str, str]:
+        from memoire_cli.people.tags import with_people
+
+        return with_people(ws, super().input_digests(ws, users))
+
+    def _people_faces(self, ws: Workspace, user_id: str) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+        """image id → (boxes (N, 5) in original pixels with scores, embeddings (N, 512)) from `memoire people`,
+        when its output is current and its faces are usable here (same models, NMS, θ_det ≤ PAT's); else None."""
+        import json
+
+        from memoire_cli.people.tags import current_people
+
+        if user_id not in current_people(ws):
+            return None
+        made = json.loads(ws.query("SELECT detector FROM people_users WHERE user_id = ?", [user_id])[0][0])
+        if (made["faces"] != (self.cfg.faces or "packaged") or made["nms_iou"] != self.cfg.nms_iou
+                or made["theta_det"] > self.cfg.detection_threshold()):
+            return None
+        rows = ws.query("SELECT face_idx, image_id, x0, y0, x1, y1, det_score FROM people_faces WHERE user_id = ? ORDER BY face_idx", [user_id])
+        emb = np.asarray(ws.read_array("people_faces", user_id)[...], np.float32) if rows else np.zeros((0, 512), np.float32)
+        found: dict[str, tuple[list, list]] = {}
+        for face_idx, image_id, *box in rows:
+            found.setdefault(image_id, ([], []))
+            found[image_id][0].append(box)
+            found[image_id][1].append(emb[face_idx])
+        return {i: (np.array(b, np.float64), np.stack(e)) for i, (b, e) in found.items()}
+
     def compute(self, ws: Workspace, user_id: str) -> UserOutput:
+        from memoire_cli.people.tags import IMAGE_TAGS_SQL, TAGS_SQL
+
         grounder = self._grounder(self.grounder_for(user_id in self.ingested))
         images = ws.read_array("images", user_id)
         anchors = ws.read_array("anchors", user_id)
+        found = self._people_faces(ws, user_id)  # None: detect here, and read the gallery's tags alone
         rows = ws.query("SELECT image_id, idx, width, height FROM images WHERE user_id = ? ORDER BY idx", [user_id])
-        tags = {t: (kind, name) for t, kind, name in ws.query("SELECT tag_id, type, name FROM tags WHERE user_id = ?", [user_id])}
+        if found is None:
+            tag_rows = ws.query("SELECT tag_id, type, name FROM tags WHERE user_id = ?", [user_id])
+            pair_rows = ws.query("SELECT image_id, tag_id FROM image_tags WHERE user_id = ? ORDER BY image_id, tag_id", [user_id])
+        else:
+            with ws.connect(read_only=True) as con:
+                tag_rows = con.execute(f"SELECT tag_id, type, name FROM ({TAGS_SQL})", {"user": user_id}).fetchall()
+                pair_rows = con.execute(f"SELECT image_id, tag_id FROM ({IMAGE_TAGS_SQL}) ORDER BY image_id, tag_id", {"user": user_id}).fetchall()
+        tags = {t: (kind, name) for t, kind, name in tag_rows}
         alpha = dict(ws.query("SELECT tag_id, alpha FROM persona WHERE user_id = ?", [user_id]))
         per_image: dict[str, list[int]] = {}
-        for image_id, tag_id in ws.query("SELECT image_id, tag_id FROM image_tags WHERE user_id = ? ORDER BY image_id, tag_id", [user_id]):
+        for image_id, tag_id in pair_rows:
             per_image.setdefault(image_id, []).append(tag_id)
         by_person: dict[int, list[np.ndarray]] = {}
         for idx, tag_id in ws.query("SELECT idx, tag_id FROM anchors WHERE user_id = ? ORDER BY idx", [user_id]):
             by_person.setdefault(tag_id, []).append(np.asarray(anchors[idx]))
         enrolled = self.people.enrol(by_person)
+        if found is not None:  # the people named in `memoire people name`, enrolled with their reference
+            for tag_id, reference in ws.query("SELECT tag_id, reference FROM people_names WHERE user_id = ? ORDER BY tag_id", [user_id]):
+                ref = np.asarray(reference, np.float32)
+                enrolled[int(tag_id)] = (ref / max(float(np.linalg.norm(ref)), 1e-12)).astype(np.float32)
         references = sorted(enrolled)  # row r of pat/{user}/references is person tag references[r]
 
         size = images.shape[1]
@@ -180,7 +227,8 @@ class PatStage(Stage):
                 fused_masks: list[np.ndarray] = []
                 fused_alpha: list[float] = []
                 people_tags = [t for t in present if tags[t][0] == "P" and t in enrolled]
-                person_masks, info = self.people.masks(pixels, people_tags, enrolled)
+                faces_here = None if found is None else found.get(image_id, (np.zeros((0, 5)), np.zeros((0, 512), np.float32)))
+                person_masks, info = self.people.masks(pixels, people_tags, enrolled, faces_here)
                 for box, score, embedding, tag, cos in info["faces"]:
                     face_rows.append((len(embeddings), image_id, *box, score, tag, cos))
                     embeddings.append(np.asarray(embedding, np.float32))

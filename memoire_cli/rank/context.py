@@ -88,7 +88,10 @@ class UserContext:
         sel = [rows[int(i)] for i in idxs]
         image_ids = [r[0] for r in sel]
         position = {iid: k for k, iid in enumerate(image_ids)}
-        tags = {t: (k, n, r) for t, k, n, r in db.query("SELECT tag_id, type, name, relation FROM tags WHERE user_id = ?", [user_id])}
+        from memoire_cli.people.tags import people_current_for, user_image_tags, user_tags
+
+        people = people_current_for(db, user_id)  # `memoire people` ran on this gallery: its people per image
+        tags = {t: (k, n, r) for t, k, n, r in user_tags(db, user_id, people)}
         persona = db.query("SELECT p.node, p.tag_id, p.alpha, g.type, g.relation FROM persona p JOIN graph_nodes g "
                            "ON g.user_id = p.user_id AND g.node = p.node WHERE p.user_id = ? ORDER BY p.node", [user_id])
         if not persona:
@@ -97,7 +100,7 @@ class UserContext:
         node_of = {int(t): k for k, t in enumerate(node_tags)}
         per_image: list[list[int]] = [[] for _ in sel]
         membership = np.zeros((len(sel), len(node_tags)), bool)
-        for image_id, tag_id in db.query("SELECT image_id, tag_id FROM image_tags WHERE user_id = ? ORDER BY image_id, tag_id", [user_id]):
+        for image_id, tag_id in user_image_tags(db, user_id, people):
             k = position.get(image_id)
             if k is not None:
                 per_image[k].append(int(tag_id))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -33,7 +34,10 @@ def main() -> None:
     from test_people import BY_FACE, build_folder
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = build_folder(Path(tmp) / "photos")
+        fr = os.environ.get("MEMOIRE_FACE_RECOGNITION_IMAGES")
+        if not fr or not (Path(fr) / "obama.jpg").is_file():
+            sys.exit("people_photos.py: set $MEMOIRE_FACE_RECOGNITION_IMAGES to face_recognition-1.3.0/tests/test_images")
+        root = build_folder(Path(tmp) / "photos", Path(fr))
         ws = Path(tmp) / "w"
         cli = Invoker()
         assert cli("ingest", root, "-w", ws, "--image-size", str(args.image_size)).exit_code == 0

@@ -25,12 +25,31 @@ from test_ingest import T1_FACES, YAOMING_FACE, bag, mwg, save_jpeg, t1, vectron
 OBAMA_FACE = (0.543, 0.225, 0.254, 0.301)
 
 
-def face_recognition_images() -> Path:
+@pytest.fixture(scope="session")
+def fr_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """face_recognition 1.3.0's test images: ``$MEMOIRE_FACE_RECOGNITION_IMAGES``, else fetched once per test
+    session from the package registry (``pip download`` of the sdist; only ``tests/test_images`` is unpacked).
+    Skipped with the reason when neither works (no registry)."""
     folder = os.environ.get("MEMOIRE_FACE_RECOGNITION_IMAGES")
-    if not folder or not (Path(folder) / "obama.jpg").is_file():
-        pytest.skip("face_recognition 1.3.0's test images are not here: set $MEMOIRE_FACE_RECOGNITION_IMAGES "
-                    "to face_recognition-1.3.0/tests/test_images of its sdist")
-    return Path(folder)
+    if folder and (Path(folder) / "obama.jpg").is_file():
+        return Path(folder)
+    import subprocess
+    import sys
+    import tarfile
+
+    dest = tmp_path_factory.mktemp("face_recognition")
+    try:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                        "face-recognition==1.3.0", "-d", str(dest)], check=True, capture_output=True, timeout=180)
+        with tarfile.open(dest / "face_recognition-1.3.0.tar.gz") as tar:
+            members = [m for m in tar.getmembers() if m.isfile() and "/tests/test_images/" in m.name]
+            tar.extractall(dest, members=members, filter="data")
+    except (subprocess.SubprocessError, OSError, tarfile.TarError) as err:
+        pytest.skip(f"face_recognition 1.3.0's test images: set $MEMOIRE_FACE_RECOGNITION_IMAGES or allow pip to reach the registry ({err})")
+    images = dest / "face_recognition-1.3.0" / "tests" / "test_images"
+    if not (images / "obama.jpg").is_file():
+        pytest.skip("face_recognition 1.3.0's sdist holds no tests/test_images/obama.jpg")
+    return images
 
 
 def flipped(path: Path) -> Image.Image:
@@ -43,9 +62,10 @@ BY_FACE = [("obama2.jpg", "Barack Obama"), ("obama3.jpg", "Barack Obama"), ("oba
            ("yao_flipped.jpg", "Yao"), ("players.jpg", "Yao")]  # Yao Ming is one of the 22 in the team photo
 
 
-def build_folder(root: Path) -> Path:
-    """Eleven real photos; regions name Obama, Ann and Yao once each; biden.jpg carries Obama's name."""
-    fr = face_recognition_images()
+def build_folder(root: Path, fr: Path) -> Path:
+    """Eleven real photos; regions name Obama, Ann and Yao once each; biden.jpg carries Obama's name.
+
+    ``fr`` is face_recognition 1.3.0's ``tests/test_images`` folder."""
     day = iter(range(1, 40))
 
     def save(src: Path | Image.Image, name: str, sidecar: str | None = None) -> None:
@@ -67,10 +87,10 @@ def build_folder(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def people_ws(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, object]:
+def people_ws(tmp_path_factory: pytest.TempPathFactory, fr_images: Path) -> tuple[Path, Path, object]:
     """An ingested folder with `memoire people` run once (shared: face detection is the slow part)."""
     tmp = tmp_path_factory.mktemp("people")
-    root = build_folder(tmp / "photos")
+    root = build_folder(tmp / "photos", fr_images)
     ws = tmp / "w"
     cli = Invoker()
     result = cli("ingest", root, "-w", ws)

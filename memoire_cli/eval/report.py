@@ -211,12 +211,15 @@ CSS = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{
        "img{max-width:100%}.note{color:#555}")
 
 
-def write_report(folder: Path, summary: dict[str, Any], sheets: list[tuple[str, str]]) -> None:
-    """Write index.html, summary.md and summary.json into ``folder`` (atomically, as a whole)."""
+def write_report(folder: Path, summary: dict[str, Any], sheets: list[tuple[str, str, list[str]]]) -> None:
+    """Write index.html, summary.md and summary.json into ``folder`` (atomically, as a whole).
+    ``sheets``: (title, base64 PNG, one line per tile: its file, stars, PIS and local capture time)."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     md = markdown(summary)
+    if sheets:
+        md += "\n## Top-k picks\n\n" + "\n".join(f"- {title}: " + "; ".join(lines) for title, _, lines in sheets) + "\n"
     (tmp / "summary.md").write_text(md, encoding="utf-8")
     (tmp / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True, default=_json_default) + "\n", encoding="utf-8")
     parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>memoire eval {html.escape(summary['run_id'])}</title>"
@@ -236,8 +239,9 @@ def write_report(folder: Path, summary: dict[str, Any], sheets: list[tuple[str, 
     if sheets:
         parts.append("<h2>Top-k contact sheets (caption: the photo's file, its true PIS as stars (an ingested gallery: "
                      "the owner's rating) and the PIS)</h2>")
-        for title, png in sheets:
-            parts.append(f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>")
+        for title, png, lines in sheets:
+            parts.append(f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>"
+                         "<ol class='note'>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ol>")
     parts.append("</body></html>")
     (tmp / "index.html").write_text("\n".join(parts), encoding="utf-8")
     old = folder.with_name(folder.name + ".old")

@@ -243,10 +243,11 @@ def print_summary(console: Any, summary: dict[str, Any]) -> None:
         console.print(table)
 
 
-def contact_sheets(ws: Any, truth: Any, result: Any, summary: dict[str, Any], n_users: int) -> list[tuple[str, str]]:
+def contact_sheets(ws: Any, truth: Any, result: Any, summary: dict[str, Any], n_users: int) -> list[tuple[str, str, list[str]]]:
     """Top-k tiles per user for Memoire and the best baseline (by APS@k): each cropped around its faces,
     else its attention A(I) (:func:`memoire_cli.tiles.focus_crop`), captioned with its file (or id),
-    stars (the owner's rating, else the true PIS out of 5) and the true PIS."""
+    stars (the owner's rating, else the true PIS out of 5) and the true PIS; and a line per tile for
+    the page: its path, stars, PIS and capture time in the photo's local time."""
     from memoire_cli.eval.report import contact_sheet
     from memoire_cli.eval.suite import FULL
     from memoire_cli.image_names import image_names
@@ -266,12 +267,14 @@ def contact_sheets(ws: Any, truth: Any, result: Any, summary: dict[str, Any], n_
         for label, source in (("Memoire", FULL.key), (best, f"baseline:{best}")):
             if label is None or user not in result.per_user.get(source, {}):
                 continue
-            tiles = []
+            tiles, lines = [], []
             for image_id in result.per_user[source][user].selected:
                 idx, w, h = rows[image_id]
                 img = np.asarray(pixels[idx])[:h, :w]
                 crop = focus_crop(w, h, faces[image_id], np.asarray(attention[idx])[:h, :w])
                 pis = truth.pis[user][image_id]
-                tiles.append((tile(img, crop, 92), [names[image_id].file_name, f"{stars(ratings.get(image_id), pis)} {pis:.0f}"]))
-            out.append((f"{user} — {label}", contact_sheet(tiles, f"{user}: {label} top-{len(tiles)}")))
+                name, shown = names[image_id], stars(ratings.get(image_id), pis)
+                tiles.append((tile(img, crop, 92), [name.file_name, f"{shown} {pis:.0f}"]))
+                lines.append(f"{name.label} — {shown} PIS {pis:.0f}" + (f", taken {name.taken_text()}" if name.taken else ""))
+            out.append((f"{user} — {label}", contact_sheet(tiles, f"{user}: {label} top-{len(tiles)}"), lines))
     return out

@@ -104,6 +104,17 @@ def test_times_as_the_photo_says() -> None:
     assert ImageName("u/h.f2", "trip/clip.mp4", frame=2).label == "trip/clip.mp4 [frame 3]"
 
 
+def test_rank_entries_name_files() -> None:
+    from memoire_cli.rank.display import named, shown_name
+
+    frame = named(ImageName("u/h.f2", "trip/clip.mp4", frame=2, taken=datetime(2024, 7, 1, 9, 0, 2), tz_minutes=60), "u/h.f2")
+    assert frame == {"image_id": "u/h.f2", "path": "trip/clip.mp4", "taken": "2024-07-01T09:00:02+01:00", "frame": 3}
+    assert shown_name(frame) == "trip/clip.mp4 [frame 3]" and shown_name(frame, base=True) == "clip.mp4 [frame 3]"
+    synthetic = named(ImageName("u/00003", taken=datetime(2024, 7, 1)), "u/00003")
+    assert synthetic["path"] is None and shown_name(synthetic) == "u/00003"
+    assert named(None, "u/x") == {"image_id": "u/x", "path": None, "taken": None}
+
+
 def test_ingest_keeps_the_stated_offset(tmp_path: Path) -> None:
     from memoire_cli.ingest.exif import exif_offset_minutes
     from memoire_cli.ingest.media import read_metadata
@@ -131,10 +142,10 @@ PHOTOS = {
     "2024/tall.jpg": ("2024:01:01 09:00:00", None, 4),
     "2024/players.jpg": ("2024:03:01 10:00:00", "-05:00", 2),
     "misc/n0.jpg": ("2024:05:01 10:00:00", "+01:00", 1),
-    "misc/n1.jpg": ("2024:05:02 10:00:00", "+01:00", None),
+    "misc/n1.jpg": ("2024:05:02 00:30:00", "+01:00", None),  # 1 May in UTC
 }
 LOCAL = {"2023/t1.jpg": "2023-06-10T14:00:00+02:00", "2024/tall.jpg": "2024-01-01T09:00:00",
-         "2024/players.jpg": "2024-03-01T10:00:00-05:00"}
+         "2024/players.jpg": "2024-03-01T10:00:00-05:00", "misc/n1.jpg": "2024-05-02T00:30:00+01:00"}
 #: The tall photo: a 300 × 900 canvas with a face at the top (box in canvas pixels).
 TALL = (300, 900)
 TALL_FACE = (33 + (YAOMING_FACE[0] - YAOMING_FACE[2] / 2) * 233, 10 + (YAOMING_FACE[1] - YAOMING_FACE[3] / 2) * 287,
@@ -203,6 +214,17 @@ def test_rank_names_files_in_local_time(ranked: tuple) -> None:
     assert not any(i in table for i in path_of)  # no image id in what people read
     with Image.open(out["sheet"]) as im:
         assert im.size[1] > 160 and np.asarray(im.convert("RGB")).std() > 10
+
+
+def test_dates_sessions_are_local_days(ranked: tuple, cli) -> None:
+    _, ws, _ = ranked
+    result = cli("rank", "-w", ws, "--session", "dates:2024-05-02..2024-05-02", "--json", "--show", "0")
+    assert result.exit_code == 0, result.stderr
+    (ranking,) = json.loads(result.stdout)["rankings"]
+    assert [o["path"] for o in ranking["order"]] == ["misc/n1.jpg"]  # 00:30 on 2 May where it was taken
+    result = cli("rank", "-w", ws, "--session", "dates:2023-06-10..2024-01-01", "--json", "--show", "0")
+    (ranking,) = json.loads(result.stdout)["rankings"]
+    assert {o["path"] for o in ranking["order"]} == {"2023/t1.jpg", "2023/gdp.jpg", "2024/tall.jpg"}
 
 
 def test_contact_sheet_tiles_keep_the_tall_photos_head(ranked: tuple) -> None:

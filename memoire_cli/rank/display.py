@@ -21,10 +21,21 @@ LINE = 13  # caption line height, pixels
 CAPTION = 3 * LINE + 4  # caption strip under each tile: file name, stars and impact, reasons
 
 
+def named(name: Any, image_id: str) -> dict[str, Any]:
+    """``image_id``, ``path`` (relative to the ingested folder; None for a synthetic image), ``taken`` (ISO
+    8601 capture time in the photo's local time: with its offset when stated, ``Z`` for a bare UTC
+    instant) and, for a video's frame, ``frame`` (1-based kept frame) of an :class:`ImageName` (or None)."""
+    if name is None:
+        return {"image_id": image_id, "path": None, "taken": None}
+    out = {"image_id": image_id, "path": name.path, "taken": name.taken_iso()}
+    if name.frame is not None:
+        out["frame"] = name.frame + 1
+    return out
+
+
 def read_rankings(ws: Any, users: list[str]) -> list[dict[str, Any]]:
     """Per user (in ``users`` order): its session row, full order and picks with parsed reasons; every
-    image with its ``path`` (relative to the ingested folder; None for a synthetic image) and ``taken``
-    (ISO 8601 capture time in the photo's local time, with its offset when known)."""
+    image :func:`named` (its file and local capture time)."""
     from memoire_cli.image_names import image_names
 
     names = image_names(ws, users)
@@ -39,20 +50,20 @@ def read_rankings(ws: Any, users: list[str]) -> list[dict[str, Any]]:
         info = dict(zip(keys, cur[0]))
         rows = ws.query("SELECT image_id, position, score, impact, pick, mmr, reasons FROM rankings WHERE user_id = ? "
                         "ORDER BY position", [user_id])
-        def named(i: str) -> dict[str, Any]:
-            n = names.get(i)
-            return {"image_id": i, "path": n.label if n and n.path else None, "taken": n.taken_iso() if n else None}
-
-        order = [{**named(i), "score": s, "impact": m} for i, _, s, m, _, _, _ in rows]
-        picks = sorted(({"pick": p, **named(i), "score": s, "impact": m, "mmr": x, "reasons": json.loads(r or "[]")}
+        order = [{**named(names.get(i), i), "score": s, "impact": m} for i, _, s, m, _, _, _ in rows]
+        picks = sorted(({"pick": p, **named(names.get(i), i), "score": s, "impact": m, "mmr": x, "reasons": json.loads(r or "[]")}
                         for i, _, s, m, p, x, r in rows if p is not None), key=lambda d: d["pick"])
         out.append({"user_id": user_id, **info, "selected": picks, "order": order})
     return out
 
 
-def shown_name(entry: dict[str, Any]) -> str:
-    """A ranked image as people know it: its path, else (synthetic) its id."""
-    return entry.get("path") or entry["image_id"]
+def shown_name(entry: dict[str, Any], base: bool = False) -> str:
+    """A ranked image as people know it: its path (``base``: the file name only; a video's frame with
+    its number), else (synthetic) its id."""
+    if not entry.get("path"):
+        return entry["image_id"]
+    path = entry["path"].rsplit("/", 1)[-1] if base else entry["path"]
+    return path if "frame" not in entry else f"{path} [frame {entry['frame']}]"
 
 
 def describe_reason(reason: dict[str, Any]) -> str:
@@ -137,8 +148,7 @@ def pick_captions(ws: Any, user_id: str, picks: list[dict[str, Any]]) -> list[li
     ratings = dict(ws.query("SELECT image_id, rating FROM ratings WHERE user_id = ?", [user_id]))
     out = []
     for p in picks:
-        name = shown_name(p).rsplit("/", 1)[-1] if p.get("path") else p["image_id"]
-        out.append([f"#{p['pick'] + 1} {name}", f"{stars(ratings.get(p['image_id']), p['impact'])}  impact {p['impact']:.0f}",
+        out.append([f"#{p['pick'] + 1} {shown_name(p, base=True)}", f"{stars(ratings.get(p['image_id']), p['impact'])}  impact {p['impact']:.0f}",
                     short_reasons(p["reasons"])])
     return out
 

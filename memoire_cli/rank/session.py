@@ -4,7 +4,8 @@ A session spec is one of::
 
     all                               the whole gallery (default)
     event:ID                          one event instance (events.event_id, per user)
-    dates:YYYY-MM-DD..YYYY-MM-DD      images taken on those days (both ends included)
+    dates:YYYY-MM-DD..YYYY-MM-DD      images taken on those days (both ends included), in each photo's
+                                      local time as its metadata says (memoire_cli.image_names)
     ids:a,b,c   or   ids:@FILE        these images: ids or ingested files' paths (FILE: separated by commas or new lines)
     folder:PREFIX                     ingested images whose file path starts with PREFIX (ingest_files.path)
 
@@ -98,8 +99,11 @@ def session_indices(ws: Any, user_id: str, session: Session) -> np.ndarray:
     elif session.kind == "event":
         rows = ws.query("SELECT idx FROM images WHERE user_id = ? AND event_id = ? ORDER BY idx", [user_id, session.event_id])
     elif session.kind == "dates":
-        rows = ws.query("SELECT idx FROM images WHERE user_id = ? AND CAST(taken_at AS DATE) BETWEEN ? AND ? ORDER BY idx",
-                        [user_id, session.start, session.end])
+        from memoire_cli.image_names import image_names
+
+        idx = dict(ws.query("SELECT image_id, idx FROM images WHERE user_id = ?", [user_id]))
+        days = {i: n.taken.date() for i, n in image_names(ws, [user_id]).items() if n.taken is not None}
+        return np.array(sorted(idx[i] for i, d in days.items() if session.start <= d <= session.end), dtype=np.int64)
     elif session.kind == "ids":
         ids, _ = resolve_images(ws, session.image_ids)
         marks = ", ".join("?" * len(ids))

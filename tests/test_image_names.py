@@ -227,7 +227,7 @@ def test_dates_sessions_are_local_days(ranked: tuple, cli) -> None:
     assert {o["path"] for o in ranking["order"]} == {"2023/t1.jpg", "2023/gdp.jpg", "2024/tall.jpg"}
 
 
-def test_contact_sheet_tiles_keep_the_tall_photos_head(ranked: tuple) -> None:
+def test_contact_sheet_tiles_keep_the_tall_photos_head(ranked: tuple, cli) -> None:
     from memoire_cli.rank.display import pick_captions, read_rankings
     from memoire_cli.tiles import face_boxes
     from memoire_cli.workspace import Workspace
@@ -243,6 +243,7 @@ def test_contact_sheet_tiles_keep_the_tall_photos_head(ranked: tuple) -> None:
     assert any(np.allclose(f, region, atol=1.0) for f in faces)  # the photo's own face region
     crop = focus_crop(w, h, faces)
     assert all(_inside(f, crop) for f in faces) and crop[1] == 0  # the head, not the middle of the photo
+    assert cli("rank", "-w", ws, "--show", "0").exit_code == 0  # the whole gallery again (other tests rank sessions)
     (ranking,) = read_rankings(workspace, ["me"])
     captions = pick_captions(workspace, "me", ranking["selected"])
     by_name = {c[0].split(" ", 1)[1]: c for c in captions}

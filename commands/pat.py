@@ -28,7 +28,7 @@ def command(
     grounder: Annotated[str, typer.Option("--grounder", help="Places and events: auto (CLIPSeg when its weights are local, else cam), clipseg, cam (class-activation maps of the packaged ImageNet EfficientNet-Lite0; the spatial prior for phrases without an ImageNet class), prior (content-free spatial prior).")] = "auto",
     sam: Annotated[Path | None, typer.Option("--sam", help="Local SAM folder for transformers' SamModel (default: $MEMOIRE_SAM).", show_default=False)] = None,
     overlay: Annotated[Path | None, typer.Option("--overlay", help="After the run, write a picture of A(I) over the photo of --image (Fig. 6) to this file.", show_default=False)] = None,
-    image: Annotated[str | None, typer.Option("--image", help="Image id for --overlay, e.g. u0000/00012.", show_default=False)] = None,
+    image: Annotated[str | None, typer.Option("--image", help="The image for --overlay: a file path (relative to the ingested folder, or absolute inside it) or an image id, e.g. u0000/00012.", show_default=False)] = None,
     session: Annotated[str | None, typer.Option("--session", help="Instead of running PAT: re-fuse the stored masks of a session's images with the session-blended α* (S1.2.8): all, event:ID, dates:A..B, ids:a,b or ids:@FILE, folder:PREFIX. No model runs; --overlay then shows A*(I).", show_default=False)] = None,
     rho: Annotated[str, typer.Option("--rho", help="With --session: ρ of (16), auto (eq. 17) or a number in [0, 1].")] = "auto",
     shard: ShardOpt = None,

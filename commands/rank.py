@@ -17,15 +17,18 @@ trained predictor (`memoire train`; PyTorch checkpoint or ONNX export), and the 
 maximal marginal relevance (λ = 0.4) over the min–max-normalised scores, with similarity = ½
 cosine of (centred) image embeddings + ½ Jaccard overlap of the images' people/place/event tags
 and event. Ties go to the smaller image id. The picks and the tags that carried their attention
-are shown on stderr; stdout gets the manifest, or with --json the ranking itself.
+are shown on stderr; stdout gets the manifest, or with --json the ranking itself. Ingested photos
+are named by their file (path relative to the photo folder; --json adds `path` beside `image_id`)
+and dated in their own local time (`taken`, as their EXIF/XMP offset says).
 
-Sessions: all | event:ID | dates:YYYY-MM-DD..YYYY-MM-DD | ids:a,b,c | ids:@FILE | folder:PREFIX.
+Sessions: all | event:ID | dates:YYYY-MM-DD..YYYY-MM-DD (local days) | ids:a,b,c | ids:@FILE |
+folder:PREFIX; ids are image ids or ingested files' paths.
 """
 
 
 def command(
     workspace: WorkspaceOpt = None,
-    session: Annotated[str, typer.Option("--session", help="Which images: all, event:ID, dates:A..B, ids:a,b / ids:@FILE, folder:PREFIX.")] = "all",
+    session: Annotated[str, typer.Option("--session", help="Which images: all, event:ID, dates:A..B, ids:a,b / ids:@FILE (image ids or file paths), folder:PREFIX.")] = "all",
     k: Annotated[int, typer.Option("--k", "-k", help="How many images to pick (S2.2: 20).")] = 20,
     lam: Annotated[float, typer.Option("--lambda", help="MMR diversity weight λ in [0, 1] (0: no diversity, A3).")] = 0.4,
     rho: Annotated[str, typer.Option("--rho", help="Session blend ρ (16): auto (eq. 17) or a number in [0, 1] (0: no session adaptation, A4).")] = "auto",
@@ -36,7 +39,7 @@ def command(
     embedder: Annotated[str, typer.Option("--embedder", help="Image embedder: auto (CLIP if local, else EfficientNet-Lite0), clip, efficientnet-lite0, colour-texture.")] = "auto",
     clip: Annotated[str | None, typer.Option("--clip", help="Local CLIP folder (default: $MEMOIRE_CLIP or the Hugging Face cache).", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the ranking itself (JSON) on stdout instead of the manifest.")] = False,
-    contact_sheet: Annotated[Path | None, typer.Option("--contact-sheet", help="Write an image (PNG/JPEG) of the top k with their attention overlays.", show_default=False)] = None,
+    contact_sheet: Annotated[Path | None, typer.Option("--contact-sheet", help="Write an image (PNG/JPEG) of the top k with their attention overlays, cropped around faces, captioned with file, stars and reasons.", show_default=False)] = None,
     show: Annotated[int, typer.Option("--show", help="Print the picks of at most this many users on stderr.")] = 1,
     users: UsersOpt = None,
     shard: ShardOpt = None,

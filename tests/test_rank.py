@@ -90,7 +90,8 @@ def test_second_run_is_cached_and_json_is_the_ranking(ranked_ws: Path, cli) -> N
         stored = [i for (i,) in rows(ranked_ws, f"SELECT image_id FROM rankings WHERE user_id = '{r['user_id']}' AND pick IS NOT NULL ORDER BY pick")]
         assert [p["image_id"] for p in r["selected"]] == stored
         assert len(r["order"]) == r["n_images"]
-    assert "reasons" in result.stderr
+        assert all(o["path"] is None and o["taken"] for o in r["order"])  # synthetic images: no file, their id shown
+    assert "reasons" in result.stderr and out["rankings"][0]["selected"][0]["image_id"] in result.stderr
 
 
 def test_library_variants(ranked_ws: Path) -> None:

@@ -172,24 +172,29 @@ def plots(summary: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def contact_sheet(images: list[tuple[np.ndarray, str]], title: str, cell: int = 76, cols: int = 10) -> str:
-    """Thumbnails (each ≤ cell−4 px) on a grid with a caption under each → base64 PNG (PIL; fast)."""
+def contact_sheet(tiles: list[tuple[np.ndarray, list[str]]], title: str, cell: int = 96, cols: int = 10) -> str:
+    """Square tiles (``cell`` px, :mod:`memoire_cli.tiles`) on a grid with caption lines under each → base64 PNG."""
     from PIL import Image, ImageDraw
 
-    n = max(1, len(images))
+    from memoire_cli.tiles import draw_caption, font
+
+    n = max(1, len(tiles))
     cols = min(cols, n)
     rows = (n + cols - 1) // cols
-    caption_h, title_h = 12, 14
+    line_h, title_h = 12, 16
+    caption_h = line_h * max((len(c) for _, c in tiles), default=1) + 2
     sheet = Image.new("RGB", (cols * cell, title_h + rows * (cell + caption_h)), "white")
     draw = ImageDraw.Draw(sheet)
-    draw.text((2, 1), title, fill="black")
-    for k, (img, caption) in enumerate(images):
+    face = font(10)
+    draw_caption(draw, (2, 1), [title], cols * cell - 4, font(12), title_h)
+    for k, (img, caption) in enumerate(tiles):
         r, c = divmod(k, cols)
+        x, y = c * cell, title_h + r * (cell + caption_h)
         thumb = Image.fromarray(np.asarray(img, np.uint8))
-        thumb.thumbnail((cell - 4, cell - 4))
-        x, y = c * cell + (cell - thumb.width) // 2, title_h + r * (cell + caption_h)
-        sheet.paste(thumb, (x, y + (cell - 4 - thumb.height) // 2))
-        draw.text((c * cell + 2, y + cell - 2), caption, fill="black")
+        if thumb.size != (cell - 4, cell - 4):
+            thumb = thumb.resize((cell - 4, cell - 4))
+        sheet.paste(thumb, (x + 2, y))
+        draw_caption(draw, (x + 2, y + cell - 3), caption, cell - 4, face, line_h)
     buf = io.BytesIO()
     sheet.save(buf, format="PNG", optimize=True)
     return base64.b64encode(buf.getvalue()).decode("ascii")
@@ -206,12 +211,15 @@ CSS = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{
        "img{max-width:100%}.note{color:#555}")
 
 
-def write_report(folder: Path, summary: dict[str, Any], sheets: list[tuple[str, str]]) -> None:
-    """Write index.html, summary.md and summary.json into ``folder`` (atomically, as a whole)."""
+def write_report(folder: Path, summary: dict[str, Any], sheets: list[tuple[str, str, list[str]]]) -> None:
+    """Write index.html, summary.md and summary.json into ``folder`` (atomically, as a whole).
+    ``sheets``: (title, base64 PNG, one line per tile: its file, stars, PIS and local capture time)."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     md = markdown(summary)
+    if sheets:
+        md += "\n## Top-k picks\n\n" + "\n".join(f"- {title}: " + "; ".join(lines) for title, _, lines in sheets) + "\n"
     (tmp / "summary.md").write_text(md, encoding="utf-8")
     (tmp / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True, default=_json_default) + "\n", encoding="utf-8")
     parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>memoire eval {html.escape(summary['run_id'])}</title>"
@@ -229,9 +237,11 @@ def write_report(folder: Path, summary: dict[str, Any], sheets: list[tuple[str, 
     if summary["runtime"]:
         parts.append("<h2>Table 18 — runtime scaling (E)</h2>" + html_table(*runtime_table(summary)))
     if sheets:
-        parts.append("<h2>Top-k contact sheets (caption: true PIS)</h2>")
-        for title, png in sheets:
-            parts.append(f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>")
+        parts.append("<h2>Top-k contact sheets (caption: the photo's file, its true PIS as stars (an ingested gallery: "
+                     "the owner's rating) and the PIS)</h2>")
+        for title, png, lines in sheets:
+            parts.append(f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>"
+                         "<ol class='note'>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ol>")
     parts.append("</body></html>")
     (tmp / "index.html").write_text("\n".join(parts), encoding="utf-8")
     old = folder.with_name(folder.name + ".old")

@@ -243,12 +243,15 @@ def print_summary(console: Any, summary: dict[str, Any]) -> None:
         console.print(table)
 
 
-def contact_sheets(ws: Any, truth: Any, result: Any, summary: dict[str, Any], n_users: int) -> list[tuple[str, str]]:
-    """Top-k thumbnails per user for Memoire and the best baseline (by APS@k), captioned with the true PIS."""
-    from PIL import Image
-
+def contact_sheets(ws: Any, truth: Any, result: Any, summary: dict[str, Any], n_users: int) -> list[tuple[str, str, list[str]]]:
+    """Top-k tiles per user for Memoire and the best baseline (by APS@k): each cropped around its faces,
+    else its attention A(I) (:func:`memoire_cli.tiles.focus_crop`), captioned with its file (or id),
+    stars (the owner's rating, else the true PIS out of 5) and the true PIS; and a line per tile for
+    the page: its path, stars, PIS and capture time in the photo's local time."""
     from memoire_cli.eval.report import contact_sheet
     from memoire_cli.eval.suite import FULL
+    from memoire_cli.image_names import image_names
+    from memoire_cli.tiles import face_boxes, focus_crop, stars, tile
 
     comp = [r for r in summary["rows"] if r["section"] == "comparison" and r["status"] == "ok" and r["variant"] != "Memoire"
             and r.get("aps") is not None]
@@ -257,14 +260,21 @@ def contact_sheets(ws: Any, truth: Any, result: Any, summary: dict[str, Any], n_
     for user in truth.users()[:n_users]:
         rows = {i: (idx, w, h) for i, idx, w, h in ws.query("SELECT image_id, idx, width, height FROM images WHERE user_id = ?", [user])}
         pixels = ws.read_array("images", user)
+        attention = ws.read_array("pat_attention", user)
+        names = image_names(ws, [user])
+        ratings = dict(ws.query("SELECT image_id, rating FROM ratings WHERE user_id = ?", [user]))
+        faces = face_boxes(ws, user, {i: (w, h) for i, (_, w, h) in rows.items()})
         for label, source in (("Memoire", FULL.key), (best, f"baseline:{best}")):
             if label is None or user not in result.per_user.get(source, {}):
                 continue
-            thumbs = []
+            tiles, lines = [], []
             for image_id in result.per_user[source][user].selected:
                 idx, w, h = rows[image_id]
-                img = Image.fromarray(np.asarray(pixels[idx])[:h, :w])
-                img.thumbnail((72, 72))
-                thumbs.append((np.asarray(img), f"{truth.pis[user][image_id]:.0f}"))
-            out.append((f"{user} — {label}", contact_sheet(thumbs, f"{user}: {label} top-{len(thumbs)}")))
+                img = np.asarray(pixels[idx])[:h, :w]
+                crop = focus_crop(w, h, faces[image_id], np.asarray(attention[idx])[:h, :w])
+                pis = truth.pis[user][image_id]
+                name, shown = names[image_id], stars(ratings.get(image_id), pis)
+                tiles.append((tile(img, crop, 92), [name.file_name, f"{shown} {pis:.0f}"]))
+                lines.append(f"{name.label} — {shown} PIS {pis:.0f}" + (f", taken {name.taken_text()}" if name.taken else ""))
+            out.append((f"{user} — {label}", contact_sheet(tiles, f"{user}: {label} top-{len(tiles)}"), lines))
     return out

@@ -508,7 +508,9 @@ def run_suite(ws: Any, truth: GroundTruth, suite: str, k: int, runtime: str, con
             ctx = contexts[size]
             missing = [i for i in ctx.image_ids if i not in pis]
             if missing:
-                raise MemoireError(f"user {user}: image {missing[0]} has no ground-truth score")
+                from memoire_cli.image_names import image_name
+
+                raise MemoireError(f"user {user}: {image_name(ws, missing[0]).label} has no ground-truth score")
             if s is None:
                 sig = user_signals(ws, ctx)
                 result = evaluate_baseline(source.split(":", 1)[1], ctx, sig, pis, k)

@@ -1,8 +1,9 @@
 """EXIF and IPTC-IIM through Pillow (headers only, no pixel decoding), and the EXIF orientation.
 
 * Capture time: ``DateTimeOriginal`` (+ ``SubSecTimeOriginal``) with ``OffsetTimeOriginal``: with
-  an offset the time is converted to UTC, without one it is the camera's wall-clock time as is
-  (``DateTime`` of IFD0 is the fallback). GPS: ``GPSLatitude``/``Ref`` and ``GPSLongitude``/``Ref``.
+  an offset the time is converted to UTC and the offset kept (``taken_tz``, minutes east of UTC: the
+  photo's local time is ``taken_at + taken_tz``), without one it is the camera's wall-clock time as
+  is (``DateTime`` of IFD0 is the fallback). GPS: ``GPSLatitude``/``Ref`` and ``GPSLongitude``/``Ref``.
   Rating: ``Rating`` (0x4746, stars) else ``RatingPercent`` (0x4749). ``Orientation`` (0x0112).
 * IPTC-IIM (JPEG APP13): City (2:90), Sub-location (2:92), Province/State (2:95), Country (2:101),
   Keywords (2:25).
@@ -25,12 +26,26 @@ _DATETIME_ORIGINAL, _OFFSET_ORIGINAL, _SUBSEC_ORIGINAL = 0x9003, 0x9011, 0x9291
 class ExifData:
     taken_at: datetime | None = None
     taken_offset: bool = False
+    taken_tz: int | None = None  # the stated offset, minutes east of UTC (None: no offset stated)
     gps: tuple[float, float] | None = None
     orientation: int | None = None
     rating: float | None = None
     rating_source: str | None = None
     location: tuple[str | None, str | None, str | None, str | None] | None = None  # IPTC-IIM
     keywords: tuple[str, ...] = ()  # IPTC-IIM
+
+
+def exif_offset_minutes(offset: Any) -> int | None:
+    """An EXIF ``OffsetTime*`` value "±HH:MM" → minutes east of UTC; None when absent or malformed."""
+    if isinstance(offset, bytes):
+        offset = offset.decode("ascii", "replace")
+    if not isinstance(offset, str):
+        return None
+    off = offset.strip().rstrip("\x00")
+    if len(off) == 6 and off[0] in "+-" and off[3] == ":" and off[1:3].isdigit() and off[4:].isdigit():
+        minutes = int(off[1:3]) * 60 + int(off[4:])
+        return minutes if off[0] == "+" else -minutes
+    return None
 
 
 def parse_exif_datetime(text: Any, subsec: Any = None, offset: Any = None) -> tuple[datetime | None, bool]:
@@ -45,12 +60,10 @@ def parse_exif_datetime(text: Any, subsec: Any = None, offset: Any = None) -> tu
         return None, False
     if isinstance(subsec, str) and subsec.strip().isdigit():
         dt = dt.replace(microsecond=int(subsec.strip()[:6].ljust(6, "0")))
-    if isinstance(offset, str):
-        off = offset.strip().rstrip("\x00")
-        if len(off) == 6 and off[0] in "+-" and off[3] == ":" and off[1:3].isdigit() and off[4:].isdigit():
-            sign = 1 if off[0] == "+" else -1
-            tz = timezone(sign * timedelta(hours=int(off[1:3]), minutes=int(off[4:])))
-            return dt.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None), True
+    minutes = exif_offset_minutes(offset)
+    if minutes is not None:
+        tz = timezone(timedelta(minutes=minutes))
+        return dt.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None), True
     return dt, False
 
 
@@ -87,6 +100,7 @@ def read_exif(im: Any) -> ExifData:
     except Exception:  # noqa: BLE001 - malformed tags raise anything; treated as absent
         sub = {}
     taken, offset = parse_exif_datetime(sub.get(_DATETIME_ORIGINAL), sub.get(_SUBSEC_ORIGINAL), sub.get(_OFFSET_ORIGINAL))
+    tz = exif_offset_minutes(sub.get(_OFFSET_ORIGINAL)) if offset else None
     if taken is None:
         taken, offset = parse_exif_datetime(exif.get(_DATETIME))
     gps = None
@@ -119,7 +133,7 @@ def read_exif(im: Any) -> ExifData:
         location = loc if any(loc) else None
         kw = iim.get((2, 25))
         keywords = tuple(t for t in (_iim_text([k]) for k in (kw if isinstance(kw, list) else [kw] if kw else [])) if t)
-    return ExifData(taken, offset, gps, orientation, rating, source, location, keywords)  # type: ignore[arg-type]
+    return ExifData(taken, offset, tz, gps, orientation, rating, source, location, keywords)  # type: ignore[arg-type]
 
 
 def embedded_xmp(im: Any) -> bytes | str | None:

@@ -46,7 +46,8 @@ class Metadata:
     height: int = 0
     format: str = ""
     taken_at: datetime | None = None
-    taken_offset: bool = False
+    taken_offset: bool = False  # taken_at is UTC (an offset or a UTC instant was stated); else wall-clock time
+    taken_tz: int | None = None  # the offset the photo states, minutes east of UTC: local time = taken_at + taken_tz
     gps: tuple[float, float] | None = None
     orientation: int | None = None
     rating: float | None = None
@@ -85,7 +86,8 @@ class Metadata:
 
 def _merge(meta: Metadata, ex: ExifData, xmp: XmpData) -> None:
     """EXIF first; XMP fills what EXIF lacks, except that XMP ratings, flags and keywords are the manager's."""
-    meta.taken_at, meta.taken_offset = (ex.taken_at, ex.taken_offset) if ex.taken_at else (xmp.taken_at, xmp.taken_offset)
+    meta.taken_at, meta.taken_offset, meta.taken_tz = ((ex.taken_at, ex.taken_offset, ex.taken_tz) if ex.taken_at
+                                                       else (xmp.taken_at, xmp.taken_offset, xmp.taken_tz))
     meta.gps = ex.gps or xmp.gps
     meta.orientation = ex.orientation or xmp.orientation
     meta.rating, meta.rating_source = (xmp.rating, xmp.rating_source) if xmp.rating is not None else (ex.rating, ex.rating_source)

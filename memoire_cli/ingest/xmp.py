@@ -97,6 +97,7 @@ class XmpData:
     label: str | None = None  # colour label: xmp:Label, else digiKam:ColorLabel's colour name
     taken_at: datetime | None = None  # naive UTC when an offset was given, else wall-clock
     taken_offset: bool = False
+    taken_tz: int | None = None  # the stated offset, minutes east of UTC (None: none, or "Z")
     gps: tuple[float, float] | None = None
     orientation: int | None = None
     has_regions: bool = False  # a region list was present (possibly empty): it overrides
@@ -106,7 +107,7 @@ class XmpData:
         out = base
         for name in self.__dataclass_fields__:
             mine = getattr(self, name)
-            if name in ("has_regions", "taken_offset", "rating_source", "pick_source", "regions"):
+            if name in ("has_regions", "taken_offset", "taken_tz", "rating_source", "pick_source", "regions"):
                 continue
             if mine is None or mine == ():
                 continue
@@ -116,7 +117,7 @@ class XmpData:
             if name == "pick":
                 out = replace(out, pick_source=self.pick_source)
             if name == "taken_at":
-                out = replace(out, taken_offset=self.taken_offset)
+                out = replace(out, taken_offset=self.taken_offset, taken_tz=self.taken_tz)
         if self.has_regions:  # a sidecar's region list (even empty) replaces the embedded one
             out = replace(out, regions=self.regions, has_regions=True)
         return out
@@ -206,7 +207,7 @@ def parse_xmp(packet: bytes | str) -> XmpData:
     paths += [tuple(p.strip() for p in k.split("/") if p.strip()) for k in _texts(_field(top, f"{DIGIKAM}TagsList"))]
     rating, source = _rating(top)
     pick, pick_source = _pick(top)
-    taken, offset = _date(top)
+    taken, offset, tz = _date(top)
     return XmpData(
         regions=tuple(regions),
         persons=tuple(_texts(_field(top, f"{IPTC_EXT}PersonInImage"))),
@@ -220,6 +221,7 @@ def parse_xmp(packet: bytes | str) -> XmpData:
         label=_label(top),
         taken_at=taken,
         taken_offset=offset,
+        taken_tz=tz,
         gps=_gps(top),
         orientation=_orientation(top),
         has_regions=has_regions,
@@ -376,12 +378,25 @@ def parse_iso_date(text: str | None) -> tuple[datetime | None, bool]:
     return dt, False
 
 
-def _date(top: list[Any]) -> tuple[datetime | None, bool]:
+def iso_offset_minutes(text: str | None) -> int | None:
+    """The "±HH:MM" offset of an ISO 8601 date-time → minutes east of UTC; None without one (or "Z": a UTC instant)."""
+    m = _ISO.match(text.strip()) if text else None
+    if not m or m.group(4) is None or m.group(8) in (None, "Z"):
+        return None
+    tz = m.group(8)
+    digits = tz[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + int(digits[2:])
+    return minutes if tz[0] == "+" else -minutes
+
+
+def _date(top: list[Any]) -> tuple[datetime | None, bool, int | None]:
+    """(capture time, whether it is UTC, the stated offset in minutes) of the first date field present."""
     for qname in (f"{EXIF}DateTimeOriginal", f"{PHOTOSHOP}DateCreated", f"{XMP}CreateDate"):
-        dt, offset = parse_iso_date(_text(_field(top, qname)))
+        text = _text(_field(top, qname))
+        dt, offset = parse_iso_date(text)
         if dt is not None:
-            return dt, offset
-    return None, False
+            return dt, offset, iso_offset_minutes(text) if offset else None
+    return None, False, None
 
 
 _COORD = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)(?:\s*,\s*(\d+(?:\.\d+)?))?\s*([NSEW])\s*$", re.IGNORECASE)

@@ -19,25 +19,25 @@ def overlay_panel(image: np.ndarray, attention_u8: np.ndarray) -> np.ndarray:
     return np.concatenate([image, blended, grey], axis=1)
 
 
-def check_image(ws, image_id: str) -> tuple:  # noqa: ANN001 - Workspace
-    """(user_id, idx, width, height) of an image of the workspace; a clear error if there is none."""
-    from memoire_cli.errors import MemoireError
+def check_image(ws, image: str) -> tuple:  # noqa: ANN001 - Workspace
+    """(image_id, user_id, idx, width, height) of the image ``image`` names: an image id, or an ingested
+    file's path (relative to the photo folder, or absolute inside it); a one-line error naming it if none."""
+    from memoire_cli.image_names import resolve_image
 
-    found = ws.query("SELECT user_id, idx, width, height FROM images WHERE image_id = ?", [image_id])
-    if not found:
-        raise MemoireError(f"no image {image_id!r} in the workspace")
-    return found[0]
+    image_id = resolve_image(ws, image)
+    return (image_id, *ws.query("SELECT user_id, idx, width, height FROM images WHERE image_id = ?", [image_id])[0])
 
 
-def write_overlay(ws, image_id: str, path) -> None:  # noqa: ANN001 - Workspace, Path
-    """Write the panel of one image of the workspace to ``path`` (PNG/JPEG by extension)."""
+def write_overlay(ws, image: str, path) -> None:  # noqa: ANN001 - Workspace, Path
+    """Write the panel of one image of the workspace (an id or a file path) to ``path`` (PNG/JPEG by extension)."""
     from PIL import Image
 
     from memoire_cli.errors import MemoireError
+    from memoire_cli.image_names import image_name
 
-    user_id, idx, width, height = check_image(ws, image_id)
+    image_id, user_id, idx, width, height = check_image(ws, image)
     if not ws.query("SELECT 1 FROM pat_images WHERE image_id = ?", [image_id]):
-        raise MemoireError(f"image {image_id} has no attention map yet: run `memoire pat` for {user_id}")
+        raise MemoireError(f"{image_name(ws, image_id).label} has no attention map yet: run `memoire pat` for {user_id}")
     image = np.asarray(ws.read_array("images", user_id)[idx])[:height, :width]
     attention = np.asarray(ws.read_array("pat_attention", user_id)[idx])[:height, :width]
     try:

@@ -97,16 +97,17 @@ def _obj(values: list) -> np.ndarray:
     return out
 
 
-def write_session_overlay(ws: Workspace, image_id: str, path: Any) -> None:
-    """The photo | heat map | A*(I) panel of an image of the stored session (as ``--overlay`` for A(I))."""
+def write_session_overlay(ws: Workspace, image: str, path: Any) -> None:
+    """The photo | heat map | A*(I) panel of an image (an id or a file path) of the stored session (as ``--overlay`` for A(I))."""
     from PIL import Image
 
+    from memoire_cli.image_names import image_name
     from memoire_cli.pat.overlay import check_image, overlay_panel
 
-    user_id, idx, width, height = check_image(ws, image_id)
+    image_id, user_id, idx, width, height = check_image(ws, image)
     found = ws.query("SELECT row FROM pat_sessions WHERE image_id = ?", [image_id])
     if not found:
-        raise MemoireError(f"image {image_id} is not in the stored session of {user_id}")
+        raise MemoireError(f"{image_name(ws, image_id).label} is not in the stored session of {user_id}")
     image = np.asarray(ws.read_array("images", user_id)[idx])[:height, :width]
     attention = np.asarray(ws.read_array("pat_session_attention", user_id)[found[0][0]])[:height, :width]
     try:

@@ -4,8 +4,9 @@ A session spec is one of::
 
     all                               the whole gallery (default)
     event:ID                          one event instance (events.event_id, per user)
-    dates:YYYY-MM-DD..YYYY-MM-DD      images taken on those days (both ends included)
-    ids:a,b,c   or   ids:@FILE        these image ids (FILE: ids separated by commas or new lines)
+    dates:YYYY-MM-DD..YYYY-MM-DD      images taken on those days (both ends included), in each photo's
+                                      local time as its metadata says (memoire_cli.image_names)
+    ids:a,b,c   or   ids:@FILE        these images: ids or ingested files' paths (FILE: separated by commas or new lines)
     folder:PREFIX                     ingested images whose file path starts with PREFIX (ingest_files.path)
 
 :func:`parse_session` checks the syntax only; :func:`session_indices` resolves a spec against one
@@ -98,11 +99,15 @@ def session_indices(ws: Any, user_id: str, session: Session) -> np.ndarray:
     elif session.kind == "event":
         rows = ws.query("SELECT idx FROM images WHERE user_id = ? AND event_id = ? ORDER BY idx", [user_id, session.event_id])
     elif session.kind == "dates":
-        rows = ws.query("SELECT idx FROM images WHERE user_id = ? AND CAST(taken_at AS DATE) BETWEEN ? AND ? ORDER BY idx",
-                        [user_id, session.start, session.end])
+        from memoire_cli.image_names import image_names
+
+        idx = dict(ws.query("SELECT image_id, idx FROM images WHERE user_id = ?", [user_id]))
+        days = {i: n.taken.date() for i, n in image_names(ws, [user_id]).items() if n.taken is not None}
+        return np.array(sorted(idx[i] for i, d in days.items() if session.start <= d <= session.end), dtype=np.int64)
     elif session.kind == "ids":
-        marks = ", ".join("?" * len(session.image_ids))
-        rows = ws.query(f"SELECT idx FROM images WHERE user_id = ? AND image_id IN ({marks}) ORDER BY idx", [user_id, *session.image_ids])
+        ids, _ = resolve_images(ws, session.image_ids)
+        marks = ", ".join("?" * len(ids))
+        rows = ws.query(f"SELECT idx FROM images WHERE user_id = ? AND image_id IN ({marks}) ORDER BY idx", [user_id, *ids]) if ids else []
     else:
         files = ws.query("SELECT path, image_ids FROM ingest_files WHERE user_id = ? AND status = 'ingested'", [user_id])
         wanted = [i for path, ids in files if path.startswith(session.prefix) for i in json.loads(ids or "[]")]
@@ -113,14 +118,31 @@ def session_indices(ws: Any, user_id: str, session: Session) -> np.ndarray:
     return np.array([r[0] for r in rows], dtype=np.int64)
 
 
+def resolve_images(ws: Any, names: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(image ids, names naming none) of an ``ids:`` list: image ids, or ingested files' paths
+    (:func:`memoire_cli.image_names.resolve_image`)."""
+    from memoire_cli.image_names import resolve_image
+
+    marks = ", ".join("?" * len(names))
+    known = {r[0] for r in ws.query(f"SELECT image_id FROM images WHERE image_id IN ({marks})", list(names))} if names else set()
+    ids, unknown = [], []
+    for name in names:
+        if name in known:
+            ids.append(name)
+            continue
+        try:
+            ids.append(resolve_image(ws, name))
+        except MemoireError:
+            unknown.append(name)
+    return list(dict.fromkeys(ids)), unknown
+
+
 def check_session(ws: Any, users: list[str], session: Session) -> dict[str, int]:
-    """Images per user in ``session``; :class:`MemoireError` when it matches none at all (or names unknown ids)."""
+    """Images per user in ``session``; :class:`MemoireError` when it matches none at all (or names unknown images)."""
     if session.kind == "ids":
-        marks = ", ".join("?" * len(session.image_ids))
-        known = {r[0] for r in ws.query(f"SELECT image_id FROM images WHERE image_id IN ({marks})", list(session.image_ids))}
-        unknown = [i for i in session.image_ids if i not in known]
+        _, unknown = resolve_images(ws, session.image_ids)
         if unknown:
-            raise MemoireError(f"session {session.text[:60]}: unknown image id(s): {', '.join(unknown[:5])}")
+            raise MemoireError(f"session {session.text[:60]}: unknown image id(s) or file(s): {', '.join(unknown[:5])}")
     counts = {u: len(session_indices(ws, u, session)) for u in users}
     if not any(counts.values()):
         who = users[0] if len(users) == 1 else f"any of the {len(users)} users"

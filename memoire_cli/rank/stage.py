@@ -56,7 +56,7 @@ class RankStage(Stage):
     name = "rank"
     # 2: the persona vector π(I) fed to the predictor; rejected photos last, never picked;
     # 3: the cpu preset's frozen backbone is the embedder (PredictorEmbedder); 4: its trunk runs NHWC
-    code_version = "4"
+    code_version = "5"  # 5: dates: sessions in each photo's local time (an ingested photo's stated UTC offset)
     inputs = ("gallery", "graph", "persona", "pat")
 
     def __init__(self, session: Session, options: RankOptions, embedder: str = "auto", clip: str | None = None,

@@ -177,6 +177,8 @@ def decode_still(im: Any, orientation: int | None, size: int) -> np.ndarray:
 
 #: Largest Takeout JSON read (they are a few kilobytes).
 MAX_TAKEOUT_BYTES = 1 << 20
+#: Latest capture time accepted from a Unix timestamp (9999-12-31 23:59:59 UTC; later ones overflow datetime).
+MAX_TIMESTAMP = 253_402_300_799
 
 
 def apply_takeout(meta: Metadata, data: bytes | None) -> None:
@@ -199,17 +201,19 @@ def apply_takeout(meta: Metadata, data: bytes | None) -> None:
         meta.problems.append(f"takeout JSON: malformed ({str(exc).splitlines()[0][:80]})")
         return
     views = doc.get("imageViews")
-    if isinstance(views, (int, str)) and str(views).strip().isdigit():
+    if isinstance(views, (int, str)) and str(views).strip().isdigit() and len(str(views).strip()) <= 18:
         meta.views = int(views)
     if doc.get("favorited") is True and meta.pick is None:  # an XMP flag (a reject too) wins
         meta.pick, meta.pick_source = True, "takeout:favorited"
     names = [p.get("name") for p in doc.get("people", []) if isinstance(p, dict)] if isinstance(doc.get("people"), list) else []
     meta.persons = tuple(dict.fromkeys([*meta.persons, *(n.strip() for n in names if isinstance(n, str) and n.strip())]))
     taken = doc.get("photoTakenTime")
-    if meta.taken_at is None and isinstance(taken, dict) and str(taken.get("timestamp", "")).isdigit():
+    if meta.taken_at is None and isinstance(taken, dict) and str(taken.get("timestamp", "")).isdigit() and len(str(taken["timestamp"])) <= 24:
         seconds = int(taken["timestamp"])
-        if seconds > 0:
+        if 0 < seconds <= MAX_TIMESTAMP:
             meta.taken_at, meta.taken_offset = datetime(1970, 1, 1) + timedelta(seconds=seconds), True
+        elif seconds > MAX_TIMESTAMP:
+            meta.problems.append(f"takeout JSON: photoTakenTime {str(seconds)[:24]} is after the year 9999; ignored")
     geo = doc.get("geoData")
     if meta.gps is None and isinstance(geo, dict):
         lat, lon = geo.get("latitude"), geo.get("longitude")

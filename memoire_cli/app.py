@@ -71,4 +71,53 @@ def main() -> None:
         sub = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
         sys.stderr.write(f"{f'memoire {sub}'.strip()}: interrupted\n")
         sys.stderr.flush()
+        quiet_after_interrupt()
         sys.exit(EXIT_INTERRUPTED)
+    except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED:
+            quiet_after_interrupt()
+        raise
+
+
+def quiet_after_interrupt() -> None:
+    """Let an interrupted Zarr write stop quietly once the command said "interrupted".
+
+    Zarr writes chunks from tasks of an asyncio loop in its own I/O thread; an interrupt stops the
+    main thread's wait, not those tasks. Left pending, zarr's exit hook closes the loop under them
+    and each prints a "Task was destroyed but it is pending!" or an "Event loop is closed" traceback
+    (hundreds of lines for a large array). They are cancelled here and awaited (a few seconds at
+    most); the user's outputs are safe either way (a user without its ``stage_users`` row has none).
+    Whatever still reports after that (the ``asyncio`` logger, unraisable errors of abandoned
+    coroutines) is switched off for the rest of the process, and a second Ctrl-C or SIGTERM while
+    it exits is ignored.
+    """
+    import logging
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _cancel_zarr_io()
+    logging.getLogger("asyncio").disabled = True
+    sys.unraisablehook = lambda info: None
+    import warnings
+
+    warnings.simplefilter("ignore", RuntimeWarning)  # "coroutine … was never awaited"
+
+
+def _cancel_zarr_io(timeout_s: float = 5.0) -> None:
+    """Cancel and await the tasks pending on zarr's I/O loop (when zarr was used at all)."""
+    sync = sys.modules.get("zarr.core.sync")
+    loop = getattr(sync, "loop", [None])[0] if sync is not None else None
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+    import asyncio
+
+    async def cancel_all() -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        asyncio.run_coroutine_threadsafe(cancel_all(), loop).result(timeout_s)
+    except Exception:  # noqa: BLE001, S110 - a loop that will not settle is closed by zarr's exit hook anyway
+        pass

@@ -178,6 +178,19 @@ def test_any_error_reading_one_file_skips_that_file(cli, tmp_path: Path, monkeyp
 
 
 # ------------------------------------------------------------------------------ item 5: one line, not a traceback
+def test_status_of_a_gallery_without_favourite_marks(cli, tmp_path: Path) -> None:
+    """Found by tests/test_fuzz_cli.py: `memoire status` formatted a missing favourite rate (a TypeError)."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    _photo(root / "a.jpg", 1)
+    assert _ingest(cli, root, tmp_path / "w").exit_code == 0
+    con = duckdb.connect(str(tmp_path / "w" / "memoire.duckdb"))
+    con.execute("UPDATE usage SET favourite = NULL")
+    con.close()
+    result = cli("status", "-w", tmp_path / "w")
+    assert result.exit_code == 0 and "favourites —" in result.stderr, result.output
+
+
 def test_a_truncated_database_is_one_line(cli, tiny_ws: Path, tmp_path: Path) -> None:
     ws = copy_ws(tiny_ws, tmp_path / "w")
     with open(ws / "memoire.duckdb", "r+b") as f:

@@ -49,8 +49,13 @@ def parse_exif_datetime(text: Any, subsec: Any = None, offset: Any = None) -> tu
         off = offset.strip().rstrip("\x00")
         if len(off) == 6 and off[0] in "+-" and off[3] == ":" and off[1:3].isdigit() and off[4:].isdigit():
             sign = 1 if off[0] == "+" else -1
-            tz = timezone(sign * timedelta(hours=int(off[1:3]), minutes=int(off[4:])))
-            return dt.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None), True
+            delta = timedelta(hours=int(off[1:3]), minutes=int(off[4:]))
+            if delta >= timedelta(hours=24):  # no such offset: the local time is kept
+                return dt, False
+            try:
+                return dt.replace(tzinfo=timezone(sign * delta)).astimezone(UTC).replace(tzinfo=None), True
+            except OverflowError:  # year 1 or 9999 shifted past the calendar's ends
+                return dt, False
     return dt, False
 
 

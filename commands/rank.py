@@ -19,7 +19,8 @@ cosine of (centred) image embeddings + ½ Jaccard overlap of the images' people/
 and event. Ties go to the smaller image id. The picks and the tags that carried their attention
 are shown on stderr; stdout gets the manifest, or with --json the ranking itself.
 
-Sessions: all | event:ID | dates:YYYY-MM-DD..YYYY-MM-DD | ids:a,b,c | ids:@FILE | folder:PREFIX.
+Sessions: all | event:ID | dates:YYYY-MM-DD..YYYY-MM-DD | ids:a,b,c | ids:@FILE | folder:PREFIX
+(ids: at most 200,000; an @FILE is a regular UTF-8 text file of at most 16 MiB).
 """
 
 

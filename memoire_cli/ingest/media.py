@@ -134,7 +134,16 @@ def _open(data: bytes, max_pixels: int) -> Any:
 
 
 def read_metadata(data: bytes, sidecar: bytes | None, max_pixels: int = MAX_PIXELS) -> tuple[Metadata, Any]:
-    """Headers of a still (no pixel decoding): (metadata, the opened Pillow image)."""
+    """Headers of a still (no pixel decoding): (metadata, the opened Pillow image).
+
+    Pillow's warnings on damaged headers ("Tag data larger than file", "Corrupt EXIF data") are not
+    printed: what matters of them ends up as the file's problems or as a :class:`MediaError`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _read_metadata(data, sidecar, max_pixels)
+
+
+def _read_metadata(data: bytes, sidecar: bytes | None, max_pixels: int) -> tuple[Metadata, Any]:
     im = _open(data, max_pixels)
     meta = Metadata(format=im.format)
     ex = read_exif(im)
@@ -156,7 +165,9 @@ def decode_still(im: Any, orientation: int | None, size: int) -> np.ndarray:
     try:
         if im.format == "JPEG":
             im.draft("RGB", (size, size))
-        im.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on damaged data: a MediaError says what matters
+            im.load()
         if im.mode != "RGB":
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 rgba = im.convert("RGBA")

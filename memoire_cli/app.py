@@ -76,6 +76,9 @@ def main() -> None:
     except SystemExit as exc:
         if exc.code == EXIT_INTERRUPTED:
             quiet_after_interrupt()
+        else:  # the command has finished and said so: a signal while Python shuts down changes nothing
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise
 
 

@@ -24,6 +24,9 @@ are `unknown`), with an enrolment portrait each; MWG Pet regions become person-l
 name, or `pet`; relation unknown; regions of other types are counted on stderr); events come from Events/… keywords or time gaps
 (--event-gap; a burst without a keyword is one event named by its date range), places from IPTC fields or GPS clusters (--place-radius). Re-runs read only new or
 changed files and record what changed (ingest_changes). Nothing leaves the machine.
+Limits: stills up to 512 MiB and --max-pixels; sidecars up to 16 MiB and Takeout JSON up to 1 MiB,
+read only from regular files (a FIFO or a device is noted and ignored). A file that cannot be read,
+for whatever reason, is skipped with the reason (ingest_files.detail) and the run goes on.
 """
 
 

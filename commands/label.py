@@ -22,7 +22,7 @@ def command(
     workspace: WorkspaceOpt = None,
     users: UsersOpt = None,
     max_pairs: Annotated[int, typer.Option("--max-pairs", help="At most this many pairs per user (S1.1.10: 20k).")] = 20000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the pair sampling.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the pair sampling.")] = 0,
     judge: Annotated[str, typer.Option("--judge", help="Judge: offline (deterministic, no model) or qwen-vl (Qwen2.5-VL from a local copy).")] = "offline",
     qwen: Annotated[str | None, typer.Option("--qwen", help="Local Qwen2.5-VL folder (default: $MEMOIRE_QWEN_VL or the local Hugging Face cache).", show_default=False)] = None,
     device: DeviceOpt = "auto",

@@ -34,7 +34,7 @@ def command(
     epochs: Annotated[int, typer.Option("--epochs", help="Most epochs per user (early stop: patience 5 on the loss and KL(α‖α_prev) < 1e-3).")] = 50,
     steps_per_epoch: Annotated[int, typer.Option("--steps-per-epoch", help="Full-batch optimisation steps per epoch; 0: as many as fit 48k messages (directed edges), at most 20.")] = 0,
     lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 3e-4,
-    seed: Annotated[int, typer.Option("--seed", help="Run seed (each user trains from a seed derived from it and its id).")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Run seed (each user trains from a seed derived from it and its id).")] = 0,
     device: DeviceOpt = "auto",
     shard: ShardOpt = None,
     jobs: JobsOpt = "1",

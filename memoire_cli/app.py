@@ -1,21 +1,22 @@
 """The ``memoire`` command: one subcommand per stage (modules in ``commands/``).
 
-Importing this module must stay cheap (typer only): each command imports its library code when it
-runs, so ``memoire --help`` comes back at once.
+Importing this module costs the standard library only: :func:`main` first makes Ctrl-C and SIGTERM
+an interrupt (exit 130, one line) and only then imports typer and the commands, so a signal that
+lands while the program is still starting is reported like one that lands mid-run. Each command
+imports its library code when it runs, so ``memoire --help`` comes back at once.
 """
 
 from __future__ import annotations
 
-import typer
+import signal
+import sys
+from typing import Any
 
 from memoire_cli import __version__
-from memoire_cli.cli import MemoireGroup
-from memoire_cli.commands import eval as eval_cmd
-from memoire_cli.commands import export, graph, ingest, label, pat, people, persona, rank, schema, status, synth, train
 
-#: Pipeline order; `memoire --help` lists them in this order.
-STAGES = (synth, ingest, people, graph, persona, pat, label, train, rank, eval_cmd)
-TOOLS = (export, status, schema)
+#: Subcommand modules in pipeline order (`memoire --help` lists them so), then the tools.
+STAGE_NAMES = ("synth", "ingest", "people", "graph", "persona", "pat", "label", "train", "rank", "eval")
+TOOL_NAMES = ("export", "status", "schema")
 
 EPILOG = "Pipeline: synth (or ingest) → people (optional) → graph → persona → pat → label → train → rank → eval. Tools: export, status, schema."
 
@@ -26,14 +27,100 @@ line on stdout, so they compose:  memoire synth -w W --users 4 | memoire graph |
 """
 
 
-def build_app() -> typer.Typer:
+def _modules(names: tuple[str, ...]) -> tuple[Any, ...]:
+    import importlib
+
+    return tuple(importlib.import_module(f"memoire_cli.commands.{n}") for n in names)
+
+
+def __getattr__(name: str) -> Any:
+    """``STAGES`` and ``TOOLS``: the command modules, imported on first use."""
+    if name == "STAGES":
+        return _modules(STAGE_NAMES)
+    if name == "TOOLS":
+        return _modules(TOOL_NAMES)
+    raise AttributeError(name)
+
+
+def build_app() -> Any:
+    """The typer application (a :class:`memoire_cli.cli.MemoireGroup` of every command)."""
+    import typer
+
+    from memoire_cli.cli import MemoireGroup
+
     app = typer.Typer(cls=MemoireGroup, help=HELP, epilog=EPILOG, no_args_is_help=True, add_completion=False,
                       pretty_exceptions_enable=False, rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]})
-    for module in (*STAGES, *TOOLS):
-        name = module.__name__.rsplit(".", 1)[1].removesuffix("_cmd")
+    for name, module in zip((*STAGE_NAMES, *TOOL_NAMES), _modules((*STAGE_NAMES, *TOOL_NAMES))):
         app.command(name=name, help=module.HELP, epilog=EPILOG)(module.command)
     return app
 
 
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    build_app()()
+    """Run ``memoire`` with ``sys.argv``: an interrupt before the command group takes over is one line, exit 130."""
+    from memoire_cli.errors import EXIT_INTERRUPTED
+
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        app = build_app()
+        app()
+    except KeyboardInterrupt:
+        sub = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+        sys.stderr.write(f"{f'memoire {sub}'.strip()}: interrupted\n")
+        sys.stderr.flush()
+        quiet_after_interrupt()
+        sys.exit(EXIT_INTERRUPTED)
+    except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED:
+            quiet_after_interrupt()
+        else:  # the command has finished and said so: a signal while Python shuts down changes nothing
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise
+
+
+def quiet_after_interrupt() -> None:
+    """Let an interrupted Zarr write stop quietly once the command said "interrupted".
+
+    Zarr writes chunks from tasks of an asyncio loop in its own I/O thread; an interrupt stops the
+    main thread's wait, not those tasks. Left pending, zarr's exit hook closes the loop under them
+    and each prints a "Task was destroyed but it is pending!" or an "Event loop is closed" traceback
+    (hundreds of lines for a large array). They are cancelled here and awaited (a few seconds at
+    most); the user's outputs are safe either way (a user without its ``stage_users`` row has none).
+    Whatever still reports after that (the ``asyncio`` logger, unraisable errors of abandoned
+    coroutines) is switched off for the rest of the process, and a second Ctrl-C or SIGTERM while
+    it exits is ignored.
+    """
+    import logging
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _cancel_zarr_io()
+    logging.getLogger("asyncio").disabled = True
+    sys.unraisablehook = lambda info: None
+    import warnings
+
+    warnings.simplefilter("ignore", RuntimeWarning)  # "coroutine … was never awaited"
+
+
+def _cancel_zarr_io(timeout_s: float = 5.0) -> None:
+    """Cancel and await the tasks pending on zarr's I/O loop (when zarr was used at all)."""
+    sync = sys.modules.get("zarr.core.sync")
+    loop = getattr(sync, "loop", [None])[0] if sync is not None else None
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+    import asyncio
+
+    async def cancel_all() -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        asyncio.run_coroutine_threadsafe(cancel_all(), loop).result(timeout_s)
+    except Exception:  # noqa: BLE001, S110 - a loop that will not settle is closed by zarr's exit hook anyway
+        pass

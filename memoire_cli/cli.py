@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from memoire_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, MemoireError, UsageError
+from memoire_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, MemoireError, UsageError, describe_library_error
 
 WorkspaceOpt = Annotated[
     Path | None,
@@ -56,6 +56,20 @@ def _interrupt_later(hook: Any) -> Any:
     return unraisable
 
 
+def check_argv(argv: list[str]) -> None:
+    """Refuse what typer would turn into something else: an empty ``--workspace`` (it would become the
+    current folder) and arguments that are not valid text (bytes the terminal could not decode)."""
+    for i, arg in enumerate(argv):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:  # file and folder names included: the database stores them as text
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            shown = shown if len(shown) <= 60 else "…" + shown[-59:]
+            raise UsageError(f"argument {i + 1} is not valid UTF-8 text ({shown}): rename the file or folder") from None
+        if (arg in ("-w", "--workspace") and i + 1 < len(argv) and not argv[i + 1].strip()) or arg in ("--workspace=", "-w="):
+            raise UsageError("--workspace needs a folder, got an empty path")
+
+
 class MemoireGroup(typer.core.TyperGroup):
     """The ``memoire`` command group: every failure is one line on stderr and a documented exit code."""
 
@@ -71,6 +85,7 @@ class MemoireGroup(typer.core.TyperGroup):
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         previous_hook, sys.unraisablehook = sys.unraisablehook, _interrupt_later(sys.unraisablehook)
         try:
+            check_argv(argv)
             rv = super().main(argv, prog_name or "memoire", complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
             if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into exit code 130
@@ -90,6 +105,12 @@ class MemoireGroup(typer.core.TyperGroup):
         except MemoireError as exc:
             sys.stderr.write(f"{where}: error: {' '.join(str(exc).split())}\n")
             code = exc.exit_code
+        except Exception as exc:
+            reason = describe_library_error(exc)
+            if reason is None:  # not a known kind of damaged input: a bug, shown with its traceback
+                raise
+            sys.stderr.write(f"{where}: error: {' '.join(reason.split())}\n")
+            code = EXIT_FAILURE
         finally:
             signal.signal(signal.SIGTERM, previous)
             sys.unraisablehook = previous_hook

@@ -73,5 +73,5 @@ def render_status(status: dict[str, Any], console: Any) -> None:
         tags = ", ".join(f"{k} {v}" for k, v in sorted(g["tags"].items()))
         top = ", ".join(f"{k} ×{v}" for k, v in g["top_event_types"].items())
         console.print(f"gallery: {g['users']} users ({splits}); {g['stills']} stills and {g['video_frames']} video frames "
-                      f"from {g['events']} events; tags {tags}; favourites {g['favourite_rate']:.0%}, "
+                      f"from {g['events']} events; tags {tags}; favourites {'—' if g['favourite_rate'] is None else format(g['favourite_rate'], '.0%')}, "
                       f"mean views {g['mean_views']}; most common events: {top}")

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from memoire_cli import __version__
-from memoire_cli.errors import SchemaVersionError, WorkspaceError
+from memoire_cli.errors import SchemaVersionError, UsageError, WorkspaceError, first_line
 from memoire_cli.schema import Schema, TableSpec, load_schema
 
 DB_FILE = "memoire.duckdb"
@@ -58,6 +58,27 @@ def _is_lock_conflict(exc: Exception) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
+def lock_timeout() -> float:
+    """``$MEMOIRE_LOCK_TIMEOUT``: seconds to wait for another process's database lock (default 300)."""
+    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip() or "300"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 86400:  # NaN too
+        raise UsageError(f"${LOCK_TIMEOUT_ENV} must be a number of seconds between 0 and 86400, got {text[:40]!r}")
+    return value
+
+
+def check_path_text(path: Path, what: str = "workspace path") -> None:
+    """Refuse a path that is not valid UTF-8 (DuckDB cannot open it, and paths are stored as text)."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise UsageError(f"{what} {shown} is not valid UTF-8: rename it") from None
+
+
 class Workspace:
     """A workspace folder, opened on behalf of one stage (which decides what it may read)."""
 
@@ -65,7 +86,7 @@ class Workspace:
         self.root = Path(root).resolve()
         self.stage = stage
         self.schema = schema or load_schema()
-        self.lock_timeout = float(os.environ.get(LOCK_TIMEOUT_ENV, "300"))
+        self.lock_timeout = lock_timeout()
 
     # ---------------------------------------------------------------------------------- opening
     @property
@@ -80,6 +101,7 @@ class Workspace:
     def open(cls, root: Path, stage: str, create: bool = False) -> Workspace:
         """Open (or, with ``create``, initialise) a workspace and check its schema version."""
         ws = cls(root, stage)
+        check_path_text(ws.root)
         if create:
             ws._create()
         elif not ws.db_path.exists():
@@ -204,6 +226,9 @@ class Workspace:
                 delay = min(delay * 1.5, 0.5)
         try:
             yield con
+        except duckdb.Error as exc:  # a damaged file, a dropped table or column: one line naming the file
+            raise WorkspaceError(f"workspace database {self.db_path}: {first_line(exc)} "
+                                 f"(the file is damaged or was edited: restore it, or rerun the stages that write it)") from None
         finally:
             con.close()
 
@@ -353,7 +378,7 @@ class Workspace:
 
         path = self.array_path(name, user_id)
         try:
-            return zarr.open_array(store=str(self.zarr_path), path=path, mode="r")
+            return CheckedArray(zarr.open_array(store=str(self.zarr_path), path=path, mode="r"), self.zarr_path / path)
         except Exception:
             raise WorkspaceError(f"array {path} is missing from {self.zarr_path}") from None
 
@@ -363,6 +388,41 @@ class Workspace:
         for name in names:
             path = self.zarr_path / self.schema.arrays[name].path.format(user_id=user_id)
             shutil.rmtree(path, ignore_errors=True)
+
+
+class CheckedArray:
+    """A read-only Zarr array whose reads report a damaged chunk in one line naming the array.
+
+    Attributes (``shape``, ``dtype``, …) are the array's; indexing reads as ``zarr.Array`` does, but a
+    chunk that cannot be decoded (garbled or truncated bytes: a zstd or blosc error) or has the wrong
+    size raises :class:`~memoire_cli.errors.WorkspaceError` instead of the codec's own error.
+    """
+
+    def __init__(self, array: Any, where: Path):
+        self._array = array
+        self._where = where
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._array, name)
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __getitem__(self, key: Any) -> Any:
+        try:
+            return self._array[key]
+        except (IndexError, TypeError, KeyboardInterrupt):  # a bad index is the caller's, not the file's
+            raise
+        except Exception as exc:
+            raise WorkspaceError(f"array {self._where} cannot be read ({first_line(exc, 120)}): a chunk is damaged; "
+                                 f"rerun the stage that writes it with --force") from None
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self[...], dtype=dtype)
 
 
 def digest_columns(tables: dict[str, Columns], arrays: dict[str, np.ndarray]) -> str:

@@ -125,8 +125,8 @@ def test_not_a_workspace(cli, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "words"),
     [
-        (["--users", "0"], 2, "--users must be at least 1"),
-        (["--users", "-3"], 2, "--users must be at least 1"),
+        (["--users", "0"], 2, "--users must be between 1 and 100000"),
+        (["--users", "-3"], 2, "--users must be between 1 and 100000"),
         (["--images-per-user", "0"], 2, "--images-per-user"),
         (["--image-size", "16"], 2, "--image-size"),
         (["--frames-per-clip", "9"], 2, "--frames-per-clip"),

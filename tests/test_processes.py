@@ -211,3 +211,28 @@ def test_an_interrupt_in_a_finaliser_is_raised_again_not_printed() -> None:
             hook(type("Info", (), {"exc_value": KeyboardInterrupt()})())
     finally:
         signal_module.signal(signal_module.SIGTERM, previous)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_during_zarr_writes_is_one_line(tmp_path: Path, sig: signal.Signals) -> None:
+    """Zarr writes chunks from an asyncio loop in its own thread: an interrupt mid-write printed
+    hundreds of "Task was destroyed but it is pending!" and "Event loop is closed" lines."""
+    ws = tmp_path / "w"
+    proc = subprocess.Popen(memoire("synth", "-w", str(ws), "--users", "3", "--images-per-user", "30", "--image-size", "512",
+                                    "--frames-per-clip", "1", "--anchors", "1"),
+                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    images = ws / "arrays.zarr" / "users" / "u0000" / "images"
+    deadline = time.monotonic() + 180
+    while not images.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.002)
+    still_running = proc.poll() is None
+    if still_running:
+        proc.send_signal(sig)  # the first user's pixels are being written
+    out, err = proc.communicate(timeout=120)
+    if not still_running or proc.returncode == 0:
+        pytest.skip("the run finished before it could be interrupted")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 130 and out == "", err
+    assert lines[-1] == "memoire synth: interrupted", err
+    assert len(lines) <= 3 and "Traceback" not in err and "Task was destroyed" not in err, err  # renderer line, bar, verdict
+    assert_consistent(ws)

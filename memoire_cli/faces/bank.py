@@ -33,6 +33,7 @@ import json
 import math
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -278,8 +279,8 @@ class FaceBank:
         if path.is_file():
             try:
                 return cls._from_npz(path)
-            except (OSError, ValueError, KeyError):
-                pass  # unreadable or stale cache file: rebuild it below
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                pass  # unreadable (truncated), stale or damaged cache file: rebuild it below
         bank = cls.build()
         try:
             bank._save_npz(path)

@@ -25,6 +25,9 @@ from typing import Any
 from memoire_cli.errors import UsageError
 
 
+#: Upper bound of --knn and the --max-* node counts (far above any gallery's tags; bigger values overflow).
+MAX_NODES = 1_000_000
+
 @dataclass(frozen=True)
 class GraphConfig:
     """Parameters of one `memoire graph` run (all enter the cache fingerprint)."""
@@ -78,8 +81,8 @@ class GraphConfig:
                 raise UsageError(f"{flag} must be {'>= 0' if zero_ok else '> 0'} and finite, got {value:g}")
         for flag, value in (("--knn", self.knn), ("--max-people", self.max_people),
                             ("--max-locations", self.max_locations), ("--max-events", self.max_events)):
-            if value < 0:
-                raise UsageError(f"{flag} must be >= 0, got {value}")
+            if not 0 <= value <= MAX_NODES:
+                raise UsageError(f"{flag} must be between 0 and {MAX_NODES:,}, got {value}")
         if self.max_people + self.max_locations + self.max_events < 1:
             raise UsageError("--max-people + --max-locations + --max-events must keep at least one node")
         for flag, value in (("--bias-self", self.bias_self), ("--bias-kin", self.bias_kin)):

@@ -44,6 +44,8 @@ def exif_offset_minutes(offset: Any) -> int | None:
     off = offset.strip().rstrip("\x00")
     if len(off) == 6 and off[0] in "+-" and off[3] == ":" and off[1:3].isdigit() and off[4:].isdigit():
         minutes = int(off[1:3]) * 60 + int(off[4:])
+        if minutes >= 24 * 60:  # no such offset
+            return None
         return minutes if off[0] == "+" else -minutes
     return None
 
@@ -62,8 +64,10 @@ def parse_exif_datetime(text: Any, subsec: Any = None, offset: Any = None) -> tu
         dt = dt.replace(microsecond=int(subsec.strip()[:6].ljust(6, "0")))
     minutes = exif_offset_minutes(offset)
     if minutes is not None:
-        tz = timezone(timedelta(minutes=minutes))
-        return dt.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None), True
+        try:
+            return dt.replace(tzinfo=timezone(timedelta(minutes=minutes))).astimezone(UTC).replace(tzinfo=None), True
+        except OverflowError:  # year 1 or 9999 shifted past the calendar's ends: the local time is kept
+            return dt, False
     return dt, False
 
 

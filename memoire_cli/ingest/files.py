@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from memoire_cli.bounded import MAX_SIDECAR_BYTES, MAX_TAKEOUT_BYTES, BoundedReadError, read_capped
+from memoire_cli.errors import first_line
 from memoire_cli.ingest.media import (
     MediaError,
     Metadata,
@@ -100,14 +102,26 @@ def read_file(found: Found, prev: Registered | None, old_pixels: Any, old_rows: 
     ``store``; their perceptual hashes and (stills) enrolment candidates are computed here, while
     the pixels are in memory.
     """
-    result = _read_file(found, prev, old_pixels, old_rows, size, max_pixels)
-    if result.status == "ingested" and result.meta is not None:
-        arrays = result.frames
-        result.phashes = [phash(f) for f in arrays]  # type: ignore[arg-type]
-        if found.media == "still":
-            result.faces = face_candidates(arrays[0], result.meta.regions, anchor_size)  # type: ignore[arg-type]
-        result.frames = [store.put(f) for f in arrays]  # type: ignore[arg-type]
+    try:
+        result = _read_file(found, prev, old_pixels, old_rows, size, max_pixels)
+        if result.status == "ingested" and result.meta is not None:
+            arrays = result.frames
+            result.phashes = [phash(f) for f in arrays]  # type: ignore[arg-type]
+            if found.media == "still":
+                result.faces = face_candidates(arrays[0], result.meta.regions, anchor_size)  # type: ignore[arg-type]
+            result.frames = [store.put(f) for f in arrays]  # type: ignore[arg-type]
+    except MemoryError:
+        return FileResult(found, "skipped", "skipped", detail="cannot read (out of memory)")
+    except Exception as exc:  # noqa: BLE001 - one bad file (a reader's bug on odd bytes) never aborts the run
+        return FileResult(found, "skipped", "skipped", detail=f"cannot read ({type(exc).__name__}: {first_line(exc, 120)})")
     return result
+
+
+def _why(exc: BaseException) -> str:
+    """A short reason for a read that failed: the operating system's words, or the cap's."""
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return first_line(exc, 120)
 
 
 def _read_file(found: Found, prev: Registered | None, old_pixels: Any, old_rows: dict[str, tuple[int, int, int]], size: int,
@@ -129,20 +143,20 @@ def _read_file(found: Found, prev: Registered | None, old_pixels: Any, old_rows:
             return FileResult(found, "ingested", None, prev.content_hash, prev.meta, frames, index)
     notes: list[str] = []
     try:
-        sidecar = found.sidecar.read_bytes() if found.sidecar is not None else None
-    except OSError as exc:
+        sidecar = read_capped(found.sidecar, MAX_SIDECAR_BYTES) if found.sidecar is not None else None
+    except (OSError, BoundedReadError) as exc:
         sidecar = None
-        notes.append(f"sidecar {found.sidecar_rel} unreadable ({exc.strerror}); ignored")
+        notes.append(f"sidecar {found.sidecar_rel} not read ({_why(exc)}); ignored")
     try:
-        takeout = found.takeout.read_bytes() if found.takeout is not None else None
-    except OSError as exc:
+        takeout = read_capped(found.takeout, MAX_TAKEOUT_BYTES) if found.takeout is not None else None
+    except (OSError, BoundedReadError) as exc:
         takeout = None
-        notes.append(f"takeout JSON unreadable ({exc.strerror}); ignored")
+        notes.append(f"takeout JSON not read ({_why(exc)}); ignored")
     try:
         if found.media == "still":
             if found.size > MAX_STILL_BYTES:
                 raise MediaError(f"{found.size:,} bytes: too large for a still")
-            data = found.path.read_bytes()
+            data = read_capped(found.path, MAX_STILL_BYTES)
             content_hash = _sha(data)
             meta, im = read_metadata(data, sidecar, max_pixels)
             same = prev is not None and prev.content_hash == content_hash and prev.meta is not None and prev.meta.orientation == meta.orientation
@@ -159,8 +173,8 @@ def _read_file(found: Found, prev: Registered | None, old_pixels: Any, old_rows:
             meta.video = {**facts, "frame_index": index}
     except MediaError as exc:
         return FileResult(found, "skipped", "skipped", detail=str(exc))
-    except OSError as exc:
-        return FileResult(found, "skipped", "skipped", detail=f"cannot read ({exc.strerror or type(exc).__name__})")
+    except (OSError, BoundedReadError) as exc:
+        return FileResult(found, "skipped", "skipped", detail=f"cannot read ({_why(exc)})")
     apply_takeout(meta, takeout)
     meta.problems.extend(notes)
     now = current_stat_key(found)
@@ -222,11 +236,17 @@ def register_row(r: FileResult, user_id: str) -> dict[str, Any]:
 
 def read_reference(path: Path, size: int, max_pixels: int) -> tuple[np.ndarray, Metadata]:
     """A reference photo named in the relations file (outside or inside the folder): pixels and metadata."""
-    data = path.read_bytes()
+    try:
+        data = read_capped(path, MAX_STILL_BYTES)
+    except BoundedReadError as exc:
+        raise MediaError(str(exc)) from None
     side = None
     for candidate in (path.with_name(path.name + ".xmp"), path.with_suffix(".xmp")):
         if candidate.is_file():
-            side = candidate.read_bytes()
+            try:
+                side = read_capped(candidate, MAX_SIDECAR_BYTES)
+            except BoundedReadError as exc:
+                raise MediaError(f"sidecar {candidate.name}: {exc}") from None
             break
     meta, im = read_metadata(data, side, max_pixels)
     return decode_still(im, meta.orientation, size), meta

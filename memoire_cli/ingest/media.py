@@ -143,7 +143,16 @@ def _open(data: bytes, max_pixels: int) -> Any:
 
 
 def read_metadata(data: bytes, sidecar: bytes | None, max_pixels: int = MAX_PIXELS) -> tuple[Metadata, Any]:
-    """Headers of a still (no pixel decoding): (metadata, the opened Pillow image)."""
+    """Headers of a still (no pixel decoding): (metadata, the opened Pillow image).
+
+    Pillow's warnings on damaged headers ("Tag data larger than file", "Corrupt EXIF data") are not
+    printed: what matters of them ends up as the file's problems or as a :class:`MediaError`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _read_metadata(data, sidecar, max_pixels)
+
+
+def _read_metadata(data: bytes, sidecar: bytes | None, max_pixels: int) -> tuple[Metadata, Any]:
     im = _open(data, max_pixels)
     meta = Metadata(format=im.format)
     ex = read_exif(im)
@@ -165,7 +174,9 @@ def decode_still(im: Any, orientation: int | None, size: int) -> np.ndarray:
     try:
         if im.format == "JPEG":
             im.draft("RGB", (size, size))
-        im.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on damaged data: a MediaError says what matters
+            im.load()
         if im.mode != "RGB":
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 rgba = im.convert("RGBA")
@@ -186,6 +197,8 @@ def decode_still(im: Any, orientation: int | None, size: int) -> np.ndarray:
 
 #: Largest Takeout JSON read (they are a few kilobytes).
 MAX_TAKEOUT_BYTES = 1 << 20
+#: Latest capture time accepted from a Unix timestamp (9999-12-31 23:59:59 UTC; later ones overflow datetime).
+MAX_TIMESTAMP = 253_402_300_799
 
 
 def apply_takeout(meta: Metadata, data: bytes | None) -> None:
@@ -208,17 +221,19 @@ def apply_takeout(meta: Metadata, data: bytes | None) -> None:
         meta.problems.append(f"takeout JSON: malformed ({str(exc).splitlines()[0][:80]})")
         return
     views = doc.get("imageViews")
-    if isinstance(views, (int, str)) and str(views).strip().isdigit():
+    if isinstance(views, (int, str)) and str(views).strip().isdigit() and len(str(views).strip()) <= 18:
         meta.views = int(views)
     if doc.get("favorited") is True and meta.pick is None:  # an XMP flag (a reject too) wins
         meta.pick, meta.pick_source = True, "takeout:favorited"
     names = [p.get("name") for p in doc.get("people", []) if isinstance(p, dict)] if isinstance(doc.get("people"), list) else []
     meta.persons = tuple(dict.fromkeys([*meta.persons, *(n.strip() for n in names if isinstance(n, str) and n.strip())]))
     taken = doc.get("photoTakenTime")
-    if meta.taken_at is None and isinstance(taken, dict) and str(taken.get("timestamp", "")).isdigit():
+    if meta.taken_at is None and isinstance(taken, dict) and str(taken.get("timestamp", "")).isdigit() and len(str(taken["timestamp"])) <= 24:
         seconds = int(taken["timestamp"])
-        if seconds > 0:
+        if 0 < seconds <= MAX_TIMESTAMP:
             meta.taken_at, meta.taken_offset = datetime(1970, 1, 1) + timedelta(seconds=seconds), True
+        elif seconds > MAX_TIMESTAMP:
+            meta.problems.append(f"takeout JSON: photoTakenTime {str(seconds)[:24]} is after the year 9999; ignored")
     geo = doc.get("geoData")
     if meta.gps is None and isinstance(geo, dict):
         lat, lon = geo.get("latitude"), geo.get("longitude")

@@ -32,6 +32,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from memoire_cli.bounded import MAX_LIST_BYTES, BoundedReadError, read_text_capped
 from memoire_cli.errors import UsageError
 
 PEOPLE_ROOTS = frozenset({"people", "persons", "person", "family", "friends", "faces"})
@@ -78,9 +79,11 @@ def load_relations(path: Path, photos: Path) -> dict[str, Person]:
     if not path.is_file():
         raise UsageError(f"--relations {path}: no such file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--relations {path}: cannot read it ({exc.__class__.__name__})") from None
+        text = read_text_capped(path, MAX_LIST_BYTES)
+    except OSError as exc:
+        raise UsageError(f"--relations {path}: cannot read it ({exc.strerror or exc.__class__.__name__})") from None
+    except BoundedReadError as exc:
+        raise UsageError(f"--relations {path}: {exc}") from None
     rows: list[tuple[str, str, str | None]] = []
     if path.suffix.lower() in (".csv", ".tsv"):
         reader = csv.reader(text.splitlines(), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")

@@ -373,8 +373,13 @@ def parse_iso_date(text: str | None) -> tuple[datetime | None, bool]:
             return dt, True
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        return (dt.replace(tzinfo=timezone(sign * offset)).astimezone(UTC).replace(tzinfo=None)), True
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+        if offset >= timedelta(hours=24):  # no such offset: the local time is kept
+            return dt, False
+        try:
+            return (dt.replace(tzinfo=timezone(sign * offset)).astimezone(UTC).replace(tzinfo=None)), True
+        except OverflowError:  # year 1 or 9999 shifted past the calendar's ends
+            return dt, False
     return dt, False
 
 

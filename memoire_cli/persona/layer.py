@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +19,25 @@ with warnings.catch_warnings():  # torch-geometric 2.8 scripts a helper on impor
     from torch_geometric.nn.dense.linear import Linear
     from torch_geometric.nn.inits import glorot
     from torch_geometric.utils import scatter, softmax
+
+
+@contextmanager
+def private_tempdir() -> Iterator[None]:
+    """Point :mod:`tempfile` at a private folder for the block, then delete the folder.
+
+    ``MessagePassing.__init__`` renders each subclass's ``propagate``/``edge_updater`` from a jinja
+    template into ``<tempdir>/<module>_XXXX.py`` with ``delete=False`` and imports it (once per
+    process: the module is cached in ``sys.modules``); without this every ``memoire persona`` left
+    two such files in the system's temporary folder. The module needs no file once imported.
+    """
+    folder = tempfile.mkdtemp(prefix="memoire-pyg-")
+    previous = tempfile.tempdir
+    tempfile.tempdir = folder
+    try:
+        yield
+    finally:
+        tempfile.tempdir = previous
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class PersonaGATConv(MessagePassing):
@@ -82,7 +105,8 @@ class PersonaGATConv(MessagePassing):
 
     def __init__(self, channels: int, heads: int = 4, edge_dim: int = 2, negative_slope: float = 0.2,
                  dropout: float = 0.1, residual: bool = True, activation: bool = True):
-        super().__init__(aggr="add", node_dim=0)
+        with private_tempdir():  # torch_geometric renders propagate() into a .py file it never deletes
+            super().__init__(aggr="add", node_dim=0)
         if channels % heads:
             raise ValueError(f"heads ({heads}) must divide channels ({channels})")
         self.channels = channels

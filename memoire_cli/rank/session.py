@@ -23,9 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from memoire_cli.bounded import MAX_LIST_BYTES, BoundedReadError, read_text_capped
 from memoire_cli.errors import MemoireError, UsageError
 
 KINDS = ("all", "event", "dates", "ids", "folder")
+#: Most image ids an ``ids:`` session may name (a gallery of a lifetime; the list is read with a cap too).
+MAX_SESSION_IDS = 200_000
 
 
 @dataclass(frozen=True)
@@ -77,12 +80,18 @@ def parse_session(text: str) -> Session:
         if arg.startswith("@"):
             path = Path(arg[1:])
             try:
-                arg = path.read_text(encoding="utf-8")
+                arg = read_text_capped(path, MAX_LIST_BYTES)
             except OSError as exc:
-                raise UsageError(f"session {text!r}: cannot read {path}: {exc.strerror}") from None
+                raise UsageError(f"session ids:@{path}: cannot read it: {exc.strerror or type(exc).__name__}") from None
+            except BoundedReadError as exc:
+                raise UsageError(f"session ids:@{path}: {exc}") from None
         ids = tuple(dict.fromkeys(i.strip() for i in arg.replace("\n", ",").split(",") if i.strip()))
         if not ids:
-            raise UsageError(f"session {text!r}: ids: needs at least one image id")
+            raise UsageError(f"session {text[:80]!r}: ids: needs at least one image id")
+        if len(ids) > MAX_SESSION_IDS:
+            raise UsageError(f"session ids: at most {MAX_SESSION_IDS:,} image ids, got {len(ids):,}")
+        if max(len(i) for i in ids) > 512:
+            raise UsageError("session ids: an image id is longer than 512 characters")
         return Session("ids", image_ids=ids)
     if kind == "folder":
         prefix = arg.strip().removeprefix("./")

@@ -157,11 +157,16 @@ def load_backbone_weights(model: Any, path: str) -> dict[str, int]:
 
     from memoire_cli.imagenet_backbone import PINNED_SHA256, weights_path
 
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - unpickling fails in many ways; all mean "not weights"
+        raise ValueError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__})") from None
     if isinstance(state, dict):
         for key in ("model", "state_dict"):
             if key in state and isinstance(state[key], dict):
                 state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: not a state dict of tensors")
     target = model.backbone.state_dict()
     packaged = weights_path()
     if model.config.backbone == "mobilenet_v2":

@@ -77,6 +77,15 @@ def resolve_settings(preset: str, loss: str, overrides: dict[str, Any]) -> dict[
     return out
 
 
+def looks_like_torch_weights(path: Path) -> bool:
+    """Whether a file is in one of ``torch.save``'s formats (a zip archive, or a legacy pickle), by its first bytes."""
+    import zipfile
+
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return zipfile.is_zipfile(path) or head[:1] == b"\x80"
+
+
 class TrainStage(GlobalStage):
     name = "train"
     code_version = "3"  # 2: persona-conditioned FiLM, presets auto/cpu, maps of ρ = 0 and eq. (17); 3: NHWC trunk
@@ -159,6 +168,8 @@ class TrainStage(GlobalStage):
         path = Path(spec)
         if not path.is_file():
             raise UsageError(f"--backbone-weights {spec}: no such file")
+        if not looks_like_torch_weights(path):
+            raise UsageError(f"--backbone-weights {spec}: not a PyTorch weights file (torch.save's zip or pickle format)")
         return str(path.resolve()), sha256_of(path)
 
     # -------------------------------------------------------------------------------- contract

@@ -233,6 +233,9 @@ class Stage(ABC):
     def compute(self, ws: Workspace, user_id: str) -> UserOutput:
         """Compute one user's outputs (must not write to the workspace)."""
 
+    def confirm(self, ws: Workspace, selection: Selection, todo: list[str], force: bool, console: Any) -> None:  # noqa: B027 - optional hook
+        """Before anything is written: refuse (or, with ``force``, announce) changes that destroy results."""
+
     def finish(self, ws: Workspace, selection: Selection) -> None:  # noqa: B027 - optional hook
         """After every selected user is committed (e.g. drop users no longer in the universe)."""
 
@@ -393,6 +396,7 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
     run = new_run(stage.name, plan.params, stage.code(), selection.shard, len(users))
     run["fingerprint"] = plan.fingerprint
     check_gallery(ws, stage, [u for u, _ in todo])  # before any array is written
+    stage.confirm(ws, selection, [u for u, _ in todo], force, console)
     skipped = not todo
     record_run(ws, run)
     try:

@@ -414,8 +414,9 @@ class Workspace:
             con.execute(f"DELETE FROM stage_users WHERE stage = ? AND user_id IN ({marks})", [stage, *users])
             now = utcnow()
             for user_id, fingerprint, digest, tables in batch:
+                # tables the output holds (others, such as pat_sessions, are written by later commands)
                 contents = {f"table:{spec.name}": len(next(iter(tables[spec.name].values()), ()))
-                            if spec.name in tables else 0 for spec in specs if not spec.hidden}
+                            for spec in specs if spec.name in tables and not spec.hidden}
                 contents.update({f"array:{name}": list(shape) for name, shape in staged.get(user_id, {}).items()
                                  if not self.schema.arrays[name].hidden})
                 con.execute("INSERT INTO stage_users (stage, user_id, fingerprint, digest, run_id, completed_at, upstream, contents) "

@@ -640,8 +640,8 @@ def update_user(ws: Workspace, user_id: str, run: dict[str, Any], ucfg: UpdateCo
         marks = (("graph", graph_fp, graph_digest, {"gallery": delta.gallery}, {}),
                  ("persona", persona_fp, persona_digest, {"graph": f"graph:{graph_digest}"}, {"persona_embeddings": st.emb.shape}))
         for stage, fp, digest, upstream, shapes in marks:
-            contents = {f"table:{spec.name}": len(next(iter(tables[spec.name].values()), ())) if spec.name in tables else 0
-                        for spec in schema.tables_of(stage)}
+            contents = {f"table:{spec.name}": len(next(iter(tables[spec.name].values()), ()))
+                        for spec in schema.tables_of(stage) if spec.name in tables}
             contents.update({f"array:{name}": list(shape) for name, shape in shapes.items()})
             con.execute("DELETE FROM stage_users WHERE stage = ? AND user_id = ?", [stage, user_id])
             con.execute("INSERT INTO stage_users (stage, user_id, fingerprint, digest, run_id, completed_at, upstream, contents) "

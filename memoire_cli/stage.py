@@ -141,6 +141,7 @@ def stale_inputs(ws: Workspace, stage: str, inputs: tuple[str, ...], users: list
     snapshot = ws.stage_users()
     records: dict[tuple[str, str], dict[str, str]] = {
         (st, u): json.loads(up) for st, u, up in ws.query("SELECT stage, user_id, upstream FROM stage_users WHERE upstream IS NOT NULL")}
+    now = upstream_parts(snapshot, {"gallery", *snapshot})  # every input of every recorded row
     for user_id in users:
         stale: dict[str, str] = {}  # stage → the input it is stale against
         seen: set[str] = set()
@@ -153,7 +154,6 @@ def stale_inputs(ws: Workspace, stage: str, inputs: tuple[str, ...], users: list
             record = records.get((name, user_id))
             if record is None:
                 continue
-            now = upstream_parts(snapshot, record)
             for dep, part in sorted(record.items()):
                 if now.get(user_id, {}).get(dep) != part and name not in stale:
                     stale[name] = dep

@@ -568,6 +568,17 @@ def mark_dead_runs(ws: Workspace) -> None:
     dead = [run_id for run_id, pid in rows if not pid_alive(int(pid))]
     if not dead:
         return
+    import shutil
+
+    for run_id in dead:  # arrays it staged but never committed; live arrays it had set aside mid-swap
+        for staged in ws.zarr_path.glob(f"*/*/*.staged-{run_id}"):
+            shutil.rmtree(staged, ignore_errors=True)
+        for old in ws.zarr_path.glob(f"*/*/*.old-{run_id}"):
+            live = old.with_name(old.name.rsplit(".old-", 1)[0])
+            if live.exists():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(old, live)
     marks = ", ".join("?" * len(dead))
     ws.transaction(lambda con: con.execute(
         f"UPDATE runs SET status = 'interrupted', ended_at = ?, message = 'its process ended without recording how "

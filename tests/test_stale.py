@@ -224,3 +224,4 @@ def test_a_killed_run_reads_interrupted(tmp_path: Path) -> None:
     run = json.loads(status.stdout)["stages"]["synth"]["last_run"]
     assert run["status"] == "interrupted" and "killed" in run["message"]
     assert rows(ws, "SELECT status FROM runs") == [("interrupted",)]
+    assert not list((ws / "arrays.zarr").glob("*/*/*.staged-*"))  # what it had staged is cleared

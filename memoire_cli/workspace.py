@@ -212,17 +212,18 @@ class Workspace:
         from memoire_cli.migrations import V2_COLUMNS, add_missing_columns
         from memoire_cli.schema import table_ddl
 
-        found = {(schema, name) for schema, name in self.query("SELECT table_schema, table_name FROM information_schema.tables")}
+        with self.connect(read_only=True) as con:  # one connection for the reads of every open
+            found = {(schema, name) for schema, name in con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+            rows = con.execute("SELECT value FROM meta WHERE key = 'tables'").fetchall()
+            columns = {t: {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns "
+                                                     "WHERE table_schema = 'main' AND table_name = ?", [t]).fetchall()} for t in V2_COLUMNS}
         missing = [spec for spec in self.schema.tables.values()
                    if tuple(spec.name.split(".", 1)) not in found and ("main", spec.name) not in found]
-        rows = self.query("SELECT value FROM meta WHERE key = 'tables'")
         recorded = set(json.loads(rows[0][0])) if rows else None
         dropped = sorted(spec.name for spec in missing if recorded is not None and spec.name in recorded)
         if dropped:
             raise WorkspaceError(f"workspace {self.root} is damaged: table {', '.join(dropped)} is missing from {DB_FILE} "
                                  f"(restore it from a backup, or re-create the workspace)")
-        columns = {t: {c for (c,) in self.query("SELECT column_name FROM information_schema.columns "
-                                                "WHERE table_schema = 'main' AND table_name = ?", [t])} for t in V2_COLUMNS}
         lacking = any(not set(names) <= columns[t] for t, names in V2_COLUMNS.items())
         if missing or recorded is None or lacking:
             def run(con: Any) -> None:

@@ -448,6 +448,10 @@ class SynthStage(Stage):
         """Fewer users or fewer images over an existing gallery destroy results: only with ``--force``,
         saying which downstream results go (dropped users: every stage's) or become stale (shrunk galleries)."""
         from memoire_cli.errors import MemoireError
+        from memoire_cli.stage import PIPELINE
+
+        def in_order(stages: set[str]) -> list[str]:
+            return sorted(stages, key=lambda st: (PIPELINE.index(st) if st in PIPELINE else len(PIPELINE), st))
 
         dropped = self._dropped(ws, selection)
         shrunk: dict[str, int] = {}
@@ -463,13 +467,16 @@ class SynthStage(Stage):
             downstream.setdefault(user_id, []).append(stage)
         parts = []
         if dropped:
-            results = sorted({st for u in dropped for st in downstream.get(u, [])})
+            results = in_order({st for u in dropped for st in downstream.get(u, [])})
+            their = "its" if len(dropped) == 1 else "their"
             parts.append(f"delete the gallery of {', '.join(dropped[:5])}{' …' if len(dropped) > 5 else ''}"
-                         + (f" and its {', '.join(results)} results" if results else ""))
+                         + (f" and {their} {', '.join(results)} results" if results else ""))
         if shrunk:
-            results = sorted({st for u in shrunk for st in downstream.get(u, [])})
-            parts.append(f"shrink the gallery of {', '.join(sorted(shrunk)[:5])} to {self.cfg.images_per_user} images"
-                         + (f", leaving its {', '.join(results)} results stale (re-run them)" if results else ""))
+            results = in_order({st for u in shrunk for st in downstream.get(u, [])})
+            their = "its" if len(shrunk) == 1 else "their"
+            parts.append(f"shrink the gallery of {', '.join(sorted(shrunk)[:5])}{' …' if len(shrunk) > 5 else ''} to "
+                         f"{self.cfg.images_per_user} images, leaving {their} {', '.join(results)} results stale (re-run them)"
+                         if results else f"shrink the gallery of {', '.join(sorted(shrunk)[:5])} to {self.cfg.images_per_user} images")
         what = "; and ".join(parts)
         if not force:
             raise MemoireError(f"this synth would {what}: add --force to do so")

@@ -144,6 +144,7 @@ def stale_inputs(ws: Workspace, stage: str, inputs: tuple[str, ...], users: list
     now = upstream_parts(snapshot, {"gallery", *snapshot})  # every input of every recorded row
     for user_id in users:
         stale: dict[str, str] = {}  # stage → the input it is stale against
+        gone: dict[str, str] = {}  # stage → an input no longer committed at all
         seen: set[str] = set()
         todo = [i for i in inputs if i != "gallery"]
         while todo:
@@ -155,9 +156,17 @@ def stale_inputs(ws: Workspace, stage: str, inputs: tuple[str, ...], users: list
             if record is None:
                 continue
             for dep, part in sorted(record.items()):
-                if now.get(user_id, {}).get(dep) != part and name not in stale:
+                current = now.get(user_id, {}).get(dep)
+                if current is None:
+                    gone.setdefault(name, dep)
+                elif current != part and name not in stale:
                     stale[name] = dep
             todo.extend(d for d in record if d != "gallery")
+        if gone:
+            name, dep = min(gone.items(), key=lambda kv: PIPELINE.index(kv[0]) if kv[0] in PIPELINE else len(PIPELINE))
+            rerun = "synth or ingest" if dep == "gallery" else dep
+            raise StaleInputError(f"user {user_id}: {name} was computed from a {dep} output that is no longer committed; "
+                                  f"re-run memoire {rerun} (and the stages after it) before {stage}")
         if stale:
             order = sorted(stale, key=lambda st: PIPELINE.index(st) if st in PIPELINE else len(PIPELINE))
             first, rest = order[0], order[1:]

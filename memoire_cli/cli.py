@@ -205,6 +205,7 @@ def run_jobs(ws: Any, stage: Any, selection: Any, force: bool, jobs: int, consol
     if n <= 1 or not _ARGV:  # nothing to share out (or no command line to start workers with)
         return run_stage(ws, stage, selection, force, console)
     check_gallery(ws, stage, todo)
+    stage.confirm(ws, selection, todo, force, console)
     where = f"memoire {_ARGV[0]}"
     run = new_run(stage.name, plan.params, stage.code(), selection.shard, len(plan.users))
     run["fingerprint"] = plan.fingerprint

@@ -25,6 +25,7 @@ from typing import Any
 from memoire_cli import __version__
 from memoire_cli.stage import (
     canonical_json,
+    changed_inputs,
     committed_inputs,
     input_users,
     manifest_of,
@@ -32,6 +33,7 @@ from memoire_cli.stage import (
     record_failure,
     record_run,
     sha16,
+    stale_inputs,
 )
 from memoire_cli.workspace import Workspace, utcnow
 
@@ -89,6 +91,8 @@ def last_done_fingerprints(ws: Workspace, stage: str) -> set[str]:
 def run_global_stage(ws: Workspace, stage: GlobalStage, force: bool, console: Any) -> dict[str, Any]:
     """Run a global stage (or skip it when cached); records the run and returns the manifest."""
     users = stage.users(ws)
+    changed_inputs(ws, stage.inputs, users)
+    stale_inputs(ws, stage.name, stage.inputs, users)
     params = stage.params()
     fp = stage.fingerprint(ws, users)
     run = new_run(stage.name, params, stage.code(), "0/1", len(users))

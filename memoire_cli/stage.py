@@ -10,12 +10,22 @@ does with content hashes) with the committed one in ``stage_users``:
   (users computed within ``COMMIT_EVERY_S`` of each other share a transaction).
 
 An interrupted run therefore keeps every user it committed; the next run continues with the rest.
+
+Staleness is checked by content and transitively: each ``stage_users`` row records the committed
+input digests it was computed from (``upstream``); before computing, every stage upstream of the
+one run must still match its own inputs (:func:`stale_inputs`), so a stage never reads outputs
+computed from an older gallery (it names the stage to re-run instead). Each row also records its
+row counts and array shapes (``contents``); the direct inputs' counts are compared with the tables
+(:func:`changed_inputs`), which notices rows added or deleted behind memoire's back (not rows edited
+in place: that would need re-hashing every input, see schemas/README.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -31,10 +41,14 @@ from memoire_cli.errors import MemoireError, UsageError
 from memoire_cli.workspace import (
     GALLERY_STAGES,
     Columns,
+    StaleInputError,
     Workspace,
     digest_columns,
     utcnow,
 )
+
+#: Pipeline order (the first stale stage named is the one to re-run first).
+PIPELINE = ("synth", "ingest", "people", "graph", "persona", "pat", "label", "train", "rank", "eval")
 
 #: Users computed within this many seconds are committed in one transaction (fast stages would
 #: otherwise spend most of their time opening the database); slow stages commit every user.
@@ -92,24 +106,102 @@ class UserOutput:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+def upstream_parts(snapshot: dict[str, dict[str, tuple[str, str]]], inputs: Any) -> dict[str, dict[str, str]]:
+    """user_id → {input: ``"{stage}:{digest}"``} of the user's committed outputs of each input it has.
+
+    ``"gallery"`` stands for whichever of :data:`GALLERY_STAGES` holds the user; ``snapshot`` is
+    :meth:`Workspace.stage_users`.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for name in inputs:
+        for stage in GALLERY_STAGES if name == "gallery" else (name,):
+            for u, (_, d) in snapshot.get(stage, {}).items():
+                out.setdefault(u, {})[name] = f"{stage}:{d}"
+    return out
+
+
 def committed_inputs(ws: Workspace, inputs: tuple[str, ...]) -> dict[str, str]:
     """user_id → combined digest of the user's committed outputs of every input stage.
 
     ``"gallery"`` in ``inputs`` stands for whichever of :data:`GALLERY_STAGES` holds the user. Only
     users committed in every input are returned.
     """
+    parts = upstream_parts(ws.stage_users(), inputs)
+    return {u: inputs_digest([p[name] for name in inputs]) for u, p in parts.items() if all(name in p for name in inputs)}
+
+
+def stale_inputs(ws: Workspace, stage: str, inputs: tuple[str, ...], users: list[str]) -> None:
+    """Refuse (one line) when a user's input, or anything upstream of it, was computed from outputs
+    that have changed since (recorded ``stage_users.upstream`` ≠ the committed digests now).
+
+    Rows without a record (written before schema version 2 recorded it) are taken as current.
+    """
+    if not users or not inputs:
+        return
     snapshot = ws.stage_users()
-    combined: dict[str, list[str]] | None = None
-    for name in inputs:
-        stages = GALLERY_STAGES if name == "gallery" else (name,)
-        found: dict[str, str] = {}
-        for stage in stages:
-            found.update({u: f"{stage}:{d}" for u, (_, d) in snapshot.get(stage, {}).items()})
-        if combined is None:
-            combined = {u: [d] for u, d in found.items()}
-        else:
-            combined = {u: combined[u] + [found[u]] for u in combined if u in found}
-    return {u: inputs_digest(ds) for u, ds in (combined or {}).items()}
+    records: dict[tuple[str, str], dict[str, str]] = {
+        (st, u): json.loads(up) for st, u, up in ws.query("SELECT stage, user_id, upstream FROM stage_users WHERE upstream IS NOT NULL")}
+    now = upstream_parts(snapshot, {"gallery", *snapshot})  # every input of every recorded row
+    for user_id in users:
+        stale: dict[str, str] = {}  # stage → the input it is stale against
+        gone: dict[str, str] = {}  # stage → an input no longer committed at all
+        seen: set[str] = set()
+        todo = [i for i in inputs if i != "gallery"]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            record = records.get((name, user_id))
+            if record is None:
+                continue
+            for dep, part in sorted(record.items()):
+                current = now.get(user_id, {}).get(dep)
+                if current is None:
+                    gone.setdefault(name, dep)
+                elif current != part and name not in stale:
+                    stale[name] = dep
+            todo.extend(d for d in record if d != "gallery")
+        if gone:
+            name, dep = min(gone.items(), key=lambda kv: PIPELINE.index(kv[0]) if kv[0] in PIPELINE else len(PIPELINE))
+            rerun = "synth or ingest" if dep == "gallery" else dep
+            raise StaleInputError(f"user {user_id}: {name} was computed from a {dep} output that is no longer committed; "
+                                  f"re-run memoire {rerun} (and the stages after it) before {stage}")
+        if stale:
+            order = sorted(stale, key=lambda st: PIPELINE.index(st) if st in PIPELINE else len(PIPELINE))
+            first, rest = order[0], order[1:]
+            also = f" and the stages after it ({', '.join(rest)} {'is' if len(rest) == 1 else 'are'} stale too)" if rest else ""
+            raise StaleInputError(f"user {user_id}: {first} was computed from an older {stale[first]}; "
+                                  f"re-run memoire {first}{also} before {stage}")
+
+
+def changed_inputs(ws: Workspace, inputs: tuple[str, ...], users: list[str]) -> None:
+    """Refuse (one line) when a user's committed input rows were added or deleted behind memoire's back:
+    the row counts recorded in ``stage_users.contents`` must match the tables (one count per table)."""
+    if not users or not inputs:
+        return
+    stages = [g for g in GALLERY_STAGES] if "gallery" in inputs else []
+    stages += [i for i in inputs if i != "gallery"]
+    marks = ", ".join("?" * len(stages))
+    recorded = ws.query(f"SELECT stage, user_id, contents FROM stage_users WHERE contents IS NOT NULL AND stage IN ({marks})", stages)
+    wanted = set(users)
+    expected: dict[str, dict[str, int]] = {}  # table → user → rows
+    owner: dict[tuple[str, str], str] = {}
+    for stage, user_id, contents in recorded:
+        if user_id not in wanted:
+            continue
+        for key, value in json.loads(contents).items():
+            kind, _, table = key.partition(":")
+            if kind == "table":
+                expected.setdefault(table, {})[user_id] = int(value)
+                owner[(table, user_id)] = stage
+    for table, per_user in sorted(expected.items()):
+        found = dict(ws.query(f"SELECT user_id, count(*) FROM {table} GROUP BY user_id"))
+        for user_id, n in sorted(per_user.items()):
+            if found.get(user_id, 0) != n:
+                stage = owner[(table, user_id)]
+                raise StaleInputError(f"user {user_id}: table {table} holds {found.get(user_id, 0)} rows where `memoire {stage}` "
+                                      f"committed {n}: the workspace was changed outside memoire (re-run memoire {stage} --force)")
 
 
 def inputs_digest(parts: list[str]) -> str:
@@ -150,6 +242,9 @@ class Stage(ABC):
     def compute(self, ws: Workspace, user_id: str) -> UserOutput:
         """Compute one user's outputs (must not write to the workspace)."""
 
+    def confirm(self, ws: Workspace, selection: Selection, todo: list[str], force: bool, console: Any) -> None:  # noqa: B027 - optional hook
+        """Before anything is written: refuse (or, with ``force``, announce) changes that destroy results."""
+
     def finish(self, ws: Workspace, selection: Selection) -> None:  # noqa: B027 - optional hook
         """After every selected user is committed (e.g. drop users no longer in the universe)."""
 
@@ -182,6 +277,8 @@ def new_run(stage: str, params: dict[str, Any], code: str, shard: str, users: in
         "started_at": utcnow(),
         "ended_at": None,
         "message": None,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
     }
 
 
@@ -250,6 +347,7 @@ class Plan:
     fingerprints: dict[str, str]
     committed: dict[str, tuple[str, str]]
     todo: list[tuple[str, str]]
+    upstream: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
@@ -264,7 +362,11 @@ def plan_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool) -
     committed = ws.user_fingerprints(stage.name)
     fingerprints = {u: fingerprint(params, stage.code(), d) for u, d in stage.input_digests(ws, users).items()}
     todo = [(u, fp) for u, fp in fingerprints.items() if force or committed.get(u, ("", ""))[0] != fp]
-    return Plan(users, params, fingerprints, committed, todo)
+    changed_inputs(ws, stage.inputs, users)
+    stale_inputs(ws, stage.name, stage.inputs, [u for u, _ in todo])
+    parts = upstream_parts(ws.stage_users(), stage.inputs)
+    upstream = {u: parts.get(u, {}) for u, _ in todo}
+    return Plan(users, params, fingerprints, committed, todo, upstream)
 
 
 def check_gallery(ws: Workspace, stage: Stage, users: list[str]) -> None:
@@ -299,10 +401,11 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
     )
 
     plan = plan_stage(ws, stage, selection, force)
-    users, todo, committed = plan.users, plan.todo, plan.committed
+    users, todo = plan.users, plan.todo
     run = new_run(stage.name, plan.params, stage.code(), selection.shard, len(users))
     run["fingerprint"] = plan.fingerprint
     check_gallery(ws, stage, [u for u, _ in todo])  # before any array is written
+    stage.confirm(ws, selection, [u for u, _ in todo], force, console)
     skipped = not todo
     record_run(ws, run)
     try:
@@ -310,12 +413,15 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
             stage.prepare(ws, console)
             columns = (TextColumn(f"{stage.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
             pending: list[tuple[str, str, str, dict[str, Columns]]] = []
+            staged: dict[str, dict[str, tuple[int, ...]]] = {}
             last_flush = time.monotonic()
 
             def flush() -> None:
                 nonlocal last_flush
                 if pending:
-                    ws.commit_users(stage.name, run["run_id"], pending)
+                    users_now = [u for u, *_ in pending]
+                    ws.commit_users(stage.name, run["run_id"], pending, upstream={u: plan.upstream[u] for u in users_now},
+                                    staged={u: staged.pop(u) for u in users_now if u in staged}, tag=run["run_id"])
                     run["computed"] += len(pending)
                     if progress == "lines":
                         for user_id, *_ in pending:
@@ -328,16 +434,20 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
                 try:
                     for user_id, fp in todo:
                         out = stage.compute(ws, user_id)
-                        if user_id in committed:
-                            ws.retract_user(stage.name, user_id)
-                        for name, data in out.arrays.items():
-                            ws.write_array(name, user_id, data)
+                        staged[user_id] = {}
+                        for name, data in out.arrays.items():  # beside the live arrays; swapped in with the commit
+                            staged[user_id][name] = data.shape
+                            ws.stage_array(name, user_id, data, run["run_id"])
                         pending.append((user_id, fp, digest_columns(out.tables, out.arrays), out.tables))
                         if time.monotonic() - last_flush >= COMMIT_EVERY_S:
                             flush()
                         bar.advance(task)
                 finally:
-                    flush()  # users fully computed before an interruption or error are kept
+                    try:
+                        flush()  # users fully computed before an interruption or error are kept
+                    finally:
+                        for user_id, names in staged.items():  # written but never committed
+                            ws.delete_arrays(user_id, list(names), suffix=f".staged-{run['run_id']}")
         else:
             console.print(f"{stage.name}: inputs and parameters unchanged for {len(users)} user(s); nothing to do (use --force to redo)")
         stage.finish(ws, selection)

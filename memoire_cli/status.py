@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from memoire_cli.workspace import Workspace
-
-PIPELINE = ("synth", "ingest", "people", "graph", "persona", "pat", "label", "train", "rank", "eval")
+from memoire_cli.stage import PIPELINE
+from memoire_cli.workspace import COMPLETE_ATTR, Workspace
 
 
 def workspace_status(ws: Workspace) -> dict[str, Any]:
@@ -75,3 +75,81 @@ def render_status(status: dict[str, Any], console: Any) -> None:
         console.print(f"gallery: {g['users']} users ({splits}); {g['stills']} stills and {g['video_frames']} video frames "
                       f"from {g['events']} events; tags {tags}; favourites {'—' if g['favourite_rate'] is None else format(g['favourite_rate'], '.0%')}, "
                       f"mean views {g['mean_views']}; most common events: {top}")
+
+
+def check_workspace(ws: Workspace) -> list[str]:
+    """``memoire status --check``: one line per problem found (empty when the workspace is consistent).
+
+    * every committed ``stage_users`` row has the rows it recorded in each of its tables (``contents``;
+      rows committed before schema version 2 recorded none are checked for their arrays only where recorded);
+    * every array it recorded exists with the recorded shape and every chunk file (arrays written complete);
+    * the reverse: no table of a per-user stage holds rows of a user that stage never committed, and no
+      user folder of a per-user array exists without its producer's row.
+    """
+    problems: list[str] = []
+    committed: dict[str, set[str]] = {}
+    counts: dict[str, dict[str, int]] = {}
+
+    def count(table: str) -> dict[str, int]:
+        if table not in counts:
+            counts[table] = dict(ws.query(f"SELECT user_id, count(*) FROM {table} GROUP BY user_id"))
+        return counts[table]
+
+    for stage, user_id, contents in ws.query("SELECT stage, user_id, contents FROM stage_users ORDER BY stage, user_id"):
+        committed.setdefault(stage, set()).add(user_id)
+        for key, value in (json.loads(contents) if contents else {}).items():
+            kind, _, name = key.partition(":")
+            if kind == "table":
+                found = count(name).get(user_id, 0)
+                if found != value:
+                    problems.append(f"user {user_id}: {stage} committed {value} rows of {name}, the table holds {found}")
+            elif kind == "array" and name in ws.schema.arrays:
+                path = ws.schema.arrays[name].path.format(user_id=user_id)
+                problem = array_problem(ws.zarr_path / path, tuple(value))
+                if problem:
+                    problems.append(f"user {user_id}: {stage}'s array {path} {problem}")
+    holders = {st: committed.get(st, set()) for st in PIPELINE}
+    for spec in ws.schema.tables.values():
+        producers = [p for p in spec.producers if p in PIPELINE]
+        if spec.hidden or not producers or len(producers) != len(spec.producers) or "user_id" not in spec.column_names:
+            continue
+        owners = set().union(*(holders[p] for p in producers))
+        for user_id, n in sorted(count(spec.name).items()):
+            if user_id not in owners:
+                problems.append(f"user {user_id}: table {spec.name} holds {n} rows but no {' or '.join(producers)} output is committed")
+    for spec in ws.schema.arrays.values():
+        producers = [p for p in spec.producers if p in PIPELINE]
+        if spec.hidden or not producers:
+            continue
+        owners = set().union(*(holders[p] for p in producers))
+        head, _, tail = spec.path.partition("{user_id}")
+        for folder in sorted((ws.zarr_path / head).glob(f"*{tail}")):
+            user_id = folder.relative_to(ws.zarr_path / head).parts[0]
+            if (folder / "zarr.json").exists() and user_id not in owners:
+                problems.append(f"user {user_id}: array {spec.path.format(user_id=user_id)} exists but no {' or '.join(producers)} output is committed")
+    return problems
+
+
+def array_problem(folder: Path, shape: tuple[int, ...]) -> str | None:
+    """What is wrong with a committed array folder (missing, another shape, chunk files missing), or None.
+
+    Reads the Zarr v3 metadata (``zarr.json``) and lists the chunk files: no array data is read."""
+    import math
+    import os
+
+    try:
+        meta = json.loads((folder / "zarr.json").read_text())
+    except FileNotFoundError:
+        return "is missing"
+    except (OSError, ValueError):
+        return "has unreadable metadata"
+    found = tuple(meta.get("shape", ()))
+    if found != shape:
+        return f"has shape {found}, {shape} was committed"
+    if meta.get("attributes", {}).get(COMPLETE_ATTR) == "complete" and math.prod(shape):
+        chunk = meta["chunk_grid"]["configuration"]["chunk_shape"]
+        expected = math.prod(math.ceil(n / c) for n, c in zip(shape, chunk))
+        present = sum(len(files) for _, _, files in os.walk(folder / "c"))
+        if present < expected:
+            return f"lacks {expected - present} of its {expected} chunk files"
+    return None

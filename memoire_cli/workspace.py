@@ -11,6 +11,13 @@ Contracts (DESIGN.md, "Contracts"; prose in ``schemas/README.md``):
   row; a user without that row has no outputs. Arrays are written before that commit (and after
   the user's previous outputs were retracted), so an interrupted stage leaves each user either as
   it was committed or absent (resumable), never half-written.
+* Write-then-swap: a stage's new arrays are written under a staged name beside the live ones and
+  swapped in (renamed) only with the commit of its rows; a failed write or commit leaves the previous
+  outputs as they were.
+* Integrity (cheap checks on open and read): the Zarr group's ``memoire_schema_version`` is checked
+  like the database's; a table the workspace recorded (meta ``tables``) that is gone is an error, not
+  re-created empty; an array written complete (attribute ``memoire_chunks``) with a chunk file missing
+  is an error when opened, never read as zeros (missing chunks would read as the fill value).
 * Hidden ground truth (DuckDB schema ``truth``, Zarr group ``truth/``) is readable by ``eval`` only.
 * The gallery tables have several producers (:data:`GALLERY_STAGES`); a user's gallery comes from
   exactly one of them, so committing a user to one gallery stage while another holds it is refused.
@@ -19,8 +26,10 @@ Contracts (DESIGN.md, "Contracts"; prose in ``schemas/README.md``):
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,6 +51,10 @@ LOCK_TIMEOUT_ENV = "MEMOIRE_LOCK_TIMEOUT"
 #: Stages that produce a gallery (the observable tables of S1.1, declared with both as producers);
 #: a user's gallery comes from one of them.
 GALLERY_STAGES = ("synth", "ingest")
+#: The attribute of an array whose every chunk was written (so a missing chunk file is damage).
+COMPLETE_ATTR = "memoire_chunks"
+#: The Zarr group attribute holding the schema version (checked on open like meta.schema_version).
+ZARR_VERSION_ATTR = "memoire_schema_version"
 #: Stages allowed to read hidden ground truth.
 TRUTH_READERS = frozenset({"eval"})
 _TRUTH_REF = re.compile(r"\btruth\s*\.", re.IGNORECASE)
@@ -130,12 +143,12 @@ class Workspace:
             con.execute(render_ddl(self.schema))
             now = utcnow().isoformat(timespec="seconds")
             meta = (("schema_version", str(self.schema.version)), ("created_at", now), ("created_by", f"memoire {__version__}"),
-                    ("workspace_id", uuid.uuid4().hex))
+                    ("workspace_id", uuid.uuid4().hex), ("tables", json.dumps(sorted(self.schema.tables))))
             for key, value in meta:
                 con.execute("INSERT INTO meta VALUES (?, ?)", [key, value])
 
         root = zarr.open_group(store=str(self.zarr_path), mode="a")
-        root.attrs["memoire_schema_version"] = self.schema.version
+        root.attrs[ZARR_VERSION_ATTR] = self.schema.version
         root.require_group("users")
         root.require_group("truth")
         tmp = self.root / f"{DB_FILE}.init-{os.getpid()}"
@@ -177,23 +190,72 @@ class Workspace:
         if found < self.schema.version:
             from memoire_cli.migrations import migrate
 
+            self._check_zarr(found)
             self.transaction(lambda con: migrate(con, found, self.schema.version))
+        self._check_zarr(self.schema.version)
         self._add_missing_tables()
+        mark_dead_runs(self)
+
+    def _check_zarr(self, expected: int) -> None:
+        """The Zarr group must exist and carry the schema version ``expected`` (an older one is brought
+        up to date: no array changed layout between versions). Reads ``zarr.json`` directly (no zarr import)."""
+        meta = self.zarr_path / "zarr.json"
+        try:
+            attrs = json.loads(meta.read_text()).get("attributes", {})
+        except FileNotFoundError:
+            raise WorkspaceError(f"workspace {self.root} is damaged: its array store {ZARR_DIR} is missing "
+                                 f"(restore it from a backup, or re-create the workspace)") from None
+        except (OSError, ValueError) as exc:
+            raise WorkspaceError(f"workspace {self.root} is damaged: cannot read {ZARR_DIR}/zarr.json ({exc})") from None
+        found = attrs.get(ZARR_VERSION_ATTR)
+        if not isinstance(found, int):
+            raise WorkspaceError(f"workspace {self.root} is damaged: {ZARR_DIR} has no {ZARR_VERSION_ATTR} attribute")
+        if found > self.schema.version:
+            raise SchemaVersionError(f"workspace {self.root}: {ZARR_DIR} has schema version {found}, newer than this "
+                                     f"memoire supports ({self.schema.version}): upgrade memoire")
+        if found < expected:
+            import zarr
+
+            zarr.open_group(store=str(self.zarr_path), mode="a").attrs[ZARR_VERSION_ATTR] = expected
+        elif found > expected:
+            raise SchemaVersionError(f"workspace {self.root} is damaged: {ZARR_DIR} has schema version {found}, "
+                                     f"its database {expected}")
 
     def _add_missing_tables(self) -> None:
-        """Create tables the schema declares that the workspace lacks (empty; additive only).
+        """Create tables the schema declares that the workspace lacks (empty; additive only), and the
+        trailing columns version 2 added (:func:`memoire_cli.migrations.add_missing_columns`).
 
         A table added to the schema without changing any existing one keeps the schema version (the
         workspace stays readable by the previous release, which ignores it); a workspace made before it
-        gets the empty table the first time a newer memoire opens it.
+        gets the empty table the first time a newer memoire opens it. The tables a workspace holds are
+        recorded (meta ``tables``): one of them missing was dropped behind memoire's back, and is an
+        error naming it (re-creating it empty would silently lose its rows).
         """
+        from memoire_cli.migrations import V2_COLUMNS, add_missing_columns
         from memoire_cli.schema import table_ddl
 
-        found = {(schema, name) for schema, name in self.query("SELECT table_schema, table_name FROM information_schema.tables")}
+        with self.connect(read_only=True) as con:  # one connection for the reads of every open
+            found = {(schema, name) for schema, name in con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+            rows = con.execute("SELECT value FROM meta WHERE key = 'tables'").fetchall()
+            columns = {t: {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns "
+                                                     "WHERE table_schema = 'main' AND table_name = ?", [t]).fetchall()} for t in V2_COLUMNS}
         missing = [spec for spec in self.schema.tables.values()
                    if tuple(spec.name.split(".", 1)) not in found and ("main", spec.name) not in found]
-        if missing:
-            self.transaction(lambda con: [con.execute(table_ddl(spec)) for spec in missing])
+        recorded = set(json.loads(rows[0][0])) if rows else None
+        dropped = sorted(spec.name for spec in missing if recorded is not None and spec.name in recorded)
+        if dropped:
+            raise WorkspaceError(f"workspace {self.root} is damaged: table {', '.join(dropped)} is missing from {DB_FILE} "
+                                 f"(restore it from a backup, or re-create the workspace)")
+        lacking = any(not set(names) <= columns[t] for t, names in V2_COLUMNS.items())
+        if missing or recorded is None or lacking:
+            def run(con: Any) -> None:
+                for spec in missing:
+                    con.execute(table_ddl(spec))
+                add_missing_columns(con, self.schema)
+                con.execute("DELETE FROM meta WHERE key = 'tables'")
+                con.execute("INSERT INTO meta VALUES ('tables', ?)", [json.dumps(sorted(self.schema.tables))])
+
+            self.transaction(run)
 
     @property
     def workspace_id(self) -> str:
@@ -309,6 +371,19 @@ class Workspace:
             rows = self.query(sql, [*others, *user_ids])
         return dict(rows)
 
+    def drop_user(self, user_id: str, stages: list[str]) -> None:
+        """Remove every output of ``user_id`` of the given stages (rows, ``stage_users`` rows, arrays), in one transaction."""
+
+        def run(con: Any) -> None:
+            for stage in stages:
+                for spec in self.schema.tables_of(stage):
+                    con.execute(f"DELETE FROM {spec.name} WHERE user_id = ?", [user_id])
+                con.execute("DELETE FROM stage_users WHERE stage = ? AND user_id = ?", [stage, user_id])
+
+        self.transaction(run)
+        for stage in stages:
+            self.delete_arrays(user_id, [a.name for a in self.schema.arrays_of(stage)])
+
     def retract_user(self, stage: str, user_id: str) -> None:
         """Remove a user's committed outputs of a stage (its tables' rows and its stage_users row)."""
 
@@ -319,9 +394,21 @@ class Workspace:
 
         self.transaction(run)
 
-    def commit_users(self, stage: str, run_id: str, batch: list[tuple[str, str, str, dict[str, Columns]]]) -> None:
+    def commit_users(self, stage: str, run_id: str, batch: list[tuple[str, str, str, dict[str, Columns]]],
+                     upstream: dict[str, dict[str, str]] | None = None,
+                     staged: dict[str, dict[str, tuple[int, ...]]] | None = None, tag: str = "") -> None:
         """Replace the rows of each (user_id, fingerprint, digest, tables) in every table of ``stage``
-        and mark the users committed, all in one transaction (rows of a batch are inserted together)."""
+        and mark the users committed, all in one transaction (rows of a batch are inserted together).
+
+        Args:
+            upstream: user → the ``{input: "stage:digest"}`` it was computed from (recorded in
+                ``stage_users.upstream``); checked again inside the transaction, so outputs computed
+                while an input changed (another process re-ran it) are refused, not committed as current.
+            staged: user → {array name: shape} written by :meth:`stage_array` with ``tag``: swapped in
+                with the commit, and swapped back when it fails (the previous arrays are never lost).
+        """
+        upstream = upstream or {}
+        staged = staged or {}
         specs = self.schema.tables_of(stage)
         owned = {s.name for s in specs}
         for _, _, _, tables in batch:
@@ -341,12 +428,57 @@ class Workspace:
                 parts = [t[spec.name] for _, _, _, t in batch if spec.name in t]
                 if parts:
                     self.insert(con, spec, {c: np.concatenate([p[c] for p in parts]) for c in spec.column_names})
+            if upstream:
+                from memoire_cli.stage import upstream_parts
+
+                now_parts = upstream_parts(con_snapshot(con), {k for parts in upstream.values() for k in parts})
+                for user_id in users:
+                    for name, part in upstream.get(user_id, {}).items():
+                        if now_parts.get(user_id, {}).get(name) != part:
+                            raise StaleInputError(f"user {user_id}: its {name} changed while `memoire {stage}` ran; "
+                                                  f"re-run memoire {stage}")
             con.execute(f"DELETE FROM stage_users WHERE stage = ? AND user_id IN ({marks})", [stage, *users])
             now = utcnow()
-            for user_id, fingerprint, digest, _ in batch:
-                con.execute("INSERT INTO stage_users VALUES (?, ?, ?, ?, ?, ?)", [stage, user_id, fingerprint, digest, run_id, now])
+            for user_id, fingerprint, digest, tables in batch:
+                # tables the output holds (others, such as pat_sessions, are written by later commands)
+                contents = {f"table:{spec.name}": len(next(iter(tables[spec.name].values()), ()))
+                            for spec in specs if spec.name in tables and not spec.hidden}
+                contents.update({f"array:{name}": list(shape) for name, shape in staged.get(user_id, {}).items()
+                                 if not self.schema.arrays[name].hidden})
+                con.execute("INSERT INTO stage_users (stage, user_id, fingerprint, digest, run_id, completed_at, upstream, contents) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            [stage, user_id, fingerprint, digest, run_id, now,
+                             json.dumps(upstream[user_id], sort_keys=True) if user_id in upstream else None,
+                             json.dumps(contents, sort_keys=True)])
+            self._swap_in(staged, tag, undo)
 
-        self.transaction(run)
+        undo: list[Callable[[], None]] = []
+        try:
+            self.transaction(run)
+        except BaseException:
+            for step in reversed(undo):
+                step()
+            for user_id, names in staged.items():
+                self.delete_arrays(user_id, list(names), suffix=f".staged-{tag}")
+            raise
+        for user_id, names in staged.items():
+            self.delete_arrays(user_id, list(names), suffix=f".old-{tag}")
+
+    def _swap_in(self, staged: dict[str, dict[str, tuple[int, ...]]], tag: str, undo: list[Callable[[], None]]) -> None:
+        """Rename each staged array over the live one, keeping the live one aside (``undo`` restores it)."""
+        import shutil
+
+        for user_id, names in staged.items():
+            for name in names:
+                live = self.zarr_path / self.schema.arrays[name].path.format(user_id=user_id)
+                new, old = live.with_name(f"{live.name}.staged-{tag}"), live.with_name(f"{live.name}.old-{tag}")
+                shutil.rmtree(old, ignore_errors=True)
+                if live.exists():
+                    os.rename(live, old)
+                    undo.append(lambda live=live, old=old: (shutil.rmtree(live, ignore_errors=True), os.rename(old, live)))
+                else:
+                    undo.append(lambda live=live: shutil.rmtree(live, ignore_errors=True))
+                os.rename(new, live)
 
     # ----------------------------------------------------------------------------------- arrays
     def array_path(self, name: str, user_id: str) -> str:
@@ -356,7 +488,27 @@ class Workspace:
         return spec.path.format(user_id=user_id)
 
     def write_array(self, name: str, user_id: str, data: np.ndarray) -> None:
-        """Write a declared per-user array (replacing it), chunked as the schema says."""
+        """Write a declared per-user array (replacing it: written staged, then renamed over the old one)."""
+        import shutil
+
+        tag = uuid.uuid4().hex[:12]
+        self.stage_array(name, user_id, data, tag)
+        undo: list[Callable[[], None]] = []
+        try:
+            self._swap_in({user_id: {name: data.shape}}, tag, undo)
+        except BaseException:
+            for step in reversed(undo):
+                step()
+            raise
+        finally:
+            self.delete_arrays(user_id, [name], suffix=f".staged-{tag}")
+        old = self.zarr_path / self.schema.arrays[name].path.format(user_id=user_id)
+        shutil.rmtree(old.with_name(f"{old.name}.old-{tag}"), ignore_errors=True)
+
+    def stage_array(self, name: str, user_id: str, data: np.ndarray, tag: str) -> None:
+        """Write a declared per-user array under its staged name (``….staged-{tag}``), chunked as the
+        schema says, every chunk written (so that a missing chunk file reads as damage, not zeros);
+        :meth:`commit_users` swaps it in."""
         import zarr
 
         spec = self.schema.arrays[name]
@@ -368,26 +520,95 @@ class Workspace:
             for i, c in enumerate(spec.chunks)
         )
         root = zarr.open_group(store=str(self.zarr_path), mode="a")
-        arr = root.create_array(self.array_path(name, user_id), shape=data.shape, chunks=chunks, dtype=data.dtype, overwrite=True)
+        arr = root.create_array(f"{self.array_path(name, user_id)}.staged-{tag}", shape=data.shape, chunks=chunks,
+                                dtype=data.dtype, overwrite=True, config={"write_empty_chunks": True},
+                                attributes={COMPLETE_ATTR: "complete"})
         if data.size:
             arr[...] = data
 
     def read_array(self, name: str, user_id: str) -> Any:
-        """A declared per-user array, opened read-only (a zarr.Array: index it to read)."""
+        """A declared per-user array, opened read-only (a zarr.Array: index it to read).
+
+        An array written complete must have every chunk file (:func:`missing_chunks`, a directory
+        listing: cheaper than reading, and a missing chunk would otherwise read as zeros)."""
         import zarr
 
         path = self.array_path(name, user_id)
         try:
-            return CheckedArray(zarr.open_array(store=str(self.zarr_path), path=path, mode="r"), self.zarr_path / path)
+            arr = zarr.open_array(store=str(self.zarr_path), path=path, mode="r")
         except Exception:
             raise WorkspaceError(f"array {path} is missing from {self.zarr_path}") from None
+        lost = missing_chunks(self.zarr_path / path, arr)
+        if lost:
+            raise WorkspaceError(f"workspace {self.root} is damaged: array {path} lacks {lost} chunk file(s) "
+                                 f"(re-run the stage that wrote it with --force)")
+        return CheckedArray(arr, self.zarr_path / path)
 
-    def delete_arrays(self, user_id: str, names: list[str]) -> None:
+    def delete_arrays(self, user_id: str, names: list[str], suffix: str = "") -> None:
         import shutil
 
         for name in names:
             path = self.zarr_path / self.schema.arrays[name].path.format(user_id=user_id)
-            shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(path.with_name(path.name + suffix), ignore_errors=True)
+
+
+class StaleInputError(WorkspaceError):
+    """A stage's input changed (or is stale itself) relative to what its outputs would be computed from."""
+
+
+def con_snapshot(con: Any) -> dict[str, dict[str, tuple[str, str]]]:
+    """:meth:`Workspace.stage_users` on an open connection (inside a transaction)."""
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    for stage, user_id, fp, digest in con.execute("SELECT stage, user_id, fingerprint, digest FROM stage_users").fetchall():
+        out.setdefault(stage, {})[user_id] = (fp, digest)
+    return out
+
+
+def missing_chunks(folder: Path, arr: Any) -> int:
+    """How many chunk files an array written complete (attribute :data:`COMPLETE_ATTR`) lacks; 0 for
+    arrays written before that attribute existed (zarr then skipped chunks equal to the fill value)."""
+    import math
+
+    if arr.attrs.get(COMPLETE_ATTR) != "complete" or not arr.size:
+        return 0
+    expected = math.prod(math.ceil(n / c) for n, c in zip(arr.shape, arr.chunks))
+    found = sum(len(files) for _, _, files in os.walk(folder / "c"))
+    return max(0, expected - found)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+def mark_dead_runs(ws: Workspace) -> None:
+    """Mark ``running`` rows whose process (same host) is gone as ``interrupted`` (a ``kill -9`` records nothing)."""
+    host = socket.gethostname()
+    rows = ws.query("SELECT run_id, pid FROM runs WHERE status = 'running' AND pid IS NOT NULL AND host = ?", [host])
+    dead = [run_id for run_id, pid in rows if not pid_alive(int(pid))]
+    if not dead:
+        return
+    import shutil
+
+    for run_id in dead:  # arrays it staged but never committed; live arrays it had set aside mid-swap
+        for staged in ws.zarr_path.glob(f"*/*/*.staged-{run_id}"):
+            shutil.rmtree(staged, ignore_errors=True)
+        for old in ws.zarr_path.glob(f"*/*/*.old-{run_id}"):
+            live = old.with_name(old.name.rsplit(".old-", 1)[0])
+            if live.exists():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(old, live)
+    marks = ", ".join("?" * len(dead))
+    ws.transaction(lambda con: con.execute(
+        f"UPDATE runs SET status = 'interrupted', ended_at = ?, message = 'its process ended without recording how "
+        f"(killed?)' WHERE status = 'running' AND run_id IN ({marks})", [utcnow(), *dead]))
 
 
 class CheckedArray:

@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS runs (
   started_at TIMESTAMP,
   ended_at TIMESTAMP,
   message VARCHAR,
+  pid INTEGER,
+  host VARCHAR,
   PRIMARY KEY (run_id)
 );
 
@@ -37,6 +39,8 @@ CREATE TABLE IF NOT EXISTS stage_users (
   digest VARCHAR,
   run_id VARCHAR,
   completed_at TIMESTAMP,
+  upstream VARCHAR,
+  contents VARCHAR,
   PRIMARY KEY (stage, user_id)
 );
 

@@ -81,7 +81,10 @@ def test_shrinking_user_count_drops_stale_users(cli, box_renderer, tmp_path: Pat
     cli("synth", "-w", ws, *TINY)
     args = list(TINY)
     args[1] = "2"
-    cli("synth", "-w", ws, *args)
+    refused = cli("synth", "-w", ws, *args)  # destroying a gallery takes --force
+    assert refused.exit_code == 1 and "delete the gallery of u0002" in refused.stderr
+    assert rows(ws, "SELECT count(DISTINCT user_id) FROM users") == [(3,)]
+    assert cli("synth", "-w", ws, *args, "--force").exit_code == 0
     assert rows(ws, "SELECT user_id FROM users ORDER BY 1") == [("u0000",), ("u0001",)]
     assert not (ws / "arrays.zarr" / "users" / "u0002" / "images").exists()
 

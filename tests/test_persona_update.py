@@ -39,6 +39,14 @@ def append_images(ws: Path, user_id: str, tag_sets: list[list[int]], new_person:
             con.execute("INSERT INTO usage (user_id, image_id, views, views_norm, favourite) VALUES (?, ?, 3, 0.5, true)", [user_id, image_id])
             for t in tags:
                 con.execute("INSERT INTO image_tags VALUES (?, ?, ?)", [user_id, image_id, new_tag if t == -1 else t])
+        # as a gallery stage would: its committed row counts follow (else the change reads as damage)
+        stage, contents = con.execute("SELECT stage, contents FROM stage_users WHERE stage IN ('synth', 'ingest') AND user_id = ?",
+                                      [user_id]).fetchone()
+        counts = json.loads(contents)
+        for key in counts:
+            if key.startswith("table:"):
+                counts[key] = con.execute(f"SELECT count(*) FROM {key[6:]} WHERE user_id = ?", [user_id]).fetchone()[0]
+        con.execute("UPDATE stage_users SET contents = ? WHERE stage = ? AND user_id = ?", [json.dumps(counts), stage, user_id])
     finally:
         con.close()
     return new_tag

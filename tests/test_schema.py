@@ -159,16 +159,28 @@ def test_missing_migration_step_changes_nothing(synth_ws: Path) -> None:
 
 def test_version_1_workspace_gets_the_people_tables(synth_ws: Path) -> None:
     """The real 1 → 2 step: a workspace made before `memoire people` is upgraded in place, nothing else changes."""
-    from memoire_cli.migrations import PEOPLE_TABLES
+    import zarr
+
+    from memoire_cli.migrations import PEOPLE_TABLES, V2_COLUMNS
 
     con = duckdb.connect(str(synth_ws / "memoire.duckdb"))
     before = con.execute("SELECT count(*) FROM image_tags").fetchone()
     for name in PEOPLE_TABLES:
         con.execute(f"DROP TABLE {name}")
+    for table, columns in V2_COLUMNS.items():
+        for column in columns:
+            con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.execute("DELETE FROM meta WHERE key = 'tables'")  # version 1 did not record its tables
     con.close()
+    zarr.open_group(store=str(synth_ws / "arrays.zarr"), mode="a").attrs["memoire_schema_version"] = 1
     ws = Workspace.open(synth_ws, "status")
     assert ws.query("SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    assert zarr.open_group(store=str(synth_ws / "arrays.zarr"), mode="r").attrs["memoire_schema_version"] == 2
+    for table in V2_COLUMNS:
+        cols = ws.query(f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' ORDER BY ordinal_position")
+        assert [c for (c,) in cols] == list(ws.schema.tables[table].column_names)
+    assert ws.query("SELECT count(*) FROM stage_users WHERE upstream IS NOT NULL") == [(0,)]  # unknown: taken as current
     names = {n for (n,) in ws.query("SELECT table_name FROM information_schema.tables")}
     assert set(PEOPLE_TABLES) <= names
     assert ws.query("SELECT count(*) FROM people_image_tags") == [(0,)]
@@ -188,12 +200,18 @@ def test_manifest_examples(path: Path) -> None:
 
 def test_tables_added_to_the_schema_appear_in_older_workspaces(tmp_path: Path) -> None:
     """A table declared after a workspace was made is created (empty) the next time it is opened."""
+    import json
+
     import duckdb
 
     ws = Workspace.open(tmp_path / "w", "synth", create=True)
     con = duckdb.connect(str(ws.db_path))
     con.execute("DROP TABLE pat_faces")
     con.execute("DROP TABLE truth.faces")
+    # made before they were declared: the workspace's record of its tables lacks them
+    recorded = [t for t in json.loads(con.execute("SELECT value FROM meta WHERE key = 'tables'").fetchone()[0])
+                if t not in ("pat_faces", "truth.faces")]
+    con.execute("UPDATE meta SET value = ? WHERE key = 'tables'", [json.dumps(recorded)])
     con.close()
     again = Workspace.open(tmp_path / "w", "status")
     names = {n for (n,) in again.query("SELECT table_schema || '.' || table_name FROM information_schema.tables")}

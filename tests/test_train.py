@@ -219,10 +219,16 @@ def test_labels_without_maps_and_no_agreed_pairs(cli, label_ws: Path, tmp_path: 
     ws.transaction(lambda con: con.execute("DELETE FROM stage_users WHERE stage = 'pat' AND user_id = 'u0001'"))
     result = cli("train", "-w", copy, *FAST)
     assert result.exit_code == 1 and result.stdout == ""
+    assert "user u0001: label was computed from a pat output that is no longer committed; re-run memoire pat" in result.stderr
+    # rows that predate the record of what they were computed from: the training data's own check
+    ws.transaction(lambda con: con.execute("UPDATE stage_users SET upstream = NULL"))
+    result = cli("train", "-w", copy, *FAST)
+    assert result.exit_code == 1 and result.stdout == ""
     assert "refer to images without attention maps" in result.stderr and "u0001" in result.stderr
     assert "Traceback" not in result.stderr
     ws.transaction(lambda con: con.execute("UPDATE labels SET winner = NULL, agreed = false"))
     ws.transaction(lambda con: con.execute("DELETE FROM labels WHERE user_id = 'u0001'"))
+    ws.transaction(lambda con: con.execute("DELETE FROM stage_users WHERE stage = 'label' AND user_id = 'u0001'"))
     result = cli("train", "-w", copy, *FAST)
     assert result.exit_code == 1 and "no agreed training pairs" in result.stderr
     assert rows(copy, "SELECT count(*) FROM models") == [(0,)]

@@ -637,9 +637,16 @@ def update_user(ws: Workspace, user_id: str, run: dict[str, Any], ucfg: UpdateCo
             con.execute(f"DELETE FROM {name} WHERE user_id = ?", [user_id])
             ws.insert(con, schema.tables[name], columns)
         now = utcnow()
-        for stage, fp, digest in (("graph", graph_fp, graph_digest), ("persona", persona_fp, persona_digest)):
+        marks = (("graph", graph_fp, graph_digest, {"gallery": delta.gallery}, {}),
+                 ("persona", persona_fp, persona_digest, {"graph": f"graph:{graph_digest}"}, {"persona_embeddings": st.emb.shape}))
+        for stage, fp, digest, upstream, shapes in marks:
+            contents = {f"table:{spec.name}": len(next(iter(tables[spec.name].values()), ()))
+                        for spec in schema.tables_of(stage) if spec.name in tables}
+            contents.update({f"array:{name}": list(shape) for name, shape in shapes.items()})
             con.execute("DELETE FROM stage_users WHERE stage = ? AND user_id = ?", [stage, user_id])
-            con.execute("INSERT INTO stage_users VALUES (?, ?, ?, ?, ?, ?)", [stage, user_id, fp, digest, run["run_id"], now])
+            con.execute("INSERT INTO stage_users (stage, user_id, fingerprint, digest, run_id, completed_at, upstream, contents) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [stage, user_id, fp, digest, run["run_id"], now, json.dumps(upstream), json.dumps(contents, sort_keys=True)])
         row = {**run, "params": canonical_json(params), "computed": run["computed"] + 1}
         con.execute("DELETE FROM runs WHERE run_id = ?", [run["run_id"]])
         con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(cols))})", [row[c] for c in cols])

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from memoire_cli.schema import load_schema
 from memoire_cli.stage import Selection, Stage, UserOutput
 from memoire_cli.synth.calendar import GALLERY_NOW
 from memoire_cli.synth.gallery import SynthConfig, UserPlan, plan_user, user_id_of
@@ -438,21 +437,62 @@ class SynthStage(Stage):
             cols[name] = _obj([None if f[i] is None else int(f[i]) for f in face])
         return cols
 
+    def _dropped(self, ws: Workspace, selection: Selection) -> list[str]:
+        """Users a previous, larger unsharded run left behind (an unsharded run over every user drops them)."""
+        if selection.shard_count != 1 or selection.user_ids:
+            return []
+        keep = set(self.universe(ws))
+        return sorted(u for u in ws.user_fingerprints(self.name) if u not in keep)
+
+    def confirm(self, ws: Workspace, selection: Selection, todo: list[str], force: bool, console: Any) -> None:
+        """Fewer users or fewer images over an existing gallery destroy results: only with ``--force``,
+        saying which downstream results go (dropped users: every stage's) or become stale (shrunk galleries)."""
+        from memoire_cli.errors import MemoireError
+        from memoire_cli.stage import PIPELINE
+
+        def in_order(stages: set[str]) -> list[str]:
+            return sorted(stages, key=lambda st: (PIPELINE.index(st) if st in PIPELINE else len(PIPELINE), st))
+
+        dropped = self._dropped(ws, selection)
+        shrunk: dict[str, int] = {}
+        if self.cfg.images_per_user is not None and todo:
+            marks = ", ".join("?" * len(todo))
+            held = ws.query(f"SELECT i.user_id, count(*) FROM images i JOIN stage_users s ON s.stage = 'synth' AND s.user_id = i.user_id "
+                            f"WHERE i.kind = 'still' AND i.user_id IN ({marks}) GROUP BY 1", todo)
+            shrunk = {u: n for u, n in held if n > self.cfg.images_per_user}
+        if not dropped and not shrunk:
+            return
+        downstream: dict[str, list[str]] = {}
+        for stage, user_id in ws.query("SELECT stage, user_id FROM stage_users WHERE stage != 'synth' ORDER BY 1"):
+            downstream.setdefault(user_id, []).append(stage)
+        parts = []
+        if dropped:
+            results = in_order({st for u in dropped for st in downstream.get(u, [])})
+            their = "its" if len(dropped) == 1 else "their"
+            parts.append(f"delete the gallery of {', '.join(dropped[:5])}{' …' if len(dropped) > 5 else ''}"
+                         + (f" and {their} {', '.join(results)} results" if results else ""))
+        if shrunk:
+            results = in_order({st for u in shrunk for st in downstream.get(u, [])})
+            their = "its" if len(shrunk) == 1 else "their"
+            parts.append(f"shrink the gallery of {', '.join(sorted(shrunk)[:5])}{' …' if len(shrunk) > 5 else ''} to "
+                         f"{self.cfg.images_per_user} images, leaving {their} {', '.join(results)} results stale (re-run them)"
+                         if results else f"shrink the gallery of {', '.join(sorted(shrunk)[:5])} to {self.cfg.images_per_user} images")
+        what = "; and ".join(parts)
+        if not force:
+            raise MemoireError(f"this synth would {what}: add --force to do so")
+        console.print(f"synth --force: will {what}")
+
     def finish(self, ws: Workspace, selection: Selection) -> None:
         """Drop the render caches of committed users; an unsharded run over every user drops users a
-        previous, larger run left behind."""
+        previous, larger run left behind, with every stage's results for them."""
         from memoire_cli.synth.render.diffusion.cache import RenderCache
 
         for user_id in sorted(self._rendered):
             RenderCache.clear(ws.root, user_id)
         self._rendered.clear()
-        if selection.shard_count != 1 or selection.user_ids:
-            return
-        keep = set(self.universe(ws))
-        stale = [u for u in ws.user_fingerprints(self.name) if u not in keep]
-        for user_id in stale:
-            ws.retract_user(self.name, user_id)
-            ws.delete_arrays(user_id, [a.name for a in load_schema().arrays_of(self.name)])
+        for user_id in self._dropped(ws, selection):
+            stages = [st for (st,) in ws.query("SELECT stage FROM stage_users WHERE user_id = ?", [user_id])]
+            ws.drop_user(user_id, sorted({self.name, *stages}))
 
 
 class _Progress:

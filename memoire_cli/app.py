@@ -72,14 +72,35 @@ def main() -> None:
         sys.stderr.write(f"{f'memoire {sub}'.strip()}: interrupted\n")
         sys.stderr.flush()
         quiet_after_interrupt()
-        sys.exit(EXIT_INTERRUPTED)
+        exit_interrupted()
     except SystemExit as exc:
         if exc.code == EXIT_INTERRUPTED:
             quiet_after_interrupt()
+            exit_interrupted()
         else:  # the command has finished and said so: a signal while Python shuts down changes nothing
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise
+
+
+def exit_interrupted() -> None:
+    """End the process with exit status 130 now, once the command has said "interrupted".
+
+    Python ends a process whose KeyboardInterrupt reached a C-level ``PyRun`` call by killing itself
+    with SIGINT at shutdown (status −2), even when the interrupt was caught afterwards; its
+    finalisation also runs library exit hooks that report on abandoned tasks. Every output is
+    committed or rolled back by then (transactions, write-then-swap), so the process exits at once
+    with the documented code, its streams flushed."""
+    import os
+
+    from memoire_cli.errors import EXIT_INTERRUPTED
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(EXIT_INTERRUPTED)
 
 
 def quiet_after_interrupt() -> None:

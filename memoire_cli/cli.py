@@ -106,6 +106,12 @@ class MemoireGroup(typer.core.TyperGroup):
             sys.stderr.write(f"{where}: error: {' '.join(str(exc).split())}\n")
             code = exc.exit_code
         except Exception as exc:
+            from memoire_cli.workspace import is_interrupted_query
+
+            if is_interrupted_query(exc):
+                sys.stderr.write(f"{where}: interrupted\n")
+                sys.stderr.flush()
+                sys.exit(EXIT_INTERRUPTED)
             reason = describe_library_error(exc)
             if reason is None:  # not a known kind of damaged input: a bug, shown with its traceback
                 raise

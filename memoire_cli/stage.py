@@ -419,14 +419,15 @@ def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
             def flush() -> None:
                 nonlocal last_flush
                 if pending:
-                    users_now = [u for u, *_ in pending]
-                    ws.commit_users(stage.name, run["run_id"], pending, upstream={u: plan.upstream[u] for u in users_now},
+                    batch = list(pending)
+                    pending.clear()  # an interrupt raised once the batch is committed must not commit it again
+                    users_now = [u for u, *_ in batch]
+                    run["computed"] += len(batch)
+                    ws.commit_users(stage.name, run["run_id"], batch, upstream={u: plan.upstream[u] for u in users_now},
                                     staged={u: staged.pop(u) for u in users_now if u in staged}, tag=run["run_id"])
-                    run["computed"] += len(pending)
                     if progress == "lines":
-                        for user_id, *_ in pending:
+                        for user_id, *_ in batch:
                             console.print(f"{PROGRESS_PREFIX} {stage.name} {user_id}", markup=False, highlight=False)
-                    pending.clear()
                 last_flush = time.monotonic()
 
             with Progress(*columns, console=console, transient=False, disable=progress != "bar") as bar:

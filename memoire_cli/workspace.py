@@ -301,8 +301,13 @@ class Workspace:
             try:
                 result = fn(con)
                 con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
+            except BaseException as exc:
+                try:
+                    con.execute("ROLLBACK")
+                except Exception:  # an interrupt or a failed statement may already have ended it
+                    pass
+                if is_interrupted_query(exc):  # DuckDB turns a signal during a statement into this error
+                    raise KeyboardInterrupt from None
                 raise
             return result
 
@@ -453,16 +458,17 @@ class Workspace:
             self._swap_in(staged, tag, undo)
 
         undo: list[Callable[[], None]] = []
-        try:
-            self.transaction(run)
-        except BaseException:
-            for step in reversed(undo):
-                step()
+        with signals_deferred():  # an interrupt mid-COMMIT could commit the rows and still undo the arrays' swap
+            try:
+                self.transaction(run)
+            except BaseException:
+                for step in reversed(undo):
+                    step()
+                for user_id, names in staged.items():
+                    self.delete_arrays(user_id, list(names), suffix=f".staged-{tag}")
+                raise
             for user_id, names in staged.items():
-                self.delete_arrays(user_id, list(names), suffix=f".staged-{tag}")
-            raise
-        for user_id, names in staged.items():
-            self.delete_arrays(user_id, list(names), suffix=f".old-{tag}")
+                self.delete_arrays(user_id, list(names), suffix=f".old-{tag}")
 
     def _swap_in(self, staged: dict[str, dict[str, tuple[int, ...]]], tag: str, undo: list[Callable[[], None]]) -> None:
         """Rename each staged array over the live one, keeping the live one aside (``undo`` restores it)."""
@@ -550,6 +556,39 @@ class Workspace:
         for name in names:
             path = self.zarr_path / self.schema.arrays[name].path.format(user_id=user_id)
             shutil.rmtree(path.with_name(path.name + suffix), ignore_errors=True)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back while the block runs; an interrupt that came is raised when it ends.
+
+    Blocking the signals is not enough: any of the process's threads (DuckDB's, Zarr's, ONNX
+    Runtime's) may take one, and DuckDB then stops the statement in progress, a COMMIT included
+    (reported as "Query interrupted" after the rows were written). The Python-level handlers are
+    swapped for ones that only note the signal; outside the main thread the block runs as it is."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    watched = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in watched}
+    for s in watched:
+        signal.signal(s, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def is_interrupted_query(exc: BaseException) -> bool:
+    """Whether ``exc`` is DuckDB's report of a statement stopped by Ctrl-C or SIGTERM."""
+    return isinstance(exc, RuntimeError) and str(exc).startswith("Query interrupted")
 
 
 class StaleInputError(WorkspaceError):

@@ -127,7 +127,7 @@ def test_report_is_self_contained(tmp_path: Path) -> None:
     summary = {"run_id": "r1", "k": 3, "suite": "quick", "users": ["u0", "u1"], "users_note": "all", "ground_truth": "truth.scores",
                "embedder": "colour-texture-v1", "models": {"default": {"fusion": "early+mid", "runtime": "torch"}}, "rows": rows,
                "runtime": [], "goals": ["Memoire SRCC 0.500: beats every baseline"]}
-    sheet = ("u0 — Memoire", "iVBORw0KGgo=")
+    sheet = ("u0 — Memoire", "iVBORw0KGgo=", ["2024/IMG_0412.jpg ★★★★☆ PIS 81 2024-05-01 10:00"])
     folder = tmp_path / "reports" / "r1"
     write_report(folder, summary, [sheet])
     write_report(folder, summary, [sheet])  # replaces itself
@@ -137,4 +137,5 @@ def test_report_is_self_contained(tmp_path: Path) -> None:
     assert json.loads((folder / "summary.json").read_text())["rows"][0]["variant"] == "Memoire"
     md = (folder / "summary.md").read_text()
     assert "| Memoire |" in md and "## Table 14" in md
+    assert "2024/IMG_0412.jpg" in md and "2024/IMG_0412.jpg" in page  # the picks are named by file
     assert sorted(p.name for p in folder.parent.iterdir()) == ["r1"]

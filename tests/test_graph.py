@@ -266,7 +266,7 @@ def test_graph_before_synth(cli, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("args", "words"), [
     (["--omega-kin", "0.5", "--omega-friend", "0.7"], "1 >= --omega-kin > --omega-friend"),
     (["--omega-unk", "-0.1"], "--omega-unk >= 0"),
-    (["--knn", "-1"], "--knn must be >= 0"),
+    (["--knn", "-1"], "--knn must be between 0 and"),
     (["--mu", "1.5"], "--mu must be in (0, 1)"),
     (["--tau-r", "0"], "--tau-r must be > 0"),
     (["--max-people", "0", "--max-locations", "0", "--max-events", "0"], "at least one node"),

@@ -20,6 +20,17 @@ TINY = ["--users", "3", "--images-per-user", "6", "--frames-per-clip", "2", "--i
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _interruptible_children() -> None:
+    """Ctrl-C at its default for the processes the tests start: a test run started in the background
+    by a non-interactive shell (a CI runner's `cmd &`) has SIGINT ignored, every child inherits that,
+    and the tests that interrupt a real `memoire` process would see it run to the end."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _one_thread(tmp_path_factory: pytest.TempPathFactory) -> None:
     try:
         import torch

@@ -108,15 +108,15 @@ class MemoireGroup(typer.core.TyperGroup):
         except Exception as exc:
             from memoire_cli.workspace import is_interrupted_query
 
-            if is_interrupted_query(exc):
+            if is_interrupted_query(exc):  # DuckDB's form of a Ctrl-C that landed inside a statement
                 sys.stderr.write(f"{where}: interrupted\n")
-                sys.stderr.flush()
-                sys.exit(EXIT_INTERRUPTED)
-            reason = describe_library_error(exc)
-            if reason is None:  # not a known kind of damaged input: a bug, shown with its traceback
-                raise
-            sys.stderr.write(f"{where}: error: {' '.join(reason.split())}\n")
-            code = EXIT_FAILURE
+                code = EXIT_INTERRUPTED
+            else:
+                reason = describe_library_error(exc)
+                if reason is None:  # not a known kind of damaged input: a bug, shown with its traceback
+                    raise
+                sys.stderr.write(f"{where}: error: {' '.join(reason.split())}\n")
+                code = EXIT_FAILURE
         finally:
             signal.signal(signal.SIGTERM, previous)
             sys.unraisablehook = previous_hook

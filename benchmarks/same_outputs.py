@@ -9,9 +9,12 @@ Run the main job before and after a change into two workspaces, then compare the
 Every DuckDB table (the `main` and `truth` schemas) is compared row by row, in primary-key order,
 and every Zarr array by the SHA-256 of its values, dtype and shape. What legitimately differs between
 two runs is left out: the bookkeeping of *when* and *where* (run ids, timestamps, process ids, hosts,
-wall-clock durations; the tables `runs` and `eval_runtime`) and the workspace's own path inside
-parameters. Everything a stage computes is compared, including `stage_users`' fingerprints and digests,
+wall-clock durations, throughput and latency; the tables `runs` and `eval_runtime`; the workspace id)
+and the workspace's own path inside parameters. A checkpoint embeds the workspace id, so its file hash
+differs between workspaces: its weights are compared tensor by tensor instead. Everything a stage computes is compared, including `stage_users`' fingerprints and digests,
 so a refactor that changes a cache key shows up here too.
+
+Two runs of the main job on the same commit are the same under this check (measured).
 
 Exit status 0 when the two are the same, 1 when they differ (each difference on one line on stdout).
 `--dump W` prints one workspace's digests as JSON instead.
@@ -27,7 +30,14 @@ import sys
 from pathlib import Path
 
 # Columns that record when or where something ran, not what it computed.
-VOLATILE_COLUMN = re.compile(r"(^run_id$|_run_id$|_at$|^pid$|^host$|seconds|duration|elapsed|^wall|runtime)")
+VOLATILE_COLUMN = re.compile(
+    r"(^run_id$|_run_id$|_at$|^pid$|^host$|seconds|duration|elapsed|^wall|runtime|per_s$|latency|^workspace_id$"
+    # a checkpoint file embeds the workspace id, so its hash differs between workspaces; its weights are
+    # compared under "files" instead
+    r"|^checkpoint_sha256$|^model_sha256$)"
+)
+# Rows of `meta` that say when and which workspace.
+VOLATILE_META = ("created_at", "workspace_id")
 # Tables that are only bookkeeping of invocations or timings.
 VOLATILE_TABLES = {"main.runs", "main.eval_runtime"}
 # A report's run id and folder are named by the run; they appear in eval's rows.
@@ -73,7 +83,8 @@ def table_digests(workspace: Path) -> dict[str, str]:
             if not cols:
                 continue
             quoted = ", ".join(f'"{c}"' for c in cols)
-            rows = con.execute(f'SELECT {quoted} FROM "{schema}"."{table}"').fetchall()
+            where = f" WHERE key NOT IN {VOLATILE_META}" if name == "main.meta" else ""
+            rows = con.execute(f'SELECT {quoted} FROM "{schema}"."{table}"{where}').fetchall()
             lines = sorted(json.dumps(_normal(list(r), root), sort_keys=True, default=str) for r in rows)
             h = hashlib.sha256(json.dumps(cols).encode())
             for line in lines:
@@ -106,13 +117,32 @@ def array_digests(workspace: Path) -> dict[str, str]:
     return out
 
 
+def file_digests(workspace: Path) -> dict[str, str]:
+    """``{models/NAME/FILE: sha256}``: a checkpoint's weights tensor by tensor, an exported model's bytes."""
+    import torch
+
+    out: dict[str, str] = {}
+    for path in sorted((workspace / "models").glob("*/*")):
+        name = str(path.relative_to(workspace))
+        h = hashlib.sha256()
+        if path.suffix == ".pt":
+            state = torch.load(path, map_location="cpu", weights_only=False)["model"]
+            for key in sorted(state):
+                h.update(key.encode())
+                h.update(state[key].detach().cpu().contiguous().numpy().tobytes())
+        else:
+            h.update(path.read_bytes())
+        out[name] = h.hexdigest()[:16]
+    return out
+
+
 def digests(workspace: Path) -> dict[str, dict[str, str]]:
-    return {"tables": table_digests(workspace), "arrays": array_digests(workspace)}
+    return {"tables": table_digests(workspace), "arrays": array_digests(workspace), "files": file_digests(workspace)}
 
 
 def differences(a: dict[str, dict[str, str]], b: dict[str, dict[str, str]]) -> list[str]:
     lines = []
-    for kind in ("tables", "arrays"):
+    for kind in ("tables", "arrays", "files"):
         for name in sorted(set(a[kind]) | set(b[kind])):
             left, right = a[kind].get(name), b[kind].get(name)
             if left != right:
@@ -140,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in diff:
         print(line)
     n = sum(len(a[k]) for k in a)
-    print(f"{'same' if not diff else 'DIFFERENT'}: {n - len(diff)} of {n} tables and arrays identical", file=sys.stderr)
+    print(f"{'same' if not diff else 'DIFFERENT'}: {n - len(diff)} of {n} tables, arrays and model files identical", file=sys.stderr)
     return 1 if diff else 0
 
 

@@ -11,8 +11,8 @@ and every Zarr array by the SHA-256 of its values, dtype and shape. What legitim
 two runs is left out: the bookkeeping of *when* and *where* (run ids, timestamps, process ids, hosts,
 wall-clock durations, throughput and latency; the tables `runs` and `eval_runtime`; the workspace id)
 and the workspace's own path inside parameters. A checkpoint embeds the workspace id, so its file hash
-differs between workspaces: its weights are compared tensor by tensor instead. Everything a stage computes is compared, including `stage_users`' fingerprints and digests,
-so a refactor that changes a cache key shows up here too.
+differs between workspaces: its weights are compared tensor by tensor instead. Everything a stage
+computes is compared, including `stage_users`' fingerprints and digests, so a refactor that changes a cache key shows up here too.
 
 Two runs of the main job on the same commit are the same under this check (measured).
 
@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in diff:
         print(line)
     n = sum(len(a[k]) for k in a)
-    print(f"{'same' if not diff else 'DIFFERENT'}: {n - len(diff)} of {n} tables, arrays and model files identical", file=sys.stderr)
+    verdict = "same" if not diff else "DIFFERENT"
+    print(f"{verdict}: {n - len(diff)} of {n} tables, arrays and model files identical", file=sys.stderr)
     return 1 if diff else 0
 
 

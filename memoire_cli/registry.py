@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -87,14 +87,15 @@ class Registry(Generic[T]):
     and the messages. ``option`` is the command-line flag that picks a backend (for error messages).
     """
 
-    def __init__(self, family: str, option: str, *, entry_points: Callable[[str], Iterable[Any]] | None = None) -> None:
+    def __init__(self, family: str, option: str, *, plugins: bool = True,
+                 entry_points: Callable[[str], Iterable[Any]] | None = None) -> None:
         self.family = family
         self.noun = family[:-1]  # "grounder": messages name one backend
         self.option = option
         self.group = GROUP_PREFIX + family
         self._backends: dict[str, Backend[T]] = {}
         self._entry_points = entry_points  # tests inject a fake; None: importlib.metadata
-        self._plugins: dict[str, Backend[T]] | None = None  # discovered once, on first need
+        self._plugins: dict[str, Backend[T]] | None = None if plugins else {}  # discovered once, on first need
 
     # ---------------------------------------------------------------------------------- declaring
     def add(self, name: str, factory: Callable[..., T] | str, *, available: Callable[..., bool] | None = None,
@@ -117,6 +118,14 @@ class Registry(Generic[T]):
         return decorate
 
     # ---------------------------------------------------------------------------------- looking up
+    def __iter__(self) -> Iterator[str]:
+        """The built-in names (as :meth:`names`)."""
+        return iter(self._backends)
+
+    def __contains__(self, name: object) -> bool:
+        """Whether ``name`` is a backend, built-in or plugin (``auto`` is not)."""
+        return isinstance(name, str) and (name in self._backends or name in self._discover())
+
     def names(self, plugins: bool = False) -> tuple[str, ...]:
         """Built-in names in declaration order (no import, no metadata scan); with ``plugins``, then the
         entry points' names."""

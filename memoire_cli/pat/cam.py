@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 
 from memoire_cli.pat.clipseg import THETA_MASK, PriorGrounder
-from memoire_cli.pat.grounder import Grounder
 from memoire_cli.pat.vocab import event_phrases, location_prompts
 
 #: Long side of the CAM input (pixels, a multiple of 32): a 14×14 grid for a square photo.
@@ -111,7 +110,7 @@ def tag_classes(kind: str, name: str) -> tuple[str, ...]:
     return concepts_for(event_phrases(name))
 
 
-class CamGrounder(Grounder):
+class CamGrounder:
     """Location and event masks from ImageNet class-activation maps (module docstring); the spatial prior for
     tags without an ImageNet counterpart. Same interface as ``ClipSegGrounder`` and ``PriorGrounder``."""
 

@@ -38,7 +38,6 @@ import numpy as np
 
 from memoire_cli.local_models import locate_local_model
 from memoire_cli.pat.fusion import gaussian_blob
-from memoire_cli.pat.grounder import Grounder
 from memoire_cli.pat.vocab import event_phrases, location_prompts
 
 TAU = 6.0  # Table 1: temperature applied to CLIPSeg logits before σ(·)
@@ -78,7 +77,7 @@ def soft_masks(logits: np.ndarray, height: int, width: int) -> np.ndarray:
     return _keep(_resample(prob, height, width)).numpy().astype(np.float32)
 
 
-class ClipSegGrounder(Grounder):
+class ClipSegGrounder:
     """CLIPSeg (transformers ``CLIPSegForImageSegmentation`` + ``CLIPSegProcessor``) for S1.3.3–S1.3.4."""
 
     source = "clipseg"
@@ -146,7 +145,7 @@ class ClipSegGrounder(Grounder):
         return _keep(per_proxy.mean(dim=0)).numpy().astype(np.float32)
 
 
-class PriorGrounder(Grounder):
+class PriorGrounder:
     """The offline default of S1.3.3–S1.3.4 when no CLIPSeg weights are local: a content-free spatial prior
     (see the module docstring). Same interface as ``ClipSegGrounder``; deterministic."""
 

@@ -15,12 +15,14 @@ A grounder turns an image and a tag phrase into a soft mask: :class:`Grounder`. 
 :meth:`memoire_cli.registry.Registry.resolve_auto` with one preference order per kind of gallery.
 
 People masks are not grounders: SAM (:class:`Segmenter`) refines a matched face's box, with the
-Gaussian fallback of S1.3.2(3) when it is absent. Nothing heavy is imported here.
+Gaussian fallback of S1.3.2(3) when it is absent. The interfaces are structural (``typing.Protocol``):
+a backend needs the methods, not a base class (built-in backends do not subclass them either, so that
+their constructors keep their own signatures). Nothing heavy is imported here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from memoire_cli.registry import Registry
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+@runtime_checkable
 class Grounder(Protocol):
     """Soft masks (H, W) float32 in [0, 1] for a location phrase or an event type (S1.3.3–S1.3.4).
 
@@ -50,6 +53,7 @@ class Grounder(Protocol):
         ...
 
 
+@runtime_checkable
 class Segmenter(Protocol):
     """A people-mask model prompted by a face box (S1.3.2(3)); None where it returns no mask."""
 

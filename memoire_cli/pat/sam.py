@@ -23,8 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from memoire_cli.pat.grounder import Segmenter
-
 SAM_ENV = "MEMOIRE_SAM"
 #: A proposal's centroid is taken over its foreground, σ(logit) > 0.5 (logit > 0).
 FOREGROUND = 0.5
@@ -69,7 +67,7 @@ def select_proposal(probs: np.ndarray, box: tuple[float, float, float, float] | 
     return best
 
 
-class SamSegmenter(Segmenter):
+class SamSegmenter:
     """transformers ``SamModel`` + ``SamProcessor`` loaded from a local folder, CPU, eval mode.
 
     Args:

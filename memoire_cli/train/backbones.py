@@ -12,7 +12,7 @@ apply FiLM, so a new backbone also needs its walk there.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from memoire_cli.registry import Registry
 
@@ -28,24 +28,25 @@ class Backbone(Protocol):
     num_features: int
 
 
-def _tiny_vit(config: PredictorConfig) -> Backbone:
+def _tiny_vit(config: PredictorConfig) -> Any:  # an nn.Module, a Backbone
     import timm
 
     if config.dims is None:
         return timm.create_model("tiny_vit_5m_224", pretrained=False, in_chans=config.in_chans, num_classes=0)
     from timm.models.tiny_vit import TinyVit
 
-    return TinyVit(in_chans=config.in_chans, num_classes=0, embed_dims=config.dims, depths=config.depths,
-                   num_heads=config.heads, window_sizes=config.windows or (7,) * len(config.dims), drop_path_rate=0.0)
+    depths, heads = cast(tuple[int, ...], config.depths), cast(tuple[int, ...], config.heads)  # given with dims
+    return TinyVit(in_chans=config.in_chans, num_classes=0, embed_dims=config.dims, depths=depths,
+                   num_heads=heads, window_sizes=config.windows or (7,) * len(config.dims), drop_path_rate=0.0)
 
 
-def _efficientnet_lite0(config: PredictorConfig) -> Backbone:
+def _efficientnet_lite0(config: PredictorConfig) -> Any:  # an nn.Module, a Backbone
     import timm
 
     return timm.create_model("efficientnet_lite0", pretrained=False, in_chans=config.in_chans, num_classes=0)
 
 
-def _mobilenet_v2(config: PredictorConfig) -> Backbone:
+def _mobilenet_v2(config: PredictorConfig) -> Any:  # an nn.Module, a Backbone
     from torchvision.models import mobilenet_v2
 
     net = mobilenet_v2(weights=None)

@@ -135,20 +135,22 @@ class Registry(Generic[T]):
         """``auto, a, b, c`` for help texts and error messages (built-ins only: ``--help`` stays instant)."""
         return ", ".join((("auto",) if auto else ()) + self.names())
 
-    def get(self, name: str) -> Backend[T]:
-        """The backend called ``name``; entry points are looked at only when no built-in has that name."""
+    def get(self, name: str, *, auto: bool = False) -> Backend[T]:
+        """The backend called ``name``; entry points are looked at only when no built-in has that name.
+        An unknown name is a :class:`UsageError` listing the choices (with ``auto`` first when ``auto``)."""
         if name in self._backends:
             return self._backends[name]
         found = self._discover().get(name)
         if found is None:
-            raise UsageError(f"unknown {self.noun} {name!r} ({self.option}: choose from {', '.join(self.names(plugins=True))})")
+            choices = ", ".join((("auto",) if auto else ()) + self.names(plugins=True))
+            raise UsageError(f"unknown {self.noun} {name!r}: {self.option} must be one of {choices}")
         return found
 
     def check(self, name: str, auto: bool = True) -> str:
         """``name`` if it is ``auto`` (when allowed) or a known backend, else a :class:`UsageError`."""
         if auto and name == "auto":
             return name
-        return self.get(name).name
+        return self.get(name, auto=auto).name
 
     def create(self, name: str, **kwargs: Any) -> T:
         """Build backend ``name``; its factory gets the keywords of ``kwargs`` it declares."""

@@ -221,3 +221,13 @@ def test_the_contributing_example_registers_a_working_grounder(monkeypatch: pyte
     assert name == "centre" and mask.shape == (40, 60) and mask.dtype == np.float32 and mask[20, 30] == 1.0 and mask[0, 0] == 0.0
     assert grounder.event_mask(image, "Birthday").sum() == mask.sum()
     assert _source(grounder, "L", "city park") == "centre" and isinstance(grounder, family.Grounder)
+
+
+def test_packaged_weights_messages_are_unchanged() -> None:
+    from memoire_cli.train.stage import TrainStage
+
+    with pytest.raises(UsageError, match=re.escape("--backbone-weights packaged: only efficientnet_lite0 and mobilenet_v2 "
+                                                   "have packaged ImageNet weights")):
+        TrainStage(preset="smoke", backbone_weights="packaged")
+    with pytest.raises(UsageError, match=re.escape("--backbone 'resnet': unknown (choose from tiny_vit_5m_224, efficientnet_lite0, mobilenet_v2)")):
+        TrainStage(preset="smoke", backbone="resnet")

@@ -85,6 +85,8 @@ class Registry(Generic[T]):
 
     ``family`` is a plural noun ("grounders"): it names the entry-point group (``memoire.grounders``)
     and the messages. ``option`` is the command-line flag that picks a backend (for error messages).
+    ``plugins=False``: the family takes no entry points. ``entry_points`` replaces
+    ``importlib.metadata.entry_points`` (a function of the group name; tests).
     """
 
     def __init__(self, family: str, option: str, *, plugins: bool = True,

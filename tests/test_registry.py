@@ -195,7 +195,8 @@ def test_unknown_grounder_on_the_command_line(cli) -> None:
 
 def test_help_lists_the_backends(cli) -> None:
     for command, names in (("pat", "auto, clipseg, cam, prior"), ("label", "offline, qwen-vl"),
-                           ("rank", "auto, clip, efficientnet-lite0, colour-texture"), ("synth", "procedural, sd3, hunyuan")):
+                           ("rank", "auto, clip, efficientnet-lite0, colour-texture"), ("synth", "procedural, sd3, hunyuan"),
+                           ("train", "tiny_vit_5m_224, efficientnet_lite0, mobilenet_v2 (frozen only: mobilenet_v2)")):
         out = " ".join(cli(command, "--help").stdout.split())
         assert names in out, command
 

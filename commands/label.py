@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from memoire_cli.cli import DeviceOpt, ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
+from memoire_cli.label import JUDGES
 
 HELP = """Pairwise High/Low personal-impact labels from a judge of image + A(I) + tag card (S1.1.10).
 
@@ -23,7 +24,7 @@ def command(
     users: UsersOpt = None,
     max_pairs: Annotated[int, typer.Option("--max-pairs", help="At most this many pairs per user (S1.1.10: 20k).")] = 20000,
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the pair sampling.")] = 0,
-    judge: Annotated[str, typer.Option("--judge", help="Judge: offline (deterministic, no model) or qwen-vl (Qwen2.5-VL from a local copy).")] = "offline",
+    judge: Annotated[str, typer.Option("--judge", help=f"Judge: {JUDGES.choices(auto=False)} or a plugin of memoire.judges. offline: deterministic, no model; qwen-vl: Qwen2.5-VL from a local copy.")] = "offline",
     qwen: Annotated[str | None, typer.Option("--qwen", help="Local Qwen2.5-VL folder (default: $MEMOIRE_QWEN_VL or the local Hugging Face cache).", show_default=False)] = None,
     device: DeviceOpt = "auto",
     shard: ShardOpt = None,
@@ -34,10 +35,9 @@ def command(
 
     if max_pairs < 1:
         raise UsageError(f"--max-pairs must be at least 1, got {max_pairs}")
-    from memoire_cli.label.stage import JUDGES, LabelStage
+    from memoire_cli.label.stage import LabelStage
 
-    if judge not in JUDGES:
-        raise UsageError(f"--judge {judge!r}: unknown judge (choose from {', '.join(JUDGES)})")
+    JUDGES.check(judge, auto=False)
     from memoire_cli.threads import pin_torch_threads
 
     pin_torch_threads(force_import=judge != "offline")  # a model judge: the same labels on every machine

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from memoire_cli.cli import ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt, is_job_worker, run
+from memoire_cli.pat.grounder import GROUNDERS
 
 HELP = """Personal attention maps A(I): people, location and event masks fused by α (S1.3).
 
@@ -25,7 +26,7 @@ def command(
     tau_match: Annotated[float, typer.Option("--tau-match", help="ArcFace cosine threshold τ_match (Table 1).")] = 0.35,
     clipseg: Annotated[Path | None, typer.Option("--clipseg", help="Local CLIPSeg folder (default: $MEMOIRE_CLIPSEG or the local Hugging Face cache of CIDAS/clipseg-rd64-refined).", show_default=False)] = None,
     faces: Annotated[Path | None, typer.Option("--faces", help="Another insightface model pack (a folder of ONNX files, e.g. antelopev2 with RetinaFace-style SCRFD and ArcFace r100). Default: the packaged SCRFD-500M + MobileFaceNet.", show_default=False)] = None,
-    grounder: Annotated[str, typer.Option("--grounder", help="Places and events: auto (CLIPSeg when its weights are local, else cam), clipseg, cam (class-activation maps of the packaged ImageNet EfficientNet-Lite0; the spatial prior for phrases without an ImageNet class), prior (content-free spatial prior).")] = "auto",
+    grounder: Annotated[str, typer.Option("--grounder", help=f"Places and events: {GROUNDERS.choices()} or a plugin of memoire.grounders. auto: CLIPSeg when its weights are local, else cam for ingested photos and prior for synthetic ones; cam: class-activation maps of the packaged ImageNet EfficientNet-Lite0 (the spatial prior for phrases without an ImageNet class); prior: the content-free spatial prior.")] = "auto",
     sam: Annotated[Path | None, typer.Option("--sam", help="Local SAM folder for transformers' SamModel (default: $MEMOIRE_SAM).", show_default=False)] = None,
     overlay: Annotated[Path | None, typer.Option("--overlay", help="After the run, write a picture of A(I) over the photo of --image (Fig. 6) to this file.", show_default=False)] = None,
     image: Annotated[str | None, typer.Option("--image", help="The image for --overlay: a file path (relative to the ingested folder, or absolute inside it) or an image id, e.g. u0000/00012.", show_default=False)] = None,
@@ -49,10 +50,7 @@ def command(
         if path is not None and not path.is_dir():
             raise UsageError(f"{name} {path}: no such folder")
 
-    from memoire_cli.pat.stage import GROUNDERS
-
-    if grounder not in GROUNDERS:
-        raise UsageError(f"--grounder must be one of {', '.join(GROUNDERS)}, got {grounder!r}")
+    GROUNDERS.check(grounder)
     if (overlay is None) != (image is None):
         raise UsageError("--overlay and --image go together")
 

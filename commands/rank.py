@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from memoire_cli.cli import DeviceOpt, ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt
+from memoire_cli.embed import EMBEDDERS
 
 HELP = """Session-adapted, diversity-aware top-k of a session with reasons (S1.2.8, S2.4).
 
@@ -37,7 +38,7 @@ def command(
     tag_types: Annotated[str, typer.Option("--tag-types", help="Mask types fused into A*(I): any of P, L, E.")] = "PLE",
     model: Annotated[str, typer.Option("--model", help="Model name (`memoire train --name`).")] = "default",
     runtime: Annotated[str, typer.Option("--runtime", help="torch (checkpoint) or onnx (the export, onnxruntime).")] = "torch",
-    embedder: Annotated[str, typer.Option("--embedder", help="Image embedder: auto (CLIP if local, else EfficientNet-Lite0), clip, efficientnet-lite0, colour-texture.")] = "auto",
+    embedder: Annotated[str, typer.Option("--embedder", help=f"Image embedder: {EMBEDDERS.choices()} or a plugin of memoire.embedders. auto: the first available of CLIP (local), EfficientNet-Lite0 (packaged), colour-texture.")] = "auto",
     clip: Annotated[str | None, typer.Option("--clip", help="Local CLIP folder (default: $MEMOIRE_CLIP or the Hugging Face cache).", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the ranking itself (JSON) on stdout instead of the manifest.")] = False,
     contact_sheet: Annotated[Path | None, typer.Option("--contact-sheet", help="Write an image (PNG/JPEG) of the top k with their attention overlays, cropped around faces, captioned with file, stars and reasons.", show_default=False)] = None,

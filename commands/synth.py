@@ -9,6 +9,7 @@ import typer
 
 from memoire_cli.cli import ForceOpt, JobsOpt, ShardOpt, WorkspaceOpt, run
 from memoire_cli.errors import UsageError
+from memoire_cli.synth.render import RENDERERS, VIDEO_RENDERERS
 
 HELP = """Synthesise virtual users' galleries: people, events, calendar, usage, images, hidden truth (S1.1).
 
@@ -53,8 +54,8 @@ def command(
     split: Annotated[str, typer.Option("--split", help="Shares of users in train/val/test (S1.1.1: 80/10/10).")] = "80/10/10",
     seed: Annotated[int, typer.Option("--seed", help="Run seed (≥ 0): every user, event and image derives from it.")] = 0,
     images_per_user: Annotated[int | None, typer.Option("--images-per-user", help="Stills per user, at most 5000 (default: n_e ~ U{20,40} per event).", show_default=False)] = None,
-    renderer: Annotated[str, typer.Option("--renderer", help="Stills and anchors: procedural (CPU, no downloads), sd3 (S1.1.4), or hunyuan (= sd3 stills + hunyuan clips).")] = "procedural",
-    video_renderer: Annotated[str, typer.Option("--video-renderer", help="Clip frames: auto (procedural with procedural, hunyuan with sd3), procedural, hunyuan (S1.1.5).")] = "auto",
+    renderer: Annotated[str, typer.Option("--renderer", help=f"Stills and anchors: {RENDERERS.choices(auto=False)} or a plugin of memoire.renderers. procedural: CPU, no downloads; sd3: S1.1.4; hunyuan: sd3 stills + hunyuan clips.")] = "procedural",
+    video_renderer: Annotated[str, typer.Option("--video-renderer", help=f"Clip frames: {', '.join(VIDEO_RENDERERS)} (S1.1.5). auto: procedural with procedural, hunyuan with sd3.")] = "auto",
     image_size: Annotated[int, typer.Option("--image-size", help="Side of the square image buffer, pixels.")] = 512,
     frames_per_clip: Annotated[int, typer.Option("--frames-per-clip", help="Video frames kept per clip (sampled at 1 fps, at most 5).")] = 5,
     anchors: Annotated[int, typer.Option("--anchors", help="Enrolment anchor portraits per person (1–3).")] = 3,

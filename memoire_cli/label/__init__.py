@@ -2,14 +2,19 @@
 
 A judge sees two candidates, each an RGB image, its attention map A(I) and its tag card, and answers
 ``"Image1"`` or ``"Image2"`` under two prompt variants, the second with the candidates swapped
-(S1.1.10 "Decoding and reliability"). This module holds the judge interface so that the offline
-judge (:mod:`memoire_cli.label.offline`) and a VLM judge (Qwen2.5-VL) plug into the same stage.
+(S1.1.10 "Decoding and reliability"). This module holds the judge interface and the registry of
+judges (:data:`JUDGES`, ``memoire label --judge``), so that the offline judge
+(:mod:`memoire_cli.label.offline`), the VLM judge (Qwen2.5-VL, :mod:`memoire_cli.label.vlm`) and
+plugins of the ``memoire.judges`` entry-point group plug into the same stage. A judge's factory may
+take ``model_dir`` (``--qwen``) and ``device``; it gets those it declares.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from memoire_cli.registry import Registry
 
 #: The two answers a judge may give; anything else is recorded raw and counts as invalid.
 ANSWERS = ("Image1", "Image2")
@@ -65,6 +70,11 @@ class Judge(Protocol):
     def bind(self, gallery: UserGallery) -> None: ...
 
     def judge(self, pairs: list[PairInput]) -> list[tuple[str, str]]: ...
+
+
+JUDGES: Registry[Judge] = Registry("judges", "--judge")
+JUDGES.add("offline", "memoire_cli.label.offline:OfflineJudge", doc="deterministic, no model")
+JUDGES.add("qwen-vl", "memoire_cli.label.vlm:VlmJudge", doc="Qwen2.5-VL from a local copy")
 
 
 def resolve(answer_1: str, answer_2: str, a: str, b: str) -> str | None:

@@ -13,27 +13,19 @@ from typing import Any
 
 import numpy as np
 
-from memoire_cli.label import Judge, PairInput, UserGallery, resolve
+from memoire_cli.label import JUDGES, Judge, PairInput, UserGallery, resolve
 from memoire_cli.label.cards import tag_card
 from memoire_cli.label.pairs import STRATA, key_of, sample_pairs, user_rng
 from memoire_cli.stage import Selection, Stage, UserOutput
 from memoire_cli.workspace import Workspace
 
-JUDGES = ("offline", "qwen-vl")
 #: pairs judged per call (times the judge's batch size), so that long users show progress
 CHUNK_PAIRS = 256
 
 
 def make_judge(name: str, model_dir: str | None = None, device: str = "cpu") -> Judge:
-    if name == "offline":
-        from memoire_cli.label.offline import OfflineJudge
-
-        return OfflineJudge()
-    if name == "qwen-vl":
-        from memoire_cli.label.vlm import VlmJudge
-
-        return VlmJudge(model_dir, device=device)
-    raise ValueError(f"unknown judge {name!r}")
+    """The judge ``name`` of :data:`JUDGES`, given the local model folder and device it may need."""
+    return JUDGES.create(name, model_dir=model_dir, device=device)
 
 
 def _obj(values: list) -> np.ndarray:

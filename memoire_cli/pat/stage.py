@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from memoire_cli.pat.fusion import attention_map, quantise
+from memoire_cli.pat.grounder import GROUNDERS, Grounder, resolve_grounder
 from memoire_cli.progress import StepProgress
 from memoire_cli.stage import Stage, UserOutput
 from memoire_cli.workspace import Columns, Workspace
@@ -43,7 +44,7 @@ class PatConfig:
     clipseg: str | None = None  # a local CLIPSeg folder; None: look it up, else the spatial prior
     sam: str | None = None  # a local SAM folder; None: look it up, else the Gaussian fallback
     faces: str | None = None  # another insightface model pack (folder); None: the packaged SCRFD + ArcFace
-    grounder: str = "auto"  # places and events: auto | clipseg | cam | prior (see GROUNDERS)
+    grounder: str = "auto"  # places and events: auto or a name of GROUNDERS (clipseg, cam, prior, plugins)
 
 
     def detection_threshold(self) -> float:
@@ -56,14 +57,7 @@ class PatConfig:
         return THETA_DET if self.faces else PACKAGED_THETA_DET
 
 
-#: Location/event grounders: CLIPSeg (the spec's), ImageNet class-activation maps (offline, real photos),
-#: the content-free spatial prior (offline). ``auto``: CLIPSeg when its weights are local; otherwise CAM
-#: for ingested (real) photos and the prior for synthetic ones, where CAM measured worse than the prior
-#: (benchmarks/pat_grounding.py; schemas/README.md).
-GROUNDERS = ("auto", "clipseg", "cam", "prior")
-
-
-def _source(grounder: Any, kind: str, name: str) -> str:
+def _source(grounder: Grounder, kind: str, name: str) -> str:
     """Where a location/event mask came from: the grounder's name, or per tag for the CAM grounder."""
     source_for = getattr(grounder, "source_for", None)
     return source_for(kind, name) if source_for else grounder.source
@@ -88,7 +82,7 @@ class PatStage(Stage):
         self.clipseg_path = locate_clipseg(cfg.clipseg)  # a named folder that is missing is a MemoireError
         self.sam_path = locate_sam(cfg.sam)
         self.people: Any = None
-        self.grounders: dict[str, Any] = {}
+        self.grounders: dict[str, Grounder] = {}
         self.ingested: set[str] = set()
         self.console: Any = None  # set by prepare: per-image progress of long users
 
@@ -122,12 +116,8 @@ class PatStage(Stage):
             console.print(f"pat: locations and events ({self.grounder_scope(name)}): {self._grounder(name).describe()}")
 
     def grounder_for(self, ingested: bool) -> str:
-        """The grounder ``--grounder`` resolves to for a user's gallery (``auto``: see :data:`GROUNDERS`)."""
-        if self.cfg.grounder != "auto":
-            return self.cfg.grounder
-        if self.clipseg_path:
-            return "clipseg"
-        return "cam" if ingested else "prior"
+        """The grounder ``--grounder`` resolves to for a user's gallery (``auto``: :func:`resolve_grounder`)."""
+        return resolve_grounder(self.cfg.grounder, ingested, self.clipseg_path)
 
     def grounder_scope(self, name: str) -> str:
         if self.cfg.grounder != "auto" or name == "clipseg":
@@ -137,24 +127,10 @@ class PatStage(Stage):
     def grounder_names(self, ws: Workspace) -> list[str]:
         return sorted({self.grounder_for(u in self.ingested) for u in self.universe(ws)})
 
-    def _grounder(self, name: str) -> Any:
-        from memoire_cli.errors import MemoireError
-        from memoire_cli.pat.clipseg import ClipSegGrounder, PriorGrounder
-
-        if name in self.grounders:
-            return self.grounders[name]
-        if name == "clipseg":
-            if not self.clipseg_path:
-                raise MemoireError("--grounder clipseg: no local CLIPSeg (pass --clipseg DIR or set $MEMOIRE_CLIPSEG; nothing is downloaded)")
-            grounder = ClipSegGrounder.from_pretrained(self.clipseg_path)
-        elif name == "cam":
-            from memoire_cli.pat.cam import CamGrounder
-
-            grounder = CamGrounder()
-        else:
-            grounder = PriorGrounder()
-        self.grounders[name] = grounder
-        return grounder
+    def _grounder(self, name: str) -> Grounder:
+        if name not in self.grounders:
+            self.grounders[name] = GROUNDERS.create(name, clipseg_path=self.clipseg_path)
+        return self.grounders[name]
 
     def input_digests(self, ws: Workspace, users: list[str]) -> dict[str, str]:
         from memoire_cli.people.tags import with_people

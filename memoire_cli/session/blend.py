@@ -156,11 +156,12 @@ def session_alpha(evidence: SessionEvidence, rho: float | None = None, *,
         return np.full(k, 1.0 / k) if k else np.zeros(0), 0.0, 0.0
     fields = set(GraphConfig.__dataclass_fields__)
     gcfg = GraphConfig(**{key: v for key, v in ev.graph_params.items() if key in fields})
-    kwargs = {"graph_cfg": gcfg, "taken_at": ev.taken_at, "views": ev.views, "favourite": ev.favourite}
     if not ev.n_images or not k:
         return ev.alpha.copy(), 0.0, 0.0
     if rho is None:
-        ad = adapt_session(ev.alpha, ev.membership, ev.node_types, ev.node_relations, **kwargs)
+        ad = adapt_session(ev.alpha, ev.membership, ev.node_types, ev.node_relations, graph_cfg=gcfg,
+                           taken_at=ev.taken_at, views=ev.views, favourite=ev.favourite)
         return ad.alpha, ad.rho, ad.c_s
-    prior = session_prior(ev.membership, ev.node_types, ev.node_relations, **kwargs)
+    prior = session_prior(ev.membership, ev.node_types, ev.node_relations, graph_cfg=gcfg, taken_at=ev.taken_at,
+                          views=ev.views, favourite=ev.favourite)
     return blend(ev.alpha, prior.ips, rho), float(rho), session_strength(prior.present)

@@ -1,6 +1,6 @@
 """One user's session read from the workspace: its images, their stored masks and tags, and the persona.
 
-:meth:`SessionContext.load` reads, for the session's images (rows of ``images``, ascending idx; the
+:func:`load_session` reads, for the session's images (rows of ``images``, ascending idx; the
 session resolved by :func:`memoire_cli.session.selection.session_indices`): the valid region of each
 image and of its stored per-tag masks (``pat_masks``, uint8, S1.3.5), the tags each image carries
 (``image_tags`` with ``tags``, or ``memoire people``'s people), the user's global persona α
@@ -74,12 +74,13 @@ class SessionContext:
                                node_relations=self.node_relations, n_images=len(self), graph_params=self.graph_params,
                                taken_at=self.taken_at, views=self.views, favourite=self.favourite)
 
-    @classmethod
-    def load(cls, ws: Any, user_id: str, session: Session) -> SessionContext:
-        """Read the user's session (see the module docstring)."""
-        with ws.connect(read_only=True) as con:  # one connection for every read (each open costs ~10 ms)
-            found, _ = read_session(ws, Reader(con), user_id, session)
-        return cls(**found)
+
+
+def load_session(ws: Any, user_id: str, session: Session) -> SessionContext:
+    """The user's session read from the workspace (see the module docstring)."""
+    with ws.connect(read_only=True) as con:  # one connection for every read (each open costs ~10 ms)
+        found, _ = read_session(ws, Reader(con), user_id, session)
+    return SessionContext(**found)
 
 
 def read_session(ws: Any, db: Any, user_id: str, session: Session) -> tuple[dict[str, Any], int]:
@@ -123,7 +124,7 @@ def read_session(ws: Any, db: Any, user_id: str, session: Session) -> tuple[dict
         if k is not None:
             by_image[k].append((int(m), int(tag_id), kind))
     pixels = ws.read_array("images", user_id)
-    mask_array = ws.read_array("pat_masks", user_id) if mask_rows else None
+    mask_array: Any = ws.read_array("pat_masks", user_id) if mask_rows else None
     images, masks = [], []
     for k, (_, idx, width, height, _, _) in enumerate(sel):
         images.append(np.asarray(pixels[idx])[:height, :width])

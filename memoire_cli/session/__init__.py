@@ -20,10 +20,12 @@ dataclasses), and imports neither :mod:`memoire_cli.pat` nor :mod:`memoire_cli.r
 Where ρ goes, from the command line to the fused map (``memoire rank``):
 
 1. ``commands/rank.py`` parses ``--rho`` (``auto`` → ``None``) into ``RankOptions.rho``
-   (``rank/stage.py`` hands the options to :func:`memoire_cli.rank.ranker.rank_user` unread);
+   (``rank/stage.py`` passes the options on to :func:`memoire_cli.rank.ranker.rank_user`; it looks
+   at ρ only to label the ``sessions`` row and its console line);
 2. ``rank/ranker.py`` — ``rank_user`` calls ``session_alpha(ctx.evidence(), options.rho)``;
-3. ``session/blend.py`` — ρ of (17) when ``None``, then α* (16); back in ``rank_user``, α* weights
-   the masks in ``session/refusion.py``'s :func:`refuse`, which returns A*(I).
+3. ``session/blend.py`` — ρ of (17) when ``None``, then α* (16), returned to ``rank_user``, whose
+   ``attention_maps`` weights the stored masks with α* in ``session/refusion.py``'s :func:`refuse`:
+   A*(I), the fused map.
 
 ``memoire pat --session`` takes the same route from ``commands/pat.py`` through ``pat/session.py``
 (``session_alpha(ctx.evidence(), rho)``, then :func:`refuse` and :func:`quantise`).

@@ -109,8 +109,8 @@ def bench_sweep(ws_path: Path, k: int, repeats: int) -> None:
     from memoire_cli.eval.saliency import FedInputs, mean_r, saliency_pat_r
     from memoire_cli.eval.suite import LAMBDAS, reselect
     from memoire_cli.rank import RankOptions, UserContext, rank_user
-    from memoire_cli.rank.ranker import attention_maps, session_alpha
-    from memoire_cli.rank.session import Session
+    from memoire_cli.rank.ranker import attention_maps
+    from memoire_cli.session import Session, session_alpha
     from memoire_cli.train.predictor import load_predictor
     from memoire_cli.workspace import Workspace
 
@@ -144,7 +144,7 @@ def bench_sweep(ws_path: Path, k: int, repeats: int) -> None:
             return mean_r(fed.saliency, fed.attention)
 
         t_cam, r = best_of(with_cam, repeats)
-        alpha, _, _ = session_alpha(ctx, RankOptions(k=kk))
+        alpha, _, _ = session_alpha(ctx.evidence())
         att, _ = attention_maps(ctx, {int(t): float(a) for t, a in zip(ctx.node_tags, alpha)}, ("P", "L", "E"))
         t_sal, r2 = best_of(lambda: saliency_pat_r(predictor, ctx.rgb, att), repeats)  # noqa: B023
         if abs(r - r2) > 1e-5:

@@ -32,7 +32,8 @@ def best_of(fn, repeats: int) -> float:  # noqa: ANN001
 def refusion() -> None:
     from scipy.ndimage import gaussian_filter, grey_closing
 
-    from memoire_cli.pat.fusion import fuse, refuse
+    from memoire_cli.pat.fusion import fuse
+    from memoire_cli.session.refusion import refuse
 
     rng = np.random.default_rng(0)
     for size, goal in ((224, 500), (1024, 50)):

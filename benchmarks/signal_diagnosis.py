@@ -30,8 +30,7 @@ def main() -> None:
     from scipy.stats import spearmanr
 
     from memoire_cli.rank import RankOptions, UserContext, rank_user
-    from memoire_cli.rank.ranker import session_alpha
-    from memoire_cli.rank.session import Session
+    from memoire_cli.session import Session, session_alpha
     from memoire_cli.workspace import Workspace
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -66,7 +65,7 @@ def main() -> None:
             of = dict(zip(nodes, np.asarray(alpha, np.float64)))
             return np.array([sum(of.get(int(t), 0.0) for t in tags) for tags in ctx.image_tags])  # (N,)
 
-        alpha_star, rho, _ = session_alpha(ctx, RankOptions())
+        alpha_star, rho, _ = session_alpha(ctx.evidence())
         views = np.nan_to_num(np.asarray(ctx.views, np.float64), nan=-1.0)
         row = [spearmanr(views, truth)[0], spearmanr(per_image(ctx.alpha), truth)[0], spearmanr(per_image(alpha_star), truth)[0]]
         if predictor:

@@ -51,7 +51,7 @@ def command(
 ) -> None:
     from memoire_cli.errors import UsageError
     from memoire_cli.rank.ranker import ALPHA_MODES, TAG_TYPES, RankOptions
-    from memoire_cli.rank.session import parse_session
+    from memoire_cli.session.selection import parse_session
 
     if k < 1:
         raise UsageError(f"--k must be at least 1, got {k}")
@@ -98,7 +98,7 @@ def run_rank(workspace: Path | None, session: Any, options: Any, *, embedder: st
         read_rankings,
         write_contact_sheet,
     )
-    from memoire_cli.rank.session import check_session
+    from memoire_cli.session.selection import check_session
     from memoire_cli.rank.stage import RankStage, model_row
     from memoire_cli.stage import Selection, parse_selection, run_stage
     from memoire_cli.workspace import Workspace

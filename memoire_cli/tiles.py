@@ -5,6 +5,9 @@ attention map's mass, never a blind centre crop; captions with the file name, st
 contain a focus box whenever the box fits in it; a box that does not fit (a group wider than a tall
 photo) gets a larger, non-square crop that still contains it, and the tile letterboxes it. So a
 face box inside the image is always inside its tile.
+
+:func:`overlay_panel` draws an attention map over its photo (a JET heat map blended at 50%, as Fig. 6):
+``memoire pat --overlay`` writes the whole panel, rank's contact-sheet tiles use its middle.
 """
 
 from __future__ import annotations
@@ -92,6 +95,17 @@ def focus_crop(width: int, height: int, faces: list[Box], attention: np.ndarray 
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         box = (cx, cy, cx, cy)
     return crop_box(width, height, box)
+
+
+def overlay_panel(image: np.ndarray, attention_u8: np.ndarray) -> np.ndarray:
+    """(H, 3W, 3) uint8: photo | photo with the heat map | A(I) in grey. Inputs (H, W, 3) and (H, W) uint8."""
+    import cv2
+
+    heat = cv2.applyColorMap(attention_u8, cv2.COLORMAP_JET)[:, :, ::-1]  # BGR → RGB, (H, W, 3)
+    weight = (attention_u8.astype(np.float32) / 255.0)[:, :, None] * 0.5
+    blended = (image.astype(np.float32) * (1 - weight) + heat.astype(np.float32) * weight).round().astype(np.uint8)
+    grey = np.repeat(attention_u8[:, :, None], 3, axis=2)
+    return np.concatenate([image, blended, grey], axis=1)
 
 
 def tile(image: np.ndarray, crop: tuple[int, int, int, int], side: int, background: int = 255) -> np.ndarray:

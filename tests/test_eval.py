@@ -213,7 +213,7 @@ def test_reselect_matches_rank_user(trained_ws: Path) -> None:
     """B1's shortcut (re-running MMR on a ranking's scores) gives rank_user's own selection."""
     from memoire_cli.eval.suite import reselect
     from memoire_cli.rank import RankOptions, UserContext, rank_user
-    from memoire_cli.rank.session import Session
+    from memoire_cli.session.selection import Session
     from memoire_cli.train.predictor import load_predictor
     from memoire_cli.workspace import Workspace
 
@@ -230,7 +230,7 @@ def test_reassignment_reproduces_pat(pat_ws: Path) -> None:
     exactly pat's person masks; the masks it adds are pat's Gaussian fallback on the face box."""
     from memoire_cli.eval.pat_perturb import load_user, person_blob, reassign_masks
     from memoire_cli.rank import UserContext
-    from memoire_cli.rank.session import Session
+    from memoire_cli.session.selection import Session
     from memoire_cli.workspace import Workspace
 
     ws = Workspace.open(pat_ws, "eval")

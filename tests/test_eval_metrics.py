@@ -90,8 +90,9 @@ def test_baselines_order_as_documented() -> None:
 
 def test_perturbations() -> None:
     from memoire_cli.eval.perturb import prune_graph, tag_noise
-    from memoire_cli.rank.context import ImageMasks, UserContext
-    from memoire_cli.rank.session import Session
+    from memoire_cli.rank.context import UserContext
+    from memoire_cli.session.context import ImageMasks
+    from memoire_cli.session.selection import Session
 
     tags = {1: ("P", "Ann", "mother"), 2: ("P", "Bo", "friend"), 3: ("L", "home", None), 4: ("E", "party", None)}
     masks = [ImageMasks(np.array([1, 3, 4]), np.array(["P", "L", "E"], object), np.full((3, 4, 4), 200, np.uint8)),

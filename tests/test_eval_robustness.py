@@ -23,14 +23,14 @@ from memoire_cli.eval.pat_perturb import (
     retemper,
     retemper_values,
 )
-from memoire_cli.pat.fusion import (
+from memoire_cli.pat.fusion import gaussian_blob
+from memoire_cli.session.context import ImageMasks
+from memoire_cli.session.refusion import (
     BLUR_SIGMA,
-    gaussian_blob,
     postprocess,
     quantise,
     refuse,
 )
-from memoire_cli.rank.context import ImageMasks
 
 H, W = 40, 50
 

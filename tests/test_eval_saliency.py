@@ -166,8 +166,9 @@ def test_pearson_r_on_constructed_maps() -> None:
 # ------------------------------------------------------------------------------------ eval's B4
 def synthetic_context(user: str, n: int = 8, seed: int = 0):
     """A UserContext of n 80×64 images with people/location/event masks, without a workspace."""
-    from memoire_cli.rank.context import ImageMasks, UserContext
-    from memoire_cli.rank.session import Session
+    from memoire_cli.rank.context import UserContext
+    from memoire_cli.session.context import ImageMasks
+    from memoire_cli.session.selection import Session
     from memoire_cli.train.predictor import preprocess
 
     rng = np.random.default_rng(seed)
@@ -246,8 +247,8 @@ def test_eval_b4_reports_saliency_r(suite_env) -> None:
     from memoire_cli.eval.report import markdown, row_dict, table_rows
     from memoire_cli.eval.saliency import saliency_pat_r
     from memoire_cli.eval.suite import FULL, run_suite
-    from memoire_cli.rank import RankOptions
-    from memoire_cli.rank.ranker import attention_maps, session_alpha
+    from memoire_cli.rank.ranker import attention_maps
+    from memoire_cli.session.blend import session_alpha
 
     truth, contexts, made = suite_env
     result = run_suite(FakeWorkspace(), truth, "quick", 3, "torch", Quiet())
@@ -259,7 +260,7 @@ def test_eval_b4_reports_saliency_r(suite_env) -> None:
         # independently: A*(I) re-fused from the masks with α*, Grad-CAM of that model, mean over users
         want = []
         for ctx in contexts.values():
-            alpha, _, _ = session_alpha(ctx, RankOptions(k=3))
+            alpha, _, _ = session_alpha(ctx.evidence())
             att, _ = attention_maps(ctx, {int(t): float(a) for t, a in zip(ctx.node_tags, alpha)}, FULL.tag_types)
             want.append(saliency_pat_r(made[model], ctx.rgb, att))
         assert np.isfinite(row.summary["saliency_r"]) and -1 <= row.summary["saliency_r"] <= 1

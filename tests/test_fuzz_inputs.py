@@ -199,7 +199,7 @@ def test_clip_headers_never_raise(data: bytes) -> None:
                                                              "dates:..", "dates:2020-01-01..", "folder: ", "IDS:a", "ids:" + "," * 50])))
 def test_session_specs_parse_or_are_usage_errors(text: str) -> None:
     from memoire_cli.errors import UsageError
-    from memoire_cli.rank.session import parse_session
+    from memoire_cli.session.selection import parse_session
 
     try:
         session = parse_session(text)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from memoire_cli.pat.fusion import attention_map, fuse, gaussian_blob, postprocess, quantise
+from memoire_cli.pat.fusion import attention_map, fuse, gaussian_blob
+from memoire_cli.session.refusion import postprocess, quantise
 
 H, W = 48, 64
 
@@ -80,7 +81,7 @@ def test_postprocess_agrees_with_the_scipy_reference() -> None:
 
 
 def test_refusion_from_stored_masks() -> None:
-    from memoire_cli.pat.fusion import refuse
+    from memoire_cli.session.refusion import refuse
 
     masks = [square(4, 4, 20, 20), square(40, 20, 60, 44)]
     stored = np.stack([quantise(m) for m in masks])

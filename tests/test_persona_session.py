@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from memoire_cli.persona.session import SessionConfig, adapt_session, blend, session_prior, session_rho, session_strength
+from memoire_cli.session.blend import SessionConfig, adapt_session, blend, session_rho, session_strength
+from memoire_cli.session.prior import session_prior
 
 #: A user with |V| = 12 tags (the size at which the spec's "ρ ≈ 0.5" comes out of (17)).
 NAMES = ["Self", "Father", "Mother", "Daughter", "Friend", "Colleague", "Beach", "Colosseum", "Home",

@@ -95,8 +95,9 @@ def test_second_run_is_cached_and_json_is_the_ranking(ranked_ws: Path, cli) -> N
 
 
 def test_library_variants(ranked_ws: Path) -> None:
-    from memoire_cli.pat.fusion import refuse
-    from memoire_cli.rank import RankOptions, UserContext, parse_session, rank_user
+    from memoire_cli.rank import RankOptions, UserContext, rank_user
+    from memoire_cli.session.refusion import refuse
+    from memoire_cli.session.selection import parse_session
     from memoire_cli.train.predictor import load_predictor
     from memoire_cli.workspace import Workspace
 

@@ -1,4 +1,4 @@
-"""MMR selection (memoire_cli.rank.mmr) and session specs (memoire_cli.rank.session)."""
+"""MMR selection (memoire_cli.rank.mmr) and session specs (memoire_cli.session.selection)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from memoire_cli.errors import UsageError
 from memoire_cli.rank.mmr import SimilaritySpace, mmr_plain, mmr_select, relevance
-from memoire_cli.rank.session import parse_session
+from memoire_cli.session.selection import parse_session
 
 
 def clustered(n: int, seed: int, d: int = 16, c: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -74,7 +74,8 @@ def test_eval_keeps_rejected_images_out_of_every_top_k(suite_env) -> None:
 
 
 def test_context_reads_rejections_of_an_ingested_gallery(cli, tmp_path: Path) -> None:
-    from memoire_cli.rank import UserContext, parse_session
+    from memoire_cli.rank import UserContext
+    from memoire_cli.session.selection import parse_session
     from memoire_cli.workspace import Workspace
 
     root = marked_folder(tmp_path / "photos", ["five.jpg", "minus.jpg", "flagged.jpg", "plain.jpg"])

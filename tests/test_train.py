@@ -256,7 +256,7 @@ def test_default_cpu_preset_trains_a_frozen_packaged_backbone(cli, label_ws: Pat
     from memoire_cli.imagenet_backbone import load_efficientnet_lite0
     from memoire_cli.rank.context import UserContext
     from memoire_cli.rank.ranker import attention_maps, persona_vectors
-    from memoire_cli.rank.session import Session
+    from memoire_cli.session.selection import Session
     from memoire_cli.train.predictor import load_predictor
 
     copy = tmp_path / "w"

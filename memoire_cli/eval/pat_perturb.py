@@ -18,7 +18,7 @@ Nothing here re-runs ``memoire pat``: every perturbation is computed at eval tim
   mask is the *mean* of its proxies' σ(Z_r/τ), so the transform of the mean stands in for the mean of the
   transforms. Masks from the offline grounders (``pat_masks.source`` prior or cam) are not CLIPSeg
   logits: the same transform is applied to them and read as a sharpness perturbation (τ′ < τ sharper).
-* blur σ (B5) — passed to the re-fusion (``RankOptions.blur_sigma`` → :func:`memoire_cli.pat.fusion.refuse`).
+* blur σ (B5) — passed to the re-fusion (``RankOptions.blur_sigma`` → :func:`memoire_cli.session.refusion.refuse`).
 * Event proxies (C3) — :func:`halve_proxies`: the event masks of the 5 most common events (with at least
   two proxy phrases) among the evaluated users' images are re-grounded from the images with the first
   ⌈|K(e)|/2⌉ phrases of K(e) (Table 3 order, :func:`memoire_cli.pat.vocab.event_phrases`) by the grounder
@@ -126,10 +126,10 @@ def reassign_masks(image_ids: list[str], image_tags: list[list[int]], masks: lis
                    references: dict[int, np.ndarray] | None, tau: float, tau_stored: float) -> tuple[list[Any], int, int]:
     """Person masks at τ′ (module docstring): ``(masks, added, removed)``.
 
-    ``masks`` are :class:`memoire_cli.rank.context.ImageMasks` (one per image, pat_masks order); kept masks
+    ``masks`` are :class:`memoire_cli.session.context.ImageMasks` (one per image, pat_masks order); kept masks
     are untouched, added ones take their place in the image's tag order (the summation order of S1.3.7).
     """
-    from memoire_cli.rank.context import ImageMasks
+    from memoire_cli.session.context import ImageMasks
 
     out: list[Any] = []
     added = removed = 0
@@ -221,7 +221,7 @@ def halve_proxies(image_ids: list[str], images: list[np.ndarray], masks: list[An
                   sources: dict[tuple[str, int], str], events: set[str], regrounder: Regrounder) -> tuple[list[Any], int]:
     """C3: the event masks of ``events`` re-grounded with half their proxies: ``(masks, re-grounded count)``."""
     from memoire_cli.pat.fusion import quantise
-    from memoire_cli.rank.context import ImageMasks
+    from memoire_cli.session.context import ImageMasks
 
     out: list[Any] = []
     changed = 0
@@ -337,7 +337,7 @@ class PatPerturbations:
             stats["added"] += added
             stats["removed"] += removed
         if tau != 1.0:
-            from memoire_cli.rank.context import ImageMasks
+            from memoire_cli.session.context import ImageMasks
 
             out = []
             for m in masks:

@@ -20,7 +20,7 @@ import numpy as np
 
 def tag_noise(ctx: Any, rate: float, seed: int = 0) -> Any:
     """A copy of a :class:`memoire_cli.rank.UserContext` with tag noise at ``rate`` ∈ [0, 1]."""
-    from memoire_cli.rank.context import ImageMasks
+    from memoire_cli.session.context import ImageMasks
 
     if rate <= 0:
         return ctx

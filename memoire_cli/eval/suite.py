@@ -62,7 +62,7 @@ from memoire_cli.eval.baselines import (
     ranking_of,
 )
 from memoire_cli.eval.truth import GroundTruth
-from memoire_cli.pat.fusion import BLUR_SIGMA
+from memoire_cli.session.refusion import BLUR_SIGMA
 
 SUITES = ("quick", "full")
 LAMBDAS = (0.0, 0.2, 0.4, 0.6, 0.8)
@@ -462,7 +462,7 @@ def embedder_for(predictors: dict[str, Any], size: int) -> Any:
 def run_suite(ws: Any, truth: GroundTruth, suite: str, k: int, runtime: str, console: Any) -> SuiteResult:
     """Rank and score every source for every evaluated user; returns the filled table rows."""
     from memoire_cli.rank import UserContext
-    from memoire_cli.rank.session import Session
+    from memoire_cli.session.selection import Session
     from memoire_cli.train.predictor import load_predictor
 
     if suite not in SUITES:
@@ -540,7 +540,7 @@ def runtime_scaling(predictor: Any, reps: int = 7) -> list[dict[str, Any]]:
     """Table 18 (E), measured here: A*(I) re-fusion from m stored masks (PAT Δ over 0 masks) and the
     predictor at batch 1, on synthetic inputs at the model's size; resolutions time the re-fusion only
     (the model takes one input size)."""
-    from memoire_cli.pat.fusion import refuse
+    from memoire_cli.session.refusion import refuse
 
     rng = np.random.default_rng(0)
     size = predictor.image_size

@@ -1,22 +1,12 @@
 """A picture of what PAT did for one image (as Fig. 6): the photo, A(I) as a heat map over it, and A(I).
 
-The heat map is OpenCV's JET colour map of A(I), blended at 50% with the photo where A(I) > 0.
+The panel is drawn by :func:`memoire_cli.tiles.overlay_panel` (shared with rank's contact sheet): the
+heat map is OpenCV's JET colour map of A(I), blended at 50% with the photo where A(I) > 0.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def overlay_panel(image: np.ndarray, attention_u8: np.ndarray) -> np.ndarray:
-    """(H, 3W, 3) uint8: photo | photo with the heat map | A(I) in grey. Inputs (H, W, 3) and (H, W) uint8."""
-    import cv2
-
-    heat = cv2.applyColorMap(attention_u8, cv2.COLORMAP_JET)[:, :, ::-1]  # BGR → RGB, (H, W, 3)
-    weight = (attention_u8.astype(np.float32) / 255.0)[:, :, None] * 0.5
-    blended = (image.astype(np.float32) * (1 - weight) + heat.astype(np.float32) * weight).round().astype(np.uint8)
-    grey = np.repeat(attention_u8[:, :, None], 3, axis=2)
-    return np.concatenate([image, blended, grey], axis=1)
 
 
 def check_image(ws, image: str) -> tuple:  # noqa: ANN001 - Workspace
@@ -34,6 +24,7 @@ def write_overlay(ws, image: str, path) -> None:  # noqa: ANN001 - Workspace, Pa
 
     from memoire_cli.errors import MemoireError
     from memoire_cli.image_names import image_name
+    from memoire_cli.tiles import overlay_panel
 
     image_id, user_id, idx, width, height = check_image(ws, image)
     if not ws.query("SELECT 1 FROM pat_images WHERE image_id = ?", [image_id]):

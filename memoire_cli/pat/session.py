@@ -1,12 +1,12 @@
 """`memoire pat --session`: session-aware attention maps by re-fusion alone (S1.2.8, S1.3.5).
 
 For a session S of a user's images (``all``, ``event:ID``, ``dates:A..B``, ``ids:…``, ``folder:…``; see
-:mod:`memoire_cli.rank.session`), the global persona α is blended with the session prior into α*
+:mod:`memoire_cli.session.selection`), the global persona α is blended with the session prior into α*
 (S1.2.8 (15)–(17), or a fixed ρ) and every image of S gets
 
     A*(I) = post-process( Σ_t α*_t M_t )
 
-from its stored per-tag masks M_t (``pat_masks``) with :func:`memoire_cli.pat.fusion.refuse`: no detector,
+from its stored per-tag masks M_t (``pat_masks``) with :func:`memoire_cli.session.refusion.refuse`: no detector,
 segmenter or grounder runs, so a session costs a few milliseconds per image. The maps are stored at the
 image's resolution, quantised like A(I) (``pat/{user_id}/session``, table ``pat_sessions``); a new session
 for a user replaces the previous one, and a re-run of ``memoire pat`` drops both (they derive from its
@@ -26,12 +26,12 @@ from memoire_cli.workspace import Workspace, utcnow
 
 def session_maps(ws: Workspace, user_id: str, session: Any, rho: float | None) -> tuple[dict[str, np.ndarray], np.ndarray, dict]:
     """One user's session: the rows of ``pat_sessions`` (columns), A*(I) as (N, S, S) uint8, and a summary."""
-    from memoire_cli.pat.fusion import quantise, refuse
-    from memoire_cli.rank.context import UserContext
-    from memoire_cli.rank.ranker import RankOptions, session_alpha
+    from memoire_cli.session.blend import session_alpha
+    from memoire_cli.session.context import load_session
+    from memoire_cli.session.refusion import quantise, refuse
 
-    ctx = UserContext.load(ws, user_id, session, image_size=32, model_inputs=False)
-    alpha_star, rho_used, c_s = session_alpha(ctx, RankOptions(rho=rho))
+    ctx = load_session(ws, user_id, session)
+    alpha_star, rho_used, c_s = session_alpha(ctx.evidence(), rho)
     alpha_of = {int(t): float(a) for t, a in zip(ctx.node_tags, alpha_star)}
     size = int(ws.read_array("images", user_id).shape[1])
     maps = np.zeros((len(ctx), size, size), np.uint8)  # (N, S, S), zero outside each image's valid region
@@ -54,7 +54,7 @@ def session_maps(ws: Workspace, user_id: str, session: Any, rho: float | None) -
 
 def run_session(ws: Workspace, selection: Selection, session_text: str, rho: float | None, console: Any) -> dict[str, Any]:
     """``memoire pat --session``: session maps for the selected users; returns the manifest."""
-    from memoire_cli.rank.session import check_session, parse_session
+    from memoire_cli.session.selection import check_session, parse_session
 
     session = parse_session(session_text)
     users = selection.apply(input_users(ws, "pat --session", ("pat",)))
@@ -102,7 +102,8 @@ def write_session_overlay(ws: Workspace, image: str, path: Any) -> None:
     from PIL import Image
 
     from memoire_cli.image_names import image_name
-    from memoire_cli.pat.overlay import check_image, overlay_panel
+    from memoire_cli.pat.overlay import check_image
+    from memoire_cli.tiles import overlay_panel
 
     image_id, user_id, idx, width, height = check_image(ws, image)
     found = ws.query("SELECT row FROM pat_sessions WHERE image_id = ?", [image_id])

@@ -13,9 +13,10 @@ Modules (each small, each citing the spec):
 * :mod:`~memoire_cli.persona.losses` — NCE context, weak ordinal hinge and EMA smoothing losses (14).
 * :mod:`~memoire_cli.persona.train` — the per-user training loop of S1.2.6 (curriculum, AdamW,
   clipping, early stop, determinism).
-* :mod:`~memoire_cli.persona.session` — session prior (15), log-space blend (16) and ρ (17), numpy
-  only, for ``pat`` and ``rank``.
 * :mod:`~memoire_cli.persona.stage` — the ``memoire persona`` stage over the workspace.
+
+The session adaptation of α (S1.2.8–S1.2.9: IPS^S (15), the blend (16), ρ (17)) is
+:mod:`memoire_cli.session`'s, shared by ``pat --session`` and ``rank``.
 
 Importing this package is cheap: torch and torch-geometric are imported by ``layer``, ``model``,
 ``losses`` and ``train`` only.

@@ -107,7 +107,7 @@ def ranking_json(manifest: dict[str, Any], ranked: list[dict[str, Any]]) -> dict
 
 def pick_overlays(ws: Any, user_id: str, image_ids: list[str], tag_types: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """(image, A*(I) uint8) of each image: the valid region, A* re-fused from the stored masks with the session's α*."""
-    from memoire_cli.pat.fusion import quantise, refuse
+    from memoire_cli.session.refusion import quantise, refuse
 
     alpha = dict(ws.query("SELECT tag_id, alpha_star FROM session_alpha WHERE user_id = ?", [user_id]))
     rows = {r[0]: r[1:] for r in ws.query("SELECT image_id, idx, width, height FROM images WHERE user_id = ?", [user_id])}
@@ -132,8 +132,7 @@ def heat_tile(image: np.ndarray, attention_u8: np.ndarray, faces: list[tuple[flo
               side: int = TILE) -> np.ndarray:
     """(side, side, 3) uint8: the photo with A* as a JET heat map blended at 50% (as pat's overlay), cropped
     around its faces, else around A*'s mass (:func:`memoire_cli.tiles.focus_crop`), never a blind centre crop."""
-    from memoire_cli.pat.overlay import overlay_panel
-    from memoire_cli.tiles import focus_crop, tile
+    from memoire_cli.tiles import focus_crop, overlay_panel, tile
 
     h, w = attention_u8.shape
     blended = overlay_panel(image, attention_u8)[:, w:2 * w]  # the middle panel: photo + heat map

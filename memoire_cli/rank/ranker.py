@@ -3,10 +3,11 @@
 :func:`rank_user` does, for a :class:`~memoire_cli.rank.context.UserContext` and a predictor:
 
 1. α* — the session-adapted persona (S1.2.8): IPS^S (15), ρ (17) (or ``options.rho``), the blend
-   (16), by :func:`memoire_cli.persona.session.adapt_session`. ``alpha="uniform"`` is A1 No-Persona:
+   (16), by :func:`memoire_cli.session.blend.session_alpha` on the context's
+   :meth:`~memoire_cli.session.context.SessionContext.evidence`. ``alpha="uniform"`` is A1 No-Persona:
    α* = 1/K on every graph node and no session blend (the spec: "PAT runs with those uniform weights").
 2. A*(I) — PAT re-fused from the stored per-tag masks with α* (S1.3.5–S1.3.6,
-   :func:`memoire_cli.pat.fusion.refuse`), masks of the types in ``options.tag_types`` only
+   :func:`memoire_cli.session.refusion.refuse`), masks of the types in ``options.tag_types`` only
    (Table 9's people-/event-/location-only rows), blurred with ``options.blur_sigma`` (Table 1's σ = 1 px;
    S2.4 B5 scales it); then the S1.4.1 preprocessing.
 3. s(I) — the impact predictor's raw scores on (RGB, A*(I), π(I)), π(I) the persona vector of the same
@@ -26,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from memoire_cli.pat.fusion import BLUR_SIGMA, refuse
 from memoire_cli.rank.context import UserContext
 from memoire_cli.rank.mmr import SimilaritySpace, mmr_select, relevance
+from memoire_cli.session.blend import session_alpha
+from memoire_cli.session.refusion import BLUR_SIGMA, refuse
 
 TAG_TYPES = ("P", "L", "E")
 ALPHA_MODES = ("persona", "uniform")
@@ -83,31 +85,6 @@ class Ranking:
     mmr_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,) the selection's mmr(i), MMR order
     c_s: float = 0.0  # c_S of (17); 0 with a given ρ or uniform α
     k_requested: int = 0  # options.k (len(selected) is smaller when the session is)
-
-
-def session_alpha(ctx: UserContext, options: RankOptions) -> tuple[np.ndarray, float, float]:
-    """α* over the graph nodes (K,), ρ and c_S for the session (S1.2.8 (15)–(17))."""
-    from memoire_cli.graph.config import GraphConfig
-    from memoire_cli.persona.session import (
-        adapt_session,
-        blend,
-        session_prior,
-        session_strength,
-    )
-
-    k = len(ctx.alpha)
-    if options.alpha == "uniform":
-        return np.full(k, 1.0 / k) if k else np.zeros(0), 0.0, 0.0
-    fields = set(GraphConfig.__dataclass_fields__)
-    gcfg = GraphConfig(**{key: v for key, v in ctx.graph_params.items() if key in fields})
-    kwargs = {"graph_cfg": gcfg, "taken_at": ctx.taken_at, "views": ctx.views, "favourite": ctx.favourite}
-    if not len(ctx) or not k:
-        return ctx.alpha.copy(), 0.0, 0.0
-    if options.rho is None:
-        ad = adapt_session(ctx.alpha, ctx.membership, ctx.node_types, ctx.node_relations, **kwargs)
-        return ad.alpha, ad.rho, ad.c_s
-    prior = session_prior(ctx.membership, ctx.node_types, ctx.node_relations, **kwargs)
-    return blend(ctx.alpha, prior.ips, options.rho), float(options.rho), session_strength(prior.present)
 
 
 def attention_maps(ctx: UserContext, alpha_of: dict[int, float], tag_types: tuple[str, ...],
@@ -195,7 +172,7 @@ def rank_user(ctx: UserContext, predictor: Any, options: RankOptions) -> Ranking
     """Rank one user's session (see the module docstring)."""
     if getattr(predictor, "image_size", ctx.image_size) != ctx.image_size:
         raise ValueError(f"the context was prepared at {ctx.image_size} px, the model {predictor.name!r} takes {predictor.image_size} px")
-    alpha, rho, c_s = session_alpha(ctx, options)
+    alpha, rho, c_s = session_alpha(ctx.evidence(), options.rho, uniform=options.alpha == "uniform")
     alpha_of = {int(t): float(a) for t, a in zip(ctx.node_tags, alpha)}
     if not len(ctx):
         return Ranking(ctx.user_id, [], np.zeros(0, np.float32), np.zeros(0, np.float32), [], {}, alpha_of, rho,

@@ -15,7 +15,7 @@ import numpy as np
 
 from memoire_cli.errors import MemoireError
 from memoire_cli.rank.ranker import Ranking, RankOptions, rank_user
-from memoire_cli.rank.session import Session
+from memoire_cli.session.selection import Session
 from memoire_cli.stage import Stage, UserOutput, canonical_json, sha16
 from memoire_cli.workspace import GALLERY_STAGES, Workspace
 

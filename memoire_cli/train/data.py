@@ -95,8 +95,9 @@ def user_inputs(ws: Any, user_id: str, image_size: int) -> tuple[list[str], np.n
     """(image ids, rgb (N,S,S,3) uint8, attention (2,N,S,S), persona (2,N,P)) of every image of the user,
     versions GLOBAL and SESSION (see the module docstring)."""
     from memoire_cli.rank.context import UserContext
-    from memoire_cli.rank.ranker import RankOptions, attention_maps, persona_vectors, session_alpha
-    from memoire_cli.rank.session import Session
+    from memoire_cli.rank.ranker import RankOptions, attention_maps, persona_vectors
+    from memoire_cli.session.blend import session_alpha
+    from memoire_cli.session.selection import Session
     from memoire_cli.train.predictor import preprocess
 
     ctx = UserContext.load(ws, user_id, Session("all"), image_size=image_size, model_inputs=False)
@@ -104,7 +105,7 @@ def user_inputs(ws: Any, user_id: str, image_size: int) -> tuple[list[str], np.n
     for k, image in enumerate(ctx.images):
         rgb[k], _ = preprocess(image, np.zeros(image.shape[:2], np.float32), image_size)
     options = RankOptions()
-    alphas = [ctx.alpha, session_alpha(ctx, options)[0]]
+    alphas = [ctx.alpha, session_alpha(ctx.evidence(), options.rho)[0]]
     att, per = [], []
     for alpha in alphas:
         alpha_of = {int(t): float(a) for t, a in zip(ctx.node_tags, alpha)}

@@ -25,12 +25,7 @@ import numpy as np
 
 from memoire_cli.errors import MemoireError
 from memoire_cli.persona.config import PersonaConfig, user_seed
-from memoire_cli.persona.features import (
-    SCALARS,
-    GraphInputError,
-    PersonaGraph,
-    build_graph,
-)
+from memoire_cli.persona.features import SCALARS, GraphInputError, PersonaGraph, build_graph
 from memoire_cli.stage import Stage, UserOutput
 from memoire_cli.workspace import Columns, Workspace
 
@@ -125,9 +120,8 @@ class PersonaStage(Stage):
                        f"({'α = 1' if graph.n_nodes else 'no persona rows'})")
         elif graph.n_edges == 0:
             self._warn(f"user {user_id}: no co-occurring tags: α follows the prior IPS⁰ (no context loss)")
-        from memoire_cli.persona.train import (
-            train_persona,  # torch-geometric: only where a user is trained
-        )
+        from memoire_cli.persona.train import train_persona  # torch-geometric: only where a user is trained
+
         from memoire_cli.progress import StepProgress
 
         with StepProgress(self.console, f"persona: user {user_id} (epochs, early stop may end sooner)", self.cfg.max_epochs) as progress:

@@ -61,20 +61,9 @@ import torch
 
 from memoire_cli.persona import losses as L
 from memoire_cli.persona.config import PersonaConfig, resolve_device, user_seed  # noqa: F401 (their home was here)
-from memoire_cli.persona.dense import (
-    DenseStep,
-    FlatAdamW,
-    StepDraws,
-    clip_grad_norm_,
-    dense_graph,
-)
+from memoire_cli.persona.dense import DenseStep, FlatAdamW, StepDraws, clip_grad_norm_, dense_graph
 from memoire_cli.persona.features import IN_DIM, PersonaGraph
-from memoire_cli.persona.model import (
-    PersonaGAT,
-    edge_tensors,
-    flat_parameters,
-    flatten_weights,
-)
+from memoire_cli.persona.model import PersonaGAT, edge_tensors, flat_parameters, flatten_weights
 from memoire_cli.persona.sampling import (
     ContextGraph,
     FullBatchSampler,

@@ -22,7 +22,8 @@ from memoire_cli.workspace import Mark, UserCommit, Workspace
 ROOT = Path(__file__).resolve().parents[1]
 #: The modules allowed to write ``runs`` and ``stage_users`` (the workspace; the runner goes through it).
 WRITERS = {"memoire_cli/workspace.py"}
-WRITE = re.compile(r"(INSERT\s+INTO|DELETE\s+FROM|UPDATE|REPLACE\s+INTO|TRUNCATE)\s+(main\.)?(runs|stage_users)\b", re.IGNORECASE)
+WRITE = re.compile(r"(INSERT\s+(OR\s+\w+\s+)?INTO|DELETE\s+FROM|REPLACE\s+INTO|TRUNCATE(\s+TABLE)?)\s+(main\.)?(runs|stage_users)\b"
+                   r"|UPDATE\s+(main\.)?(runs|stage_users)\s+SET\b", re.IGNORECASE)
 
 
 def session_rows(user_id: str, n: int = 1) -> dict[str, np.ndarray]:
@@ -105,7 +106,8 @@ def test_no_module_outside_the_workspace_writes_runs_or_stage_users() -> None:
 def test_the_scan_sees_a_write() -> None:
     assert WRITE.search('con.execute("INSERT INTO stage_users (stage) VALUES (?)")')
     assert WRITE.search("DELETE FROM runs WHERE run_id = ?")
-    assert not WRITE.search("SELECT run_id FROM runs")
+    assert WRITE.search("update stage_users set contents = ?")
+    assert not WRITE.search("SELECT run_id FROM runs") and not WRITE.search("the update runs' parameters")
 
 
 def test_users_are_committed_with_their_marks_notes_and_run_params(ws: Workspace) -> None:

@@ -263,6 +263,9 @@ class Stage(ABC):
 
     #: The tables whose user rows a commit replaces (None: every table the schema declares for ``name``).
     replaces: tuple[str, ...] | None = None
+    #: The arrays a user's output may hold (None: any the schema declares for ``name``); the workspace
+    #: refuses, at the commit, tables and arrays declared for neither the stage nor a stage it marks.
+    writes_arrays: tuple[str, ...] | None = None
     #: Users computed within this many seconds share a commit (0: each user is committed on its own).
     commit_every_s: float = COMMIT_EVERY_S
     #: Whether the runner shows a progress bar over the users to compute.

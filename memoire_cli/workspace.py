@@ -572,7 +572,7 @@ class Workspace:
     def stage_array(self, name: str, user_id: str, data: np.ndarray, tag: str) -> None:
         """Write a declared per-user array under its staged name (``….staged-{tag}``), chunked as the
         schema says, every chunk written (so that a missing chunk file reads as damage, not zeros);
-        :meth:`commit_users` swaps it in."""
+        :meth:`commit` swaps it in."""
         import zarr
 
         spec = self.schema.arrays[name]

@@ -28,7 +28,9 @@ WRITE = re.compile(r"(INSERT\s+(OR\s+\w+\s+)?INTO|DELETE\s+FROM|REPLACE\s+INTO|T
 
 def session_rows(user_id: str, n: int = 1) -> dict[str, np.ndarray]:
     """``n`` rows of pat_sessions for ``user_id`` (a table with plain columns, for the toy stages)."""
-    obj = lambda values: np.array(values, dtype=object)  # noqa: E731
+    def obj(values: list[str]) -> np.ndarray:
+        return np.array(values, dtype=object)
+
     return {"user_id": obj([user_id] * n), "row": np.arange(n, dtype=np.int32), "image_id": obj([f"{user_id}/{k:05d}" for k in range(n)]),
             "idx": np.arange(n, dtype=np.int32), "session": obj(["all"] * n), "rho": np.full(n, 0.5), "c_s": np.full(n, 0.1)}
 
@@ -38,12 +40,13 @@ class Toy(Stage):
 
     name = "pat"
     replaces = ("pat_sessions",)
+    writes_arrays = ("pat_session_attention",)
     commit_every_s = 0.0
     progress_bar = False
 
     def __init__(self, users: tuple[str, ...] = ("a", "b", "c"), skip: tuple[str, ...] = (), fail: str | None = None,
-                 interrupt: str | None = None, refuse: bool = False) -> None:
-        self.users, self.skip, self.fail, self.interrupt, self.refuse = users, skip, fail, interrupt, refuse
+                 interrupt: str | None = None, refuse: bool = False, array: str = "pat_session_attention") -> None:
+        self.users, self.skip, self.fail, self.interrupt, self.refuse, self.array = users, skip, fail, interrupt, refuse, array
         self.after_called = False
 
     def params(self) -> dict[str, Any]:
@@ -63,8 +66,8 @@ class Toy(Stage):
             raise KeyboardInterrupt
         if user_id in self.skip:
             return None
-        return UserOutput(tables={"pat_sessions": session_rows(user_id, 2)}, run_params={"from": {user_id: {"seen": 1}}},
-                          note=f"toy: {user_id} committed")
+        return UserOutput(tables={"pat_sessions": session_rows(user_id, 2)}, arrays={self.array: np.full((2, 4, 4), 7, np.uint8)},
+                          run_params={"from": {user_id: {"seen": 1}}}, note=f"toy: {user_id} committed")
 
     def verdict(self, run: dict[str, Any]) -> tuple[str, str] | None:
         return ("failed", "refused after the commits") if self.refuse else None
@@ -120,8 +123,16 @@ def test_users_are_committed_with_their_marks_notes_and_run_params(ws: Workspace
     assert json.loads(run["params"]) == {"k": 1, "from": {"a": {"seen": 1}, "c": {"seen": 1}}}
     marks = ws.query("SELECT user_id, fingerprint, run_id, upstream, contents FROM stage_users WHERE stage = 'pat' ORDER BY user_id")
     assert [(u, fp, r, up) for u, fp, r, up, _ in marks] == [("a", "fp-a", run["run_id"], None), ("c", "fp-c", run["run_id"], None)]
-    assert json.loads(marks[0][4]) == {"table:pat_sessions": 2}
+    assert json.loads(marks[0][4]) == {"table:pat_sessions": 2, "array:pat_session_attention": [2, 4, 4]}
     assert ws.query("SELECT user_id, count(*) FROM pat_sessions GROUP BY 1 ORDER BY 1") == [("a", 2), ("c", 2)]
+    assert np.asarray(ws.read_array("pat_session_attention", "c")[...]).tolist() == np.full((2, 4, 4), 7).tolist()
+    assert not list(ws.zarr_path.glob("*/*/*.staged-*"))  # swapped in with the commit
+
+
+def test_an_undeclared_array_is_refused_before_anything_is_written(ws: Workspace) -> None:
+    with pytest.raises(ValueError, match="does not declare arrays"):
+        run_stage(ws, Toy(array="pat_masks"), Selection(), False, quiet()[0])
+    assert last_run(ws)["status"] == "failed" and ws.query("SELECT count(*) FROM stage_users") == [(0,)]
 
 
 def test_nothing_to_commit_is_a_skipped_run(ws: Workspace) -> None:
@@ -136,6 +147,7 @@ def test_an_error_keeps_the_users_committed_before_it(ws: Workspace) -> None:
     assert (run["status"], run["message"], run["computed"]) == ("failed", "boom", 1)
     assert ws.query("SELECT user_id FROM stage_users") == [("a",)]
     assert json.loads(run["params"])["from"] == {"a": {"seen": 1}}  # recorded with a's commit
+    assert not list(ws.zarr_path.glob("*/*/*.staged-*"))  # b's staged arrays were never left behind
 
 
 def test_an_interrupt_is_recorded_as_such(ws: Workspace) -> None:

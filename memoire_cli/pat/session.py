@@ -62,6 +62,7 @@ class SessionStage(Stage):
 
     name = "pat"
     replaces = ("pat_sessions",)
+    writes_arrays = ("pat_session_attention",)
     commit_every_s = 0.0
     progress_bar = False
 
@@ -104,7 +105,7 @@ class SessionStage(Stage):
     def manifest(self, ws: Workspace, run: dict[str, Any], skipped: bool) -> dict[str, Any]:
         manifest = super().manifest(ws, run, skipped)
         manifest.update(action="session", session=self.session.text,
-                        wrote={"tables": ["pat_sessions"], "arrays": [ws.schema.arrays["pat_session_attention"].path]})
+                        wrote={"tables": self.writes(ws), "arrays": [ws.schema.arrays[a].path for a in self.writes_arrays or ()]})
         return manifest
 
 

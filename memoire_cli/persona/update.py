@@ -85,6 +85,7 @@ class UpdateStage(Stage):
 
     name = "persona"
     replaces = (*GRAPH_TABLES, "persona")
+    writes_arrays = ("persona_embeddings",)
     commit_every_s = 0.0  # each user's commit records the gallery it now accounts for
     progress_bar = False
 
@@ -174,7 +175,7 @@ class UpdateStage(Stage):
             "memoire": __version__, "stage": "persona", "action": "update", "workspace": str(ws.root), "run_id": run["run_id"],
             "skipped": skipped and not self.stale, "shard": run["shard"], "users": run["users"], "computed": run["computed"] + n_stale,
             "cached": run["users"] - run["computed"] - n_stale, "full": [u for u, _ in self.stale],
-            "wrote": {"tables": [*GRAPH_TABLES, "persona"], "arrays": [ws.schema.arrays["persona_embeddings"].path]},
+            "wrote": {"tables": self.writes(ws), "arrays": [ws.schema.arrays[a].path for a in self.writes_arrays or ()]},
         }
 
 

@@ -106,6 +106,9 @@ def compute_and_commit(ws: Workspace, stage: Stage, plan: Plan, run: dict[str, A
             for user_id, fp in plan.todo:
                 out = stage.compute(ws, user_id)
                 if out is not None:  # None: nothing to commit for this user (the stage said why)
+                    undeclared = sorted(set(out.arrays) - set(stage.writes_arrays or out.arrays))
+                    if undeclared:
+                        raise ValueError(f"stage {stage.name} does not declare arrays {undeclared}")
                     staged[user_id] = {}
                     for name, data in out.arrays.items():  # beside the live arrays; swapped in with the commit
                         staged[user_id][name] = data.shape

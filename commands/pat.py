@@ -71,13 +71,9 @@ def command(
 
 def _session(workspace, users, shard, session: str, rho: str, overlay, image) -> None:  # noqa: ANN001
     """``memoire pat --session``: re-fusion with α* for the selected users (memoire_cli/pat/session.py)."""
-    from memoire_cli.console import emit_json, stderr_console
     from memoire_cli.errors import UsageError
-    from memoire_cli.manifest import resolve_workspace
     from memoire_cli.pat.overlay import check_image
-    from memoire_cli.pat.session import run_session, write_session_overlay
-    from memoire_cli.stage import parse_selection
-    from memoire_cli.workspace import Workspace
+    from memoire_cli.pat.session import SessionStage, write_session_overlay
 
     if (overlay is None) != (image is None):
         raise UsageError("--overlay and --image go together")
@@ -87,10 +83,7 @@ def _session(workspace, users, shard, session: str, rho: str, overlay, image) ->
         raise UsageError(f"--rho must be auto or a number in [0, 1], got {rho!r}") from None
     if rho_value is not None and not 0.0 <= rho_value <= 1.0:
         raise UsageError(f"--rho must be auto or a number in [0, 1], got {rho!r}")
-    selection = parse_selection(users, shard)
-    ws = Workspace.open(resolve_workspace(workspace), "pat")
-    if image is not None:
-        check_image(ws, image)
-    emit_json(run_session(ws, selection, session, rho_value, stderr_console()))
+    check = None if image is None else (lambda ws: check_image(ws, image))
+    ws = run(lambda: SessionStage(session, rho_value), workspace, users=users, shard=shard, check=check)
     if overlay is not None:
         write_session_overlay(ws, image, overlay)

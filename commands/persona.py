@@ -71,12 +71,6 @@ def command(
 
 
 def _update(workspace: object, users: str | None, full: bool) -> None:
-    from memoire_cli.console import emit_json, stderr_console
-    from memoire_cli.manifest import resolve_workspace
-    from memoire_cli.persona.update import UpdateConfig, run_update
-    from memoire_cli.stage import parse_selection
-    from memoire_cli.workspace import Workspace
+    from memoire_cli.persona.update import UpdateConfig, UpdateStage
 
-    selection = parse_selection(users, None)
-    ws = Workspace.open(resolve_workspace(workspace), "persona")
-    emit_json(run_update(ws, selection, UpdateConfig(), stderr_console(), full=full))
+    run(lambda: UpdateStage(UpdateConfig(), full=full), workspace, users=users)

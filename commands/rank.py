@@ -86,12 +86,8 @@ def run_rank(workspace: Path | None, session: Any, options: Any, *, embedder: st
              users: str | None, shard: str | None, force: bool, json_out: bool, contact_sheet: Path | None, show: int,
              jobs: str = "1") -> None:
     """Open the workspace, check the request, rank, show the picks; stdout: the manifest or (--json) the ranking.
-    ``jobs``: the users in that many worker processes (:func:`memoire_cli.cli.run_jobs`); the parent shows."""
-    import os
-
-    from memoire_cli.cli import JOB_USERS_ENV, is_job_worker, parse_jobs, run_jobs
-    from memoire_cli.console import emit_json, stderr_console
-    from memoire_cli.manifest import resolve_workspace
+    ``jobs``: the users in that many worker processes (:mod:`memoire_cli.runner.jobs`); the parent shows."""
+    from memoire_cli.cli import run
     from memoire_cli.rank.display import (
         print_table,
         ranking_json,
@@ -100,35 +96,33 @@ def run_rank(workspace: Path | None, session: Any, options: Any, *, embedder: st
     )
     from memoire_cli.session.selection import check_session
     from memoire_cli.rank.stage import RankStage, model_row
-    from memoire_cli.stage import Selection, parse_selection, run_stage
-    from memoire_cli.workspace import Workspace
+    from memoire_cli.stage import parse_selection
 
     if device == "auto":
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    console = stderr_console()
     selection = parse_selection(users, shard)
     stage = RankStage(session, options, embedder=embedder, clip=clip, device=device)
-    ws = Workspace.open(resolve_workspace(workspace), stage.name)
-    chosen = selection.apply(stage.universe(ws))
-    model_row(ws, options.model)  # a clear error before any work when the model is missing
-    check_session(ws, chosen, session)
-    n_jobs = parse_jobs(jobs)
-    if is_job_worker():  # a worker of another process's --jobs: rank its users, leave the showing to the parent
-        mine = tuple(u for u in os.environ.get(JOB_USERS_ENV, "").split(",") if u)
-        emit_json(run_stage(ws, stage, Selection(mine), force, console, progress="lines"))
-        return
-    if n_jobs != 1:
-        manifest = run_jobs(ws, stage, selection, force, n_jobs, console)
-    else:
-        manifest = run_stage(ws, stage, selection, force, console)
-    ranked = read_rankings(ws, chosen)
-    for r in ranked[:show]:
-        print_table(console, r)
-    if len(ranked) > show:
-        console.print(f"rank: {len(ranked) - show} more user(s) ranked (see --show, --json or the rankings table)")
-    if contact_sheet is not None:
-        write_contact_sheet(ws, ranked, contact_sheet)
-        console.print(f"rank: contact sheet of the top {options.k} written to {contact_sheet}")
-    emit_json(ranking_json(manifest, ranked) if json_out else manifest)
+    chosen: list[str] = []
+
+    def check(ws: Any) -> None:
+        chosen[:] = selection.apply(stage.universe(ws))
+        model_row(ws, options.model)  # a clear error before any work when the model is missing
+        check_session(ws, chosen, session)
+
+    def show_picks(ws: Any, manifest: dict[str, Any]) -> dict[str, Any]:
+        from memoire_cli.console import stderr_console
+
+        console = stderr_console()
+        ranked = read_rankings(ws, chosen)
+        for r in ranked[:show]:
+            print_table(console, r)
+        if len(ranked) > show:
+            console.print(f"rank: {len(ranked) - show} more user(s) ranked (see --show, --json or the rankings table)")
+        if contact_sheet is not None:
+            write_contact_sheet(ws, ranked, contact_sheet)
+            console.print(f"rank: contact sheet of the top {options.k} written to {contact_sheet}")
+        return ranking_json(manifest, ranked) if json_out else manifest
+
+    run(lambda: stage, workspace, users=users, shard=shard, force=force, check=check, jobs=jobs, show=show_picks)

@@ -6,7 +6,6 @@ library code a command wraps is imported inside the command.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -125,15 +124,27 @@ class MemoireGroup(typer.core.TyperGroup):
 
 
 def run(stage_factory: Any, workspace: Path | None, users: str | None = None, shard: str | None = None,
-        force: bool = False, create: bool = False, check: Any = None, jobs: str | int = 1) -> Any:
-    """Open the workspace, run a stage over the selected users, print its manifest; returns the workspace.
+        force: bool = False, create: bool = False, check: Any = None, jobs: str | int = 1, show: Any = None) -> Any:
+    """What every command that runs a stage does: open the workspace, run the stage, print its manifest;
+    returns the workspace.
 
-    ``jobs`` (``--jobs``): run the users to compute in that many worker processes (``auto``: one per
-    CPU), see :func:`run_jobs`; a worker process (``$MEMOIRE_JOB`` set) runs the users it was given.
+    The stage (``stage_factory()``) is a per-user :class:`~memoire_cli.stage.Stage` over the users
+    ``users``/``shard`` select, or a :class:`~memoire_cli.global_stage.GlobalStage` (then neither is
+    given); :func:`memoire_cli.runner.run_stage` runs either. The workspace is ``workspace``, else
+    ``$MEMOIRE_WORKSPACE``, else a manifest line on stdin (created with ``create``).
+
+    Args:
+        check: ``check(ws)`` validates request details that need the workspace, before any work.
+        jobs: ``--jobs``: the users to compute in that many worker processes (``auto``: one per CPU,
+            :mod:`memoire_cli.runner.jobs`); a worker process (``$MEMOIRE_JOB`` set) runs the users it
+            was given, prints its manifest and nothing else.
+        show: ``show(ws, manifest)`` after the run (not in a worker): shows the results on stderr and
+            returns the line to print instead of the manifest (``memoire rank --json``).
     """
     from memoire_cli.console import emit_json, stderr_console
     from memoire_cli.manifest import resolve_workspace
-    from memoire_cli.stage import Selection, parse_selection, run_stage
+    from memoire_cli.runner import run_stage
+    from memoire_cli.stage import Selection, parse_selection
     from memoire_cli.workspace import Workspace
 
     selection = parse_selection(users, shard)
@@ -146,12 +157,10 @@ def run(stage_factory: Any, workspace: Path | None, users: str | None = None, sh
     console = stderr_console()
     if is_job_worker():
         mine = tuple(u for u in os.environ.get(JOB_USERS_ENV, "").split(",") if u)
-        manifest = run_stage(ws, stage, Selection(mine), force, console, progress="lines")
-    elif n_jobs != 1:
-        manifest = run_jobs(ws, stage, selection, force, n_jobs, console)
-    else:
-        manifest = run_stage(ws, stage, selection, force, console)
-    emit_json(manifest)
+        emit_json(run_stage(ws, stage, Selection(mine), force, console, progress="lines"))
+        return ws
+    manifest = run_stage(ws, stage, selection, force, console, jobs=n_jobs, argv=_ARGV)
+    emit_json(manifest if show is None else show(ws, manifest))
     return ws
 
 
@@ -183,156 +192,9 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_jobs(ws: Any, stage: Any, selection: Any, force: bool, jobs: int, console: Any) -> dict[str, Any]:
-    """Run a per-user stage's users in worker processes on one workspace; returns the manifest.
-
-    The users to compute (as :func:`~memoire_cli.stage.plan_stage` finds them) are dealt round-robin
-    to ``jobs`` workers (``0``: one per CPU), never more workers than users. Each worker is this
-    command again (``python -m memoire_cli`` with the same options) told its users through
-    ``$MEMOIRE_JOB_USERS``: it commits them through the ordinary stage runner, so the rows and arrays
-    are those of a one-process run (users are independent and seeded per user, as with ``--shard``).
-    The parent records a ``runs`` row of its own (the workers' run ids in its message), shows one
-    progress bar (the workers' other stderr lines come through prefixed ``[job j/J]``), and prints
-    one manifest line that adds up the workers'. A worker that fails stops the others and the run
-    fails with one line naming it and its error; Ctrl-C or SIGTERM stops every worker (exit 130).
-    What was committed stays committed: the next run continues.
-    """
-    import subprocess
-    import threading
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    from memoire_cli.stage import PROGRESS_PREFIX, check_gallery, manifest_of, new_run, plan_stage, record_failure, record_run, run_stage
-    from memoire_cli.workspace import ENV_VAR, utcnow
-
-    plan = plan_stage(ws, stage, selection, force)
-    todo = [u for u, _ in plan.todo]
-    n = min(jobs or available_cpus(), len(todo))
-    if n <= 1 or not _ARGV:  # nothing to share out (or no command line to start workers with)
-        return run_stage(ws, stage, selection, force, console)
-    check_gallery(ws, stage, todo)
-    stage.confirm(ws, selection, todo, force, console)
-    where = f"memoire {_ARGV[0]}"
-    run = new_run(stage.name, plan.params, stage.code(), selection.shard, len(plan.users))
-    run["fingerprint"] = plan.fingerprint
-    record_run(ws, run)
-    procs: list[subprocess.Popen] = []
-    pumps: list[threading.Thread] = []
-    verdicts: dict[int, str] = {}
-    try:
-        env = {**os.environ, ENV_VAR: str(ws.root)}
-        env.setdefault("OMP_NUM_THREADS", "1")  # one core per worker: the workers are the parallelism
-        for j in range(n):
-            env_j = {**env, JOB_ENV: f"{j}/{n}", JOB_USERS_ENV: ",".join(todo[j::n])}
-            procs.append(subprocess.Popen([sys.executable, "-m", "memoire_cli", *_ARGV], env=env_j, stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1))
-        console.print(f"{stage.name}: {len(todo)} user(s) in {n} worker processes (pids {', '.join(str(p.pid) for p in procs)})")
-        columns = (TextColumn(stage.name), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-        with Progress(*columns, console=console, transient=False) as bar:
-            task = bar.add_task(stage.name, total=len(todo))
-
-            def pump(j: int, stream: Any) -> None:
-                for line in stream:
-                    line = line.rstrip("\n")
-                    if line.startswith(PROGRESS_PREFIX):
-                        bar.advance(task)
-                    elif line.startswith(f"{where}: ") and (": error: " in line or ": usage error: " in line or line.endswith(": interrupted")):
-                        verdicts[j] = line[len(where) + 2:]  # the worker's last word, reported by the parent
-                    elif line.strip():
-                        console.print(f"[job {j + 1}/{n}] {line}", markup=False, highlight=False)
-
-            pumps += [threading.Thread(target=pump, args=(j, p.stderr), daemon=True) for j, p in enumerate(procs)]
-            for t in pumps:
-                t.start()
-            failed = _wait_all(procs)
-            for t in pumps:
-                t.join(timeout=10)
-        if failed is not None:
-            rc = procs[failed].returncode
-            said = verdicts.get(failed, "")
-            for prefix in ("error: ", "usage error: "):
-                said = said.removeprefix(prefix)
-            why = said or (f"stopped by signal {-rc}" if rc < 0 else f"exited with code {rc}")
-            exc = MemoireError(f"worker {failed + 1} of {n} failed: {why}")
-            exc.exit_code = rc if rc in (EXIT_USAGE, EXIT_INTERRUPTED) else 1
-            raise exc
-        manifests = [_worker_manifest(j, n, p) for j, p in enumerate(procs)]
-        run["computed"] = sum(m["computed"] for m in manifests)
-        stage.finish(ws, selection)
-    except BaseException as exc:
-        _stop(procs)
-        for t in pumps:  # the workers' last lines come before the parent's
-            t.join(timeout=5)
-        record_failure(ws, run, exc)
-        raise
-    finally:
-        for p in procs:
-            for stream in (p.stdout, p.stderr):
-                if stream is not None:
-                    stream.close()
-    skipped = run["computed"] == 0
-    run.update(status="skipped" if skipped else "done", ended_at=utcnow(),
-               message=f"--jobs {n}: worker runs {', '.join(m['run_id'] for m in manifests)}")
-    record_run(ws, run)
-    return manifest_of(ws, stage.name, run, skipped)
-
-
-def _worker_manifest(j: int, n: int, proc: Any) -> dict[str, Any]:
-    """The manifest line a worker that succeeded printed."""
-    lines = proc.stdout.read().strip().splitlines()
-    try:
-        return json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
-        raise MemoireError(f"worker {j + 1} of {n} exited without its manifest line") from None
-
-
-def _wait_all(procs: list[Any]) -> int | None:
-    """Wait for every worker; at the first that fails, stop the others. Returns its index, or ``None``."""
-    import time
-
-    while True:
-        alive = False
-        for j, p in enumerate(procs):
-            rc = p.poll()
-            if rc is None:
-                alive = True
-            elif rc != 0:
-                _stop(procs)
-                return j
-        if not alive:
-            return None
-        time.sleep(0.05)
-
-
-def _stop(procs: list[Any], grace_s: float = 20.0) -> None:
-    """SIGTERM every running worker (each stops after committing what it finished), then wait;
-    SIGKILL those still running after ``grace_s``."""
-    import subprocess
-
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
 def run_global(stage_factory: Any, workspace: Path | None, force: bool = False, check: Any = None) -> Any:
-    """Open the workspace, run a global stage (train, eval: one output set over many users), print its manifest."""
-    from memoire_cli.console import emit_json, stderr_console
-    from memoire_cli.global_stage import run_global_stage
-    from memoire_cli.manifest import resolve_workspace
-    from memoire_cli.workspace import Workspace
-
-    stage = stage_factory()
-    ws = Workspace.open(resolve_workspace(workspace), stage.name)
-    if check is not None:
-        check(ws)
-    emit_json(run_global_stage(ws, stage, force, stderr_console()))
-    return ws
+    """:func:`run` for a global stage (train, eval: one output set over many users)."""
+    return run(stage_factory, workspace, force=force, check=check)
 
 
 def not_built(stage: str) -> None:

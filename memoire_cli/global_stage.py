@@ -1,8 +1,8 @@
 """Stages that compute once over many users: ``train`` (one predictor from every training user's
 labels) and ``eval`` (one report over the evaluated users).
 
-The per-user runner (:mod:`memoire_cli.stage`) commits outputs user by user; a global stage has one
-output set, so its bookkeeping is simpler but follows the same contracts (DESIGN.md):
+The runner (:mod:`memoire_cli.runner`) commits a per-user stage's outputs user by user; a global stage
+has one output set, so its bookkeeping is simpler but follows the same contracts (DESIGN.md):
 
 * **Fingerprint** — parameters + code version + the digests of every input user's committed
   upstream outputs (:func:`memoire_cli.stage.committed_inputs`, as DVC's lock file hashes content),
@@ -23,19 +23,8 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from memoire_cli import __version__
-from memoire_cli.stage import (
-    canonical_json,
-    changed_inputs,
-    committed_inputs,
-    input_users,
-    manifest_of,
-    new_run,
-    record_failure,
-    record_run,
-    sha16,
-    stale_inputs,
-)
-from memoire_cli.workspace import Workspace, utcnow
+from memoire_cli.stage import canonical_json, committed_inputs, input_users, sha16
+from memoire_cli.workspace import Workspace
 
 
 class GlobalStage(ABC):
@@ -89,28 +78,7 @@ def last_done_fingerprints(ws: Workspace, stage: str) -> set[str]:
 
 
 def run_global_stage(ws: Workspace, stage: GlobalStage, force: bool, console: Any) -> dict[str, Any]:
-    """Run a global stage (or skip it when cached); records the run and returns the manifest."""
-    users = stage.users(ws)
-    changed_inputs(ws, stage.inputs, users)
-    stale_inputs(ws, stage.name, stage.inputs, users)
-    params = stage.params()
-    fp = stage.fingerprint(ws, users)
-    run = new_run(stage.name, params, stage.code(), "0/1", len(users))
-    run["fingerprint"] = fp
-    cached = not force and fp in last_done_fingerprints(ws, stage.name) and stage.outputs_exist(ws, fp)
-    record_run(ws, run)
-    extra: dict[str, Any] = {}
-    try:
-        if cached:
-            console.print(f"{stage.name}: inputs and parameters unchanged for {len(users)} user(s); nothing to do (use --force to redo)")
-        else:
-            extra = stage.run(ws, users, run["run_id"], fp, console) or {}
-            run["computed"] = len(users)
-    except BaseException as exc:
-        record_failure(ws, run, exc)
-        raise
-    run.update(status="skipped" if cached else "done", ended_at=utcnow())
-    record_run(ws, run)
-    manifest = manifest_of(ws, stage.name, run, cached)
-    manifest.update({k: v for k, v in extra.items() if k not in manifest})
-    return manifest
+    """Run a global stage (or skip it when cached); returns the manifest (:func:`memoire_cli.runner.run_stage`)."""
+    from memoire_cli.runner import run_stage
+
+    return run_stage(ws, stage, None, force, console)

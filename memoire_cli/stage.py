@@ -1,4 +1,4 @@
-"""Running a stage over users: selection, sharding, caching by fingerprint, resumption, run records.
+"""What a stage is: selection, sharding, caching by fingerprint, staleness; :mod:`memoire_cli.runner` runs it.
 
 A stage computes per user. For each selected user the runner compares the user's *fingerprint*
 (stage parameters + code version + the digests of the user's upstream outputs, as DVC's lock file
@@ -10,6 +10,8 @@ does with content hashes) with the committed one in ``stage_users``:
   (users computed within ``COMMIT_EVERY_S`` of each other share a transaction).
 
 An interrupted run therefore keeps every user it committed; the next run continues with the rest.
+A stage whose users are not cached by fingerprint (``persona update``, ``pat --session``) says what
+to do by its own :meth:`Stage.plan` and what to commit by the :class:`UserOutput` it returns.
 
 Staleness is checked by content and transitively: each ``stage_users`` row records the committed
 input digests it was computed from (``upstream``); before computing, every stage upstream of the
@@ -24,10 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
-import time
-import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,10 +39,9 @@ from memoire_cli.errors import MemoireError, UsageError
 from memoire_cli.workspace import (
     GALLERY_STAGES,
     Columns,
+    Mark,
     StaleInputError,
     Workspace,
-    digest_columns,
-    utcnow,
 )
 
 #: Pipeline order (the first stale stage named is the one to re-run first).
@@ -100,10 +97,20 @@ def parse_selection(users: str | None, shard: str | None) -> Selection:
 
 @dataclass
 class UserOutput:
-    """What a stage computed for one user: rows per table, and arrays per declared array name."""
+    """What a stage computed for one user: rows per table, and arrays per declared array name.
+
+    The runner commits them with the user's ``stage_users`` row for the stage (its fingerprint, the
+    outputs' digest, the inputs they came from) unless ``marks`` says which rows to write instead
+    (``persona update`` marks graph and persona; ``pat --session`` marks none). ``run_params`` are
+    merged (one level deep) into the run's parameters in the same transaction; ``note`` is printed
+    once the user is committed.
+    """
 
     tables: dict[str, Columns] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    marks: tuple[Mark, ...] | None = None
+    run_params: dict[str, dict[str, Any]] | None = None
+    note: str | None = None
 
 
 def upstream_parts(snapshot: dict[str, dict[str, tuple[str, str]]], inputs: Any) -> dict[str, dict[str, str]]:
@@ -239,8 +246,9 @@ class Stage(ABC):
         """Load what every user shares (models, banks) once, before the first compute."""
 
     @abstractmethod
-    def compute(self, ws: Workspace, user_id: str) -> UserOutput:
-        """Compute one user's outputs (must not write to the workspace)."""
+    def compute(self, ws: Workspace, user_id: str) -> UserOutput | None:
+        """Compute one user's outputs (must not write to the workspace); None: nothing to commit for
+        this user (the stage says why), and it does not count as computed."""
 
     def confirm(self, ws: Workspace, selection: Selection, todo: list[str], force: bool, console: Any) -> None:  # noqa: B027 - optional hook
         """Before anything is written: refuse (or, with ``force``, announce) changes that destroy results."""
@@ -251,6 +259,43 @@ class Stage(ABC):
     def code(self) -> str:
         return f"{__version__}+{self.name}.{self.code_version}"
 
+    # --- what the runner asks of every stage; the defaults are those of a cached per-user stage
+
+    #: The tables whose user rows a commit replaces (None: every table the schema declares for ``name``).
+    replaces: tuple[str, ...] | None = None
+    #: The arrays a user's output may hold (None: any the schema declares for ``name``); the workspace
+    #: refuses, at the commit, tables and arrays declared for neither the stage nor a stage it marks.
+    writes_arrays: tuple[str, ...] | None = None
+    #: Users computed within this many seconds share a commit (0: each user is committed on its own).
+    commit_every_s: float = COMMIT_EVERY_S
+    #: Whether the runner shows a progress bar over the users to compute.
+    progress_bar: bool = True
+
+    def writes(self, ws: Workspace) -> list[str]:
+        """The tables a commit replaces the user's rows of (:attr:`replaces`)."""
+        return list(self.replaces) if self.replaces is not None else [t.name for t in ws.schema.tables_of(self.name)]
+
+    def plan(self, ws: Workspace, selection: Selection, force: bool) -> Plan:
+        """The selected users and those to compute (:func:`plan_stage`: by fingerprint)."""
+        return plan_stage(ws, self, selection, force)
+
+    def idle(self, users: list[str], console: Any) -> None:
+        """Say that no user had to be computed."""
+        console.print(f"{self.name}: inputs and parameters unchanged for {len(users)} user(s); nothing to do (use --force to redo)")
+
+    def verdict(self, run: dict[str, Any]) -> tuple[str, str] | None:
+        """A (status, message) other than ``done``/``skipped`` to record once every user is committed."""
+        return None
+
+    def after(self, ws: Workspace, run: dict[str, Any], console: Any) -> None:  # noqa: B027 - optional hook
+        """After the run is recorded: report, or fail with one line (what was committed stays)."""
+
+    def manifest(self, ws: Workspace, run: dict[str, Any], skipped: bool) -> dict[str, Any]:
+        """The manifest line of the finished run."""
+        from memoire_cli.runner.records import manifest_of
+
+        return manifest_of(ws, self.name, run, skipped)
+
 
 def input_users(ws: Workspace, stage: str, inputs: tuple[str, ...]) -> list[str]:
     """Users with committed outputs of every input stage (sorted); a clear error naming what to run when none."""
@@ -259,58 +304,6 @@ def input_users(ws: Workspace, stage: str, inputs: tuple[str, ...]) -> list[str]
         needed = " and ".join("synth or ingest" if i == "gallery" else i for i in inputs)
         raise MemoireError(f"`memoire {stage}` needs the outputs of {needed} in {ws.root}, and there are none yet: run it first")
     return users
-
-
-def new_run(stage: str, params: dict[str, Any], code: str, shard: str, users: int) -> dict[str, Any]:
-    """A ``runs`` row for an invocation that starts now (status ``running``)."""
-    return {
-        "run_id": uuid.uuid4().hex[:16],
-        "stage": stage,
-        "status": "running",
-        "params": canonical_json(params),
-        "params_hash": sha16(canonical_json(params))[:16],
-        "code_version": code,
-        "fingerprint": None,
-        "shard": shard,
-        "users": users,
-        "computed": 0,
-        "started_at": utcnow(),
-        "ended_at": None,
-        "message": None,
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-    }
-
-
-def record_failure(ws: Workspace, run: dict[str, Any], exc: BaseException) -> None:
-    """Record a run that ended by an error (its first line) or an interruption; never masks ``exc``."""
-    interrupted = isinstance(exc, KeyboardInterrupt)
-    run.update(status="interrupted" if interrupted else "failed", ended_at=utcnow(),
-               message=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    try:
-        record_run(ws, run)
-    except Exception:  # noqa: BLE001, S110 - the original error matters more than the bookkeeping
-        pass
-
-
-def manifest_of(ws: Workspace, stage: str, run: dict[str, Any], skipped: bool) -> dict[str, Any]:
-    """The manifest line of a finished run (memoire_cli/manifest.py validates its shape)."""
-    return {
-        "memoire": __version__,
-        "stage": stage,
-        "workspace": str(ws.root),
-        "run_id": run["run_id"],
-        "skipped": skipped,
-        "shard": run["shard"],
-        "users": run["users"],
-        "computed": run["computed"],
-        "cached": run["users"] - run["computed"],
-        "wrote": {
-            "tables": [t.name for t in ws.schema.tables_of(stage) if not t.hidden],
-            "hidden_tables": [t.name for t in ws.schema.tables_of(stage) if t.hidden],
-            "arrays": [a.path for a in ws.schema.arrays_of(stage)],
-        },
-    }
 
 
 def canonical_json(obj: Any) -> str:
@@ -327,17 +320,6 @@ def fingerprint(params: dict[str, Any], code: str, input_digest: str) -> str:
     return sha16(canonical_json({"params": params, "code": code, "inputs": input_digest}))
 
 
-def record_run(ws: Workspace, run: dict[str, Any]) -> None:
-    """Insert or replace a row of ``runs`` (a dict with every column)."""
-    cols = ws.schema.tables["runs"].column_names
-
-    def write(con: Any) -> None:
-        con.execute("DELETE FROM runs WHERE run_id = ?", [run["run_id"]])
-        con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(cols))})", [run[c] for c in cols])
-
-    ws.transaction(write)
-
-
 @dataclass
 class Plan:
     """What a run of a stage over a selection has to do (:func:`plan_stage`)."""
@@ -348,10 +330,7 @@ class Plan:
     committed: dict[str, tuple[str, str]]
     todo: list[tuple[str, str]]
     upstream: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    @property
-    def fingerprint(self) -> str:
-        return sha16(canonical_json(self.fingerprints))
+    fingerprint: str | None = None  # the run's: of every selected user's fingerprint (None: not cached by fingerprint)
 
 
 def plan_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool) -> Plan:
@@ -366,7 +345,7 @@ def plan_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool) -
     stale_inputs(ws, stage.name, stage.inputs, [u for u, _ in todo])
     parts = upstream_parts(ws.stage_users(), stage.inputs)
     upstream = {u: parts.get(u, {}) for u, _ in todo}
-    return Plan(users, params, fingerprints, committed, todo, upstream)
+    return Plan(users, params, fingerprints, committed, todo, upstream, sha16(canonical_json(fingerprints)))
 
 
 def check_gallery(ws: Workspace, stage: Stage, users: list[str]) -> None:
@@ -378,83 +357,9 @@ def check_gallery(ws: Workspace, stage: Stage, users: list[str]) -> None:
                            f"cannot write over it (choose another user id, or use another workspace)")
 
 
-#: ``run_stage(progress=...)``: a Rich progress bar, or (for a parent process that runs the stage in
-#: worker processes, ``memoire … --jobs N``) one line per committed user, ``PROGRESS_PREFIX stage user``.
-PROGRESS_PREFIX = "memoire-progress:"
-
-
 def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, console: Any,
               progress: str = "bar") -> dict[str, Any]:
-    """Run ``stage`` for the selected users; returns the manifest.
+    """Run ``stage`` for the selected users; returns the manifest (:func:`memoire_cli.runner.run_stage`)."""
+    from memoire_cli.runner import run_stage as run
 
-    Args:
-        progress: ``bar`` (a Rich progress bar on ``console``) or ``lines`` (a plain
-            ``PROGRESS_PREFIX`` line per computed user, for a ``--jobs`` parent to count).
-    """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    plan = plan_stage(ws, stage, selection, force)
-    users, todo = plan.users, plan.todo
-    run = new_run(stage.name, plan.params, stage.code(), selection.shard, len(users))
-    run["fingerprint"] = plan.fingerprint
-    check_gallery(ws, stage, [u for u, _ in todo])  # before any array is written
-    stage.confirm(ws, selection, [u for u, _ in todo], force, console)
-    skipped = not todo
-    record_run(ws, run)
-    try:
-        if todo:
-            stage.prepare(ws, console)
-            columns = (TextColumn(f"{stage.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-            pending: list[tuple[str, str, str, dict[str, Columns]]] = []
-            staged: dict[str, dict[str, tuple[int, ...]]] = {}
-            last_flush = time.monotonic()
-
-            def flush() -> None:
-                nonlocal last_flush
-                if pending:
-                    batch = list(pending)
-                    pending.clear()  # an interrupt raised once the batch is committed must not commit it again
-                    users_now = [u for u, *_ in batch]
-                    run["computed"] += len(batch)
-                    ws.commit_users(stage.name, run["run_id"], batch, upstream={u: plan.upstream[u] for u in users_now},
-                                    staged={u: staged.pop(u) for u in users_now if u in staged}, tag=run["run_id"])
-                    if progress == "lines":
-                        for user_id, *_ in batch:
-                            console.print(f"{PROGRESS_PREFIX} {stage.name} {user_id}", markup=False, highlight=False)
-                last_flush = time.monotonic()
-
-            with Progress(*columns, console=console, transient=False, disable=progress != "bar") as bar:
-                task = bar.add_task(stage.name, total=len(todo))
-                try:
-                    for user_id, fp in todo:
-                        out = stage.compute(ws, user_id)
-                        staged[user_id] = {}
-                        for name, data in out.arrays.items():  # beside the live arrays; swapped in with the commit
-                            staged[user_id][name] = data.shape
-                            ws.stage_array(name, user_id, data, run["run_id"])
-                        pending.append((user_id, fp, digest_columns(out.tables, out.arrays), out.tables))
-                        if time.monotonic() - last_flush >= COMMIT_EVERY_S:
-                            flush()
-                        bar.advance(task)
-                finally:
-                    try:
-                        flush()  # users fully computed before an interruption or error are kept
-                    finally:
-                        for user_id, names in staged.items():  # written but never committed
-                            ws.delete_arrays(user_id, list(names), suffix=f".staged-{run['run_id']}")
-        else:
-            console.print(f"{stage.name}: inputs and parameters unchanged for {len(users)} user(s); nothing to do (use --force to redo)")
-        stage.finish(ws, selection)
-    except BaseException as exc:
-        record_failure(ws, run, exc)
-        raise
-    run.update(status="skipped" if skipped else "done", ended_at=utcnow())
-    record_run(ws, run)
-    return manifest_of(ws, stage.name, run, skipped)
+    return run(ws, stage, selection, force, console, progress=progress)

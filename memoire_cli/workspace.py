@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,25 @@ TRUTH_READERS = frozenset({"eval"})
 _TRUTH_REF = re.compile(r"\btruth\s*\.", re.IGNORECASE)
 
 Columns = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A ``stage_users`` row committed with a user's outputs: they are ``stage``'s current outputs."""
+
+    stage: str
+    fingerprint: str
+    digest: str
+    upstream: dict[str, str] | None = None  # {input: "stage:digest"} they were computed from
+
+
+@dataclass
+class UserCommit:
+    """One user's outputs to commit (:meth:`Workspace.commit`): rows per table, and the stages they make current."""
+
+    user_id: str
+    tables: dict[str, Columns]
+    marks: tuple[Mark, ...] = ()
 
 
 def utcnow() -> datetime:
@@ -413,54 +433,77 @@ class Workspace:
                 with the commit, and swapped back when it fails (the previous arrays are never lost).
         """
         upstream = upstream or {}
+        outputs = [UserCommit(u, tables, (Mark(stage, fp, digest, upstream.get(u)),)) for u, fp, digest, tables in batch]
+        self.commit(stage, run_id, outputs, [s.name for s in self.schema.tables_of(stage)], staged=staged, tag=tag)
+
+    def commit(self, stage: str, run_id: str, outputs: list[UserCommit], replace: list[str],
+               staged: dict[str, dict[str, tuple[int, ...]]] | None = None, tag: str = "", recheck: bool = True,
+               run: dict[str, Any] | None = None) -> None:
+        """Commit users' outputs in one transaction: their rows of the tables ``replace`` are replaced by
+        ``outputs[k].tables``, each output's :class:`Mark` becomes its ``stage_users`` row (recording its
+        row counts and array shapes), and the staged arrays are swapped in.
+
+        Ownership: ``stage`` (the one running) may write the tables and arrays the schema declares for it or
+        for a stage it marks (``memoire persona update`` marks graph and persona); anything else is refused.
+
+        Args:
+            recheck: check each mark's recorded ``upstream`` against the committed digests inside the
+                transaction (off where a mark's upstream is another mark of the same commit).
+            run: the invocation's ``runs`` row, rewritten in the same transaction (its parameters record
+                what the committed users were computed from).
+        """
         staged = staged or {}
-        specs = self.schema.tables_of(stage)
-        owned = {s.name for s in specs}
-        for _, _, _, tables in batch:
-            unknown = set(tables) - owned
-            if unknown:
-                raise ValueError(f"stage {stage} does not own tables {sorted(unknown)}")
-        users = [u for u, _, _, _ in batch]
+        marked = {m.stage for out in outputs for m in out.marks}
+        owned_tables = {s.name for st in (stage, *marked) for s in self.schema.tables_of(st)}
+        owned_arrays = {a.name for st in (stage, *marked) for a in self.schema.arrays_of(st)}
+        unknown = (set(replace) - owned_tables) | {t for out in outputs for t in out.tables if t not in replace}
+        if unknown:
+            raise ValueError(f"stage {stage} does not own tables {sorted(unknown)}")
+        unknown = {a for names in staged.values() for a in names} - owned_arrays
+        if unknown:
+            raise ValueError(f"stage {stage} does not own arrays {sorted(unknown)}")
+        users = [out.user_id for out in outputs]
         marks = ", ".join("?" * len(users))
 
-        def run(con: Any) -> None:
-            held = self.gallery_conflicts(stage, users, con)
-            if held:
-                u, other = min(held.items())
-                raise WorkspaceError(f"user {u} already holds a gallery written by `memoire {other}`: a user's gallery comes from one stage")
-            for spec in specs:
+        def run_(con: Any) -> None:
+            for st in sorted(marked):
+                held = self.gallery_conflicts(st, users, con)
+                if held:
+                    u, other = min(held.items())
+                    raise WorkspaceError(f"user {u} already holds a gallery written by `memoire {other}`: a user's gallery comes from one stage")
+            for name in replace:
+                spec = self.schema.tables[name]
                 con.execute(f"DELETE FROM {spec.name} WHERE user_id IN ({marks})", users)
-                parts = [t[spec.name] for _, _, _, t in batch if spec.name in t]
+                parts = [out.tables[name] for out in outputs if name in out.tables]
                 if parts:
                     self.insert(con, spec, {c: np.concatenate([p[c] for p in parts]) for c in spec.column_names})
-            if upstream:
+            checked = [(out.user_id, m) for out in outputs for m in out.marks if recheck and m.upstream]
+            if checked:
                 from memoire_cli.stage import upstream_parts
 
-                now_parts = upstream_parts(con_snapshot(con), {k for parts in upstream.values() for k in parts})
-                for user_id in users:
-                    for name, part in upstream.get(user_id, {}).items():
+                now_parts = upstream_parts(con_snapshot(con), {k for _, m in checked for k in m.upstream or {}})
+                for user_id, m in checked:
+                    for name, part in (m.upstream or {}).items():
                         if now_parts.get(user_id, {}).get(name) != part:
-                            raise StaleInputError(f"user {user_id}: its {name} changed while `memoire {stage}` ran; "
-                                                  f"re-run memoire {stage}")
-            con.execute(f"DELETE FROM stage_users WHERE stage = ? AND user_id IN ({marks})", [stage, *users])
+                            raise StaleInputError(f"user {user_id}: its {name} changed while `memoire {m.stage}` ran; "
+                                                  f"re-run memoire {m.stage}")
             now = utcnow()
-            for user_id, fingerprint, digest, tables in batch:
-                # tables the output holds (others, such as pat_sessions, are written by later commands)
-                contents = {f"table:{spec.name}": len(next(iter(tables[spec.name].values()), ()))
-                            for spec in specs if spec.name in tables and not spec.hidden}
-                contents.update({f"array:{name}": list(shape) for name, shape in staged.get(user_id, {}).items()
-                                 if not self.schema.arrays[name].hidden})
-                con.execute("INSERT INTO stage_users (stage, user_id, fingerprint, digest, run_id, completed_at, upstream, contents) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            [stage, user_id, fingerprint, digest, run_id, now,
-                             json.dumps(upstream[user_id], sort_keys=True) if user_id in upstream else None,
-                             json.dumps(contents, sort_keys=True)])
+            for out in outputs:
+                for m in out.marks:
+                    con.execute("DELETE FROM stage_users WHERE stage = ? AND user_id = ?", [m.stage, out.user_id])
+                    con.execute("INSERT INTO stage_users (stage, user_id, fingerprint, digest, run_id, completed_at, upstream, contents) "
+                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                [m.stage, out.user_id, m.fingerprint, m.digest, run_id, now,
+                                 None if m.upstream is None else json.dumps(m.upstream, sort_keys=True),
+                                 json.dumps(self._contents(m.stage, out.tables, staged.get(out.user_id, {})), sort_keys=True)])
+            if run is not None:
+                self.write_run(con, run)
             self._swap_in(staged, tag, undo)
 
         undo: list[Callable[[], None]] = []
         with signals_deferred():  # an interrupt mid-COMMIT could commit the rows and still undo the arrays' swap
             try:
-                self.transaction(run)
+                self.transaction(run_)
             except BaseException:
                 for step in reversed(undo):
                     step()
@@ -469,6 +512,21 @@ class Workspace:
                 raise
             for user_id, names in staged.items():
                 self.delete_arrays(user_id, list(names), suffix=f".old-{tag}")
+
+    def _contents(self, stage: str, tables: dict[str, Columns], shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+        """A ``stage_users.contents`` record: the rows of each of ``stage``'s tables the output holds (others,
+        such as pat_sessions, are written by later commands) and the shapes of its arrays; hidden ones left out."""
+        contents: dict[str, Any] = {f"table:{spec.name}": len(next(iter(tables[spec.name].values()), ()))
+                                    for spec in self.schema.tables_of(stage) if spec.name in tables and not spec.hidden}
+        contents.update({f"array:{name}": list(shape) for name, shape in shapes.items()
+                         if stage in self.schema.arrays[name].producers and not self.schema.arrays[name].hidden})
+        return contents
+
+    def write_run(self, con: Any, run: dict[str, Any]) -> None:
+        """Insert or replace a row of ``runs`` (a dict with every column) on an open connection."""
+        cols = self.schema.tables["runs"].column_names
+        con.execute("DELETE FROM runs WHERE run_id = ?", [run["run_id"]])
+        con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(cols))})", [run[c] for c in cols])
 
     def _swap_in(self, staged: dict[str, dict[str, tuple[int, ...]]], tag: str, undo: list[Callable[[], None]]) -> None:
         """Rename each staged array over the live one, keeping the live one aside (``undo`` restores it)."""
@@ -514,7 +572,7 @@ class Workspace:
     def stage_array(self, name: str, user_id: str, data: np.ndarray, tag: str) -> None:
         """Write a declared per-user array under its staged name (``….staged-{tag}``), chunked as the
         schema says, every chunk written (so that a missing chunk file reads as damage, not zeros);
-        :meth:`commit_users` swaps it in."""
+        :meth:`commit` swaps it in."""
         import zarr
 
         spec = self.schema.arrays[name]

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from memoire_cli.errors import MemoireError
-from memoire_cli.stage import Selection, input_users, manifest_of, new_run, record_failure, record_run
-from memoire_cli.workspace import Workspace, utcnow
+from memoire_cli.stage import Plan, Selection, Stage, UserOutput, input_users
+from memoire_cli.workspace import Workspace
 
 
 def session_maps(ws: Workspace, user_id: str, session: Any, rho: float | None) -> tuple[dict[str, np.ndarray], np.ndarray, dict]:
@@ -52,43 +52,61 @@ def session_maps(ws: Workspace, user_id: str, session: Any, rho: float | None) -
     return rows, maps, summary
 
 
-def run_session(ws: Workspace, selection: Selection, session_text: str, rho: float | None, console: Any) -> dict[str, Any]:
-    """``memoire pat --session``: session maps for the selected users; returns the manifest."""
-    from memoire_cli.session.selection import check_session, parse_session
+class SessionStage(Stage):
+    """``memoire pat --session`` as a stage of the runner: per selected user with images in the session,
+    the rows of ``pat_sessions`` and the maps ``pat/{user_id}/session`` replace the previous session's.
 
-    session = parse_session(session_text)
-    users = selection.apply(input_users(ws, "pat --session", ("pat",)))
-    counts = check_session(ws, users, session)
-    params = {"session": session.text, "rho": "auto" if rho is None else rho}
-    run = new_run("pat", params, "session.1", selection.shard, len(users))
-    record_run(ws, run)
-    try:
-        for user_id in users:
-            if not counts.get(user_id):
-                console.print(f"pat --session: {user_id}: no image in {session.text}; previous session maps kept")
-                continue
-            rows, maps, summary = session_maps(ws, user_id, session, rho)
-            ws.write_array("pat_session_attention", user_id, maps)
+    Not cached (no ``stage_users`` row: the maps derive from ``pat``'s, whose re-run drops them); a
+    user without an image in the session keeps its previous session maps.
+    """
 
-            def commit(con: Any, user_id: str = user_id, rows: dict = rows) -> None:
-                con.execute("DELETE FROM pat_sessions WHERE user_id = ?", [user_id])
-                ws.insert(con, ws.schema.tables["pat_sessions"], rows)
+    name = "pat"
+    replaces = ("pat_sessions",)
+    writes_arrays = ("pat_session_attention",)
+    commit_every_s = 0.0
+    progress_bar = False
 
-            ws.transaction(commit)
-            run["computed"] += 1
-            top = ", ".join(f"{name} {a:.3f}" for name, a in summary["top"])
-            console.print(f"pat --session: {user_id}: {summary['images']} image(s) of {session.text}, "
-                          f"ρ = {summary['rho']:.3f} (c_S = {summary['c_s']:.3f}); top α*: {top}")
-    except BaseException as exc:
-        record_failure(ws, run, exc)
-        raise
-    skipped = run["computed"] == 0
-    run.update(status="skipped" if skipped else "done", ended_at=utcnow())
-    record_run(ws, run)
-    manifest = manifest_of(ws, "pat", run, skipped)
-    manifest.update(action="session", session=session.text,
-                    wrote={"tables": ["pat_sessions"], "arrays": [ws.schema.arrays["pat_session_attention"].path]})
-    return manifest
+    def __init__(self, session_text: str, rho: float | None) -> None:
+        self.session_text, self.rho = session_text, rho
+        self.session: Any = None
+        self.counts: dict[str, int] = {}
+        self.console: Any = None
+
+    def params(self) -> dict[str, Any]:
+        return {"session": self.session.text, "rho": "auto" if self.rho is None else self.rho}
+
+    def code(self) -> str:
+        return "session.1"
+
+    def plan(self, ws: Workspace, selection: Selection, force: bool) -> Plan:
+        from memoire_cli.session.selection import check_session, parse_session
+
+        self.session = parse_session(self.session_text)
+        users = selection.apply(input_users(ws, "pat --session", ("pat",)))
+        self.counts = check_session(ws, users, self.session)
+        return Plan(users, self.params(), {}, {}, [(u, "") for u in users])
+
+    def prepare(self, ws: Workspace, console: Any) -> None:
+        self.console = console
+
+    def idle(self, users: list[str], console: Any) -> None:
+        """No user selected: nothing to say."""
+
+    def compute(self, ws: Workspace, user_id: str) -> UserOutput | None:
+        if not self.counts.get(user_id):
+            self.console.print(f"pat --session: {user_id}: no image in {self.session.text}; previous session maps kept")
+            return None
+        rows, maps, summary = session_maps(ws, user_id, self.session, self.rho)
+        top = ", ".join(f"{name} {a:.3f}" for name, a in summary["top"])
+        note = (f"pat --session: {user_id}: {summary['images']} image(s) of {self.session.text}, "
+                f"ρ = {summary['rho']:.3f} (c_S = {summary['c_s']:.3f}); top α*: {top}")
+        return UserOutput(tables={"pat_sessions": rows}, arrays={"pat_session_attention": maps}, marks=(), note=note)
+
+    def manifest(self, ws: Workspace, run: dict[str, Any], skipped: bool) -> dict[str, Any]:
+        manifest = super().manifest(ws, run, skipped)
+        manifest.update(action="session", session=self.session.text,
+                        wrote={"tables": self.writes(ws), "arrays": [ws.schema.arrays[a].path for a in self.writes_arrays or ()]})
+        return manifest
 
 
 def _obj(values: list) -> np.ndarray:

@@ -51,8 +51,33 @@ def build_app() -> Any:
     app = typer.Typer(cls=MemoireGroup, help=HELP, epilog=EPILOG, no_args_is_help=True, add_completion=False,
                       pretty_exceptions_enable=False, rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]})
     for name, module in zip((*STAGE_NAMES, *TOOL_NAMES), _modules((*STAGE_NAMES, *TOOL_NAMES))):
-        app.command(name=name, help=module.HELP, epilog=EPILOG)(module.command)
+        add_command(app, name, module)
     return app
+
+
+def add_command(app: Any, name: str, module: Any) -> None:
+    """Register a command module: ``command`` with its ``HELP`` and (optional) ``RENAMED`` options;
+    with ``SUBCOMMANDS`` (name → (function, help), a leading ``_`` hides it), ``command`` is the callback
+    of a group that runs the stage when no sub-action follows (``memoire persona`` and
+    ``memoire persona update``)."""
+    import typer
+
+    from memoire_cli.cli import MemoireCommand, MemoireSubGroup
+
+    def cls(base: type, renamed: dict[str, str]) -> type:
+        return type(base.__name__, (base,), {"renamed": renamed}) if renamed else base
+
+    actions = getattr(module, "SUBCOMMANDS", None)
+    if not actions:
+        app.command(name=name, help=module.HELP, epilog=EPILOG, cls=cls(MemoireCommand, getattr(module, "RENAMED", {})))(module.command)
+        return
+    group = typer.Typer(cls=cls(MemoireSubGroup, getattr(module, "RENAMED", {})), add_completion=False, rich_markup_mode=None)
+    group.callback(invoke_without_command=True, help=module.HELP, epilog=EPILOG)(module.command)
+    for action, (function, text) in actions.items():
+        renamed = getattr(module, "SUBCOMMAND_RENAMED", {}).get(action.lstrip("_"), {})
+        group.command(name=action.lstrip("_"), help=text, epilog=EPILOG, hidden=action.startswith("_"),
+                      cls=cls(MemoireCommand, renamed))(function)
+    app.add_typer(group, name=name)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

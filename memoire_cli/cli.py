@@ -30,9 +30,17 @@ JobsOpt = Annotated[str, typer.Option("--jobs", "-j", metavar="N|auto", help="Ru
 #: Set in the environment of the worker processes of ``--jobs``: ``j/J`` and the worker's users.
 JOB_ENV = "MEMOIRE_JOB"
 JOB_USERS_ENV = "MEMOIRE_JOB_USERS"
-#: The command line of this invocation (after ``memoire``), recorded by :class:`MemoireGroup` so
-#: that ``--jobs`` can start workers with the same options.
-_ARGV: list[str] = []
+#: Key of the command line of this invocation (after ``memoire``) in the click context's ``meta``,
+#: put there by :class:`MemoireGroup` so that ``--jobs`` can start workers with the same options.
+ARGV_KEY = "memoire.argv"
+
+
+def command_argv() -> list[str]:
+    """The command line (after ``memoire``) of the invocation now running; empty outside one."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    return list(ctx.meta.get(ARGV_KEY, ())) if ctx is not None else []
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -70,8 +78,123 @@ def check_argv(argv: list[str]) -> None:
             raise UsageError("--workspace needs a folder, got an empty path")
 
 
-class MemoireGroup(typer.core.TyperGroup):
+class _RenamedOption:
+    """The parser entry of an option's old spelling: the new option's, plus one line on stderr."""
+
+    def __init__(self, option: Any, old: str, new: str):
+        self._option, self._old, self._new = option, old, new
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._option, name)
+
+    def process(self, value: Any, state: Any) -> None:
+        if not is_job_worker():  # the parent of --jobs said it already
+            sys.stderr.write(f"`{self._old}` is now `{self._new}`\n")
+        self._option.process(value, state)
+
+
+class CommandParts:
+    """What every memoire command and command group adds to typer's: options listed in their help
+    groups (``rich_help_panel``, also without rich), renamed options' old spellings (``renamed``:
+    old → new, hidden, one stderr line each), and a ``--help`` that costs no pydantic import."""
+
+    #: Old spelling → new, set per command by :func:`memoire_cli.app.build_app`.
+    renamed: dict[str, str] = {}
+
+    def make_parser(self, ctx: Any) -> Any:
+        parser = super().make_parser(ctx)  # type: ignore[misc]
+        for old, new in self.renamed.items():
+            parser._long_opt[old] = _RenamedOption(parser._long_opt[new], old, new)
+        return parser
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        # typer checks an absent --help flag's value through a pydantic TypeAdapter, and importing
+        # pydantic was most of what `memoire persona --help` cost; the flag's value needs no check.
+        if option is not None and getattr(option, "_runtime_param", False) is None:
+            try:
+                from typer._coercion import PassThroughRuntimeParam
+            except ImportError:  # pragma: no cover - another typer: its own (slower) check stays
+                return option
+            option._runtime_param = PassThroughRuntimeParam(parameter_info=option.type_descriptor.parameter_info, annotation=bool)
+        return option
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        arguments: list[Any] = []
+        panels: dict[str, list[Any]] = {"Options": []}
+        for param in self.get_params(ctx):  # type: ignore[attr-defined]
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                arguments.append(record)
+            else:
+                panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(record)
+        if arguments:
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        for title, records in panels.items():
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+        if hasattr(self, "format_commands"):
+            self.format_commands(ctx, formatter)
+
+
+class MemoireCommand(CommandParts, typer.core.TyperCommand):
+    """One ``memoire`` subcommand."""
+
+
+class MemoireSubGroup(CommandParts, typer.core.TyperGroup):
+    """A subcommand with sub-actions (``memoire persona update``): the group's own options run the
+    stage when no sub-action follows."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.subcommand_metavar = "[COMMAND [ARGS]...]"
+
+
+def parent_option(ctx: Any, name: str, value: Any) -> Any:
+    """``value``, else the value the group's own option ``name`` got (``memoire pat -w W session``)."""
+    if value is not None or ctx.parent is None:
+        return value
+    return ctx.parent.params.get(name)
+
+
+def old_action(function: Any, old: str, new: str) -> Any:
+    """A hidden sub-action that keeps an old spelling working (``memoire persona train`` for
+    ``memoire persona``): ``function``'s options, one stderr line, then ``function``; options given
+    to the group before the old word count too."""
+    import functools
+
+    from typer._click.core import ParameterSource
+
+    @functools.wraps(function)
+    def action(ctx: Any, **kwargs: Any) -> Any:
+        sys.stderr.write(f"`{old}` is now `{new}`\n")
+        for name, value in ctx.parent.params.items():
+            if name in kwargs and ctx.get_parameter_source(name) in (None, ParameterSource.DEFAULT):
+                kwargs[name] = value
+        return function(ctx, **kwargs)
+
+    return action
+
+
+class MemoireGroup(CommandParts, typer.core.TyperGroup):
     """The ``memoire`` command group: every failure is one line on stderr and a documented exit code."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        from memoire_cli.app import STAGE_NAMES, TOOL_NAMES
+
+        order = (*STAGE_NAMES, *TOOL_NAMES)
+        return sorted(self.commands, key=lambda name: order.index(name) if name in order else len(order))
+
+    def make_context(self, info_name: Any, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        argv = list(args)
+        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        if parent is None:
+            ctx.meta[ARGV_KEY] = argv
+        return ctx
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -79,7 +202,6 @@ class MemoireGroup(typer.core.TyperGroup):
         from typer.exceptions import Abort
 
         argv = list(sys.argv[1:] if args is None else args)
-        _ARGV[:] = argv
         sub = next((a for a in argv if not a.startswith("-")), "")
         where = f"memoire {sub}".strip()
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -208,11 +330,12 @@ def run_jobs(ws: Any, stage: Any, selection: Any, force: bool, jobs: int, consol
     plan = plan_stage(ws, stage, selection, force)
     todo = [u for u, _ in plan.todo]
     n = min(jobs or available_cpus(), len(todo))
-    if n <= 1 or not _ARGV:  # nothing to share out (or no command line to start workers with)
+    argv = command_argv()
+    if n <= 1 or not argv:  # nothing to share out (or no command line to start workers with)
         return run_stage(ws, stage, selection, force, console)
     check_gallery(ws, stage, todo)
     stage.confirm(ws, selection, todo, force, console)
-    where = f"memoire {_ARGV[0]}"
+    where = f"memoire {argv[0]}"
     run = new_run(stage.name, plan.params, stage.code(), selection.shard, len(plan.users))
     run["fingerprint"] = plan.fingerprint
     record_run(ws, run)
@@ -224,7 +347,7 @@ def run_jobs(ws: Any, stage: Any, selection: Any, force: bool, jobs: int, consol
         env.setdefault("OMP_NUM_THREADS", "1")  # one core per worker: the workers are the parallelism
         for j in range(n):
             env_j = {**env, JOB_ENV: f"{j}/{n}", JOB_USERS_ENV: ",".join(todo[j::n])}
-            procs.append(subprocess.Popen([sys.executable, "-m", "memoire_cli", *_ARGV], env=env_j, stdin=subprocess.DEVNULL,
+            procs.append(subprocess.Popen([sys.executable, "-m", "memoire_cli", *argv], env=env_j, stdin=subprocess.DEVNULL,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1))
         console.print(f"{stage.name}: {len(todo)} user(s) in {n} worker processes (pids {', '.join(str(p.pid) for p in procs)})")
         columns = (TextColumn(stage.name), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())

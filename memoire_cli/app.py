@@ -23,7 +23,7 @@ EPILOG = "Pipeline: synth (or ingest) → people (optional) → graph → person
 HELP = f"""memoire {__version__}: learn what matters to a person from their photo gallery, and curate it.
 
 Stages read and write one workspace (a DuckDB file and a Zarr group) and print one JSON manifest
-line on stdout, so they compose:  memoire synth -w W --users 4 | memoire graph | memoire persona
+line on stdout, so they compose:  memoire synth -w W --user-count 4 | memoire graph | memoire persona
 """
 
 

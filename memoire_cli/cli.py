@@ -189,6 +189,15 @@ class MemoireGroup(CommandParts, typer.core.TyperGroup):
         order = (*STAGE_NAMES, *TOOL_NAMES)
         return sorted(self.commands, key=lambda name: order.index(name) if name in order else len(order))
 
+    def command_path_of(self, argv: list[str]) -> list[str]:
+        """The subcommand (and sub-action) ``argv`` names, for messages: ``["people", "name"]``."""
+        sub = next((a for a in argv if not a.startswith("-")), "")
+        if not sub:
+            return []
+        actions = getattr(self.commands.get(sub), "commands", {})
+        action = next((a for a in argv[argv.index(sub) + 1:] if a in actions), None)
+        return [sub] if action is None else [sub, action]
+
     def make_context(self, info_name: Any, args: list[str], parent: Any = None, **extra: Any) -> Any:
         argv = list(args)
         ctx = super().make_context(info_name, args, parent=parent, **extra)
@@ -202,8 +211,7 @@ class MemoireGroup(CommandParts, typer.core.TyperGroup):
         from typer.exceptions import Abort
 
         argv = list(sys.argv[1:] if args is None else args)
-        sub = next((a for a in argv if not a.startswith("-")), "")
-        where = f"memoire {sub}".strip()
+        where = " ".join(["memoire", *self.command_path_of(argv)])
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         previous_hook, sys.unraisablehook = sys.unraisablehook, _interrupt_later(sys.unraisablehook)
         try:

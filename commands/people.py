@@ -35,10 +35,15 @@ def command(
     shard: ShardOpt = None,
     jobs: JobsOpt = "1",
     force: ForceOpt = False,
+    crops: Annotated[Path | None, typer.Option("--crops", hidden=True, help="Belongs to `memoire people list`.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", hidden=True, help="Belongs to `memoire people list`.")] = False,
 ) -> None:
     if ctx.invoked_subcommand is not None:  # `memoire people list` / `name`: the action runs, not the stage
         return
     from memoire_cli.errors import UsageError
+
+    if crops is not None or as_json:
+        raise UsageError("--crops and --json go with `memoire people list`")
 
     for flag, value in (("--theta-det", theta_det), ("--tau-match", tau_match)):
         if value is not None and not 0.0 <= value <= 1.0:

@@ -39,10 +39,14 @@ def command(
     shard: ShardOpt = None,
     jobs: JobsOpt = "1",
     force: ForceOpt = False,
+    full: Annotated[bool, typer.Option("--full", hidden=True, help="Belongs to `memoire persona update` (said so when given here).")] = False,
 ) -> None:
     if ctx.invoked_subcommand is not None:  # `memoire persona update`: the action runs, not the stage
         return
     from memoire_cli.errors import UsageError
+
+    if full:
+        raise UsageError("--full belongs to `memoire persona update`; a plain `memoire persona` run retrains what changed")
     from memoire_cli.threads import pin_torch_threads
 
     pin_torch_threads(force_import=False)  # a bad $MEMOIRE_TORCH_THREADS is a usage error before any work

@@ -43,16 +43,55 @@ def __getattr__(name: str) -> Any:
 
 
 def build_app() -> Any:
-    """The typer application (a :class:`memoire_cli.cli.MemoireGroup` of every command)."""
+    """The typer application: a :class:`memoire_cli.cli.MemoireGroup`, which builds a command from
+    its module (:func:`build_command`) only when it is asked for, so that ``memoire synth --help``
+    imports and builds synth's alone."""
     import typer
 
     from memoire_cli.cli import MemoireGroup
 
     app = typer.Typer(cls=MemoireGroup, help=HELP, epilog=EPILOG, no_args_is_help=True, add_completion=False,
                       pretty_exceptions_enable=False, rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]})
-    for name, module in zip((*STAGE_NAMES, *TOOL_NAMES), _modules((*STAGE_NAMES, *TOOL_NAMES))):
-        add_command(app, name, module)
+    app.callback()(_no_options)
     return app
+
+
+def _no_options() -> None:
+    """The ``memoire`` group itself takes no option but --help."""
+
+
+def command_help(name: str) -> str:
+    """The help text of command ``name`` (its module's ``HELP``)."""
+    return _modules((name,))[0].HELP
+
+
+def build_command(name: str) -> Any:
+    """The click command of ``memoire NAME`` (a group when the command has sub-actions)."""
+    import typer
+
+    app = typer.Typer(add_completion=False, rich_markup_mode=None)
+    add_command(app, name, _modules((name,))[0])
+    command = typer.main.get_command(app)
+    return getattr(command, "commands", {}).get(name, command)
+
+
+def command_tree(hidden: bool = False) -> dict[tuple[str, ...], Any]:
+    """Every command of the app by its path, ``()`` (``memoire`` itself), ``("synth",)``, …,
+    ``("persona", "update")``, each built; ``hidden``: with the hidden old spellings."""
+    import typer
+
+    tree: dict[tuple[str, ...], Any] = {}
+
+    def walk(path: tuple[str, ...], command: Any) -> None:
+        tree[path] = command
+        names = command.list_commands(None) if hasattr(command, "list_commands") else ()
+        for name in names:
+            sub = command.get_command(None, name)
+            if hidden or not sub.hidden:
+                walk((*path, name), sub)
+
+    walk((), typer.main.get_command(build_app()))
+    return tree
 
 
 def add_command(app: Any, name: str, module: Any) -> None:

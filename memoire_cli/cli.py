@@ -93,10 +93,29 @@ class _RenamedOption:
         self._option.process(value, state)
 
 
+class _DefaultsAsDeclared:
+    """A parameter's value check that takes a default as declared and checks only what was given.
+
+    typer checks every value, defaults included, through a pydantic TypeAdapter, so that even
+    ``memoire persona update --help`` (which sets the defaults of ``memoire persona``'s options)
+    imported pydantic, most of its cost. The defaults in ``commands/`` are values of their
+    options' types already; a value from the command line or the environment gets typer's check."""
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        from typer._click.core import ParameterSource
+
+        if ctx.get_parameter_source(param.name) is ParameterSource.DEFAULT:
+            return value
+        from typer._coercion import build_runtime_param
+
+        param._runtime_param = build_runtime_param(param.type_descriptor)
+        return param._runtime_param.coerce(value, param=param, ctx=ctx)
+
+
 class CommandParts:
     """What every memoire command and command group adds to typer's: options listed in their help
     groups (``rich_help_panel``, also without rich), renamed options' old spellings (``renamed``:
-    old → new, hidden, one stderr line each), and a ``--help`` that costs no pydantic import."""
+    old → new, hidden, one stderr line each), and defaults that cost no pydantic import (a bare ``--help`` needs none)."""
 
     #: Old spelling → new, set per command by :func:`memoire_cli.app.build_app`.
     renamed: dict[str, str] = {}
@@ -107,17 +126,12 @@ class CommandParts:
             parser._long_opt[old] = _RenamedOption(parser._long_opt[new], old, new)
         return parser
 
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)  # type: ignore[misc]
-        # typer checks an absent --help flag's value through a pydantic TypeAdapter, and importing
-        # pydantic was most of what `memoire persona --help` cost; the flag's value needs no check.
-        if option is not None and getattr(option, "_runtime_param", False) is None:
-            try:
-                from typer._coercion import PassThroughRuntimeParam
-            except ImportError:  # pragma: no cover - another typer: its own (slower) check stays
-                return option
-            option._runtime_param = PassThroughRuntimeParam(parameter_info=option.type_descriptor.parameter_info, annotation=bool)
-        return option
+    def get_params(self, ctx: Any) -> Any:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "_runtime_param", False) is None:
+                param._runtime_param = _DefaultsAsDeclared()
+        return params
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         arguments: list[Any] = []
@@ -186,17 +200,35 @@ class MemoireGroup(CommandParts, typer.core.TyperGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         from memoire_cli.app import STAGE_NAMES, TOOL_NAMES
 
-        order = (*STAGE_NAMES, *TOOL_NAMES)
-        return sorted(self.commands, key=lambda name: order.index(name) if name in order else len(order))
+        return [*STAGE_NAMES, *TOOL_NAMES]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command ``cmd_name``, built on first use (its module is imported then)."""
+        if cmd_name not in self.commands and cmd_name in self.list_commands(ctx):
+            from memoire_cli.app import build_command
+
+            self.commands[cmd_name] = build_command(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The commands and the first words of their help, from their modules (none is built)."""
+        from typer._click.utils import make_default_short_help
+
+        from memoire_cli.app import command_help
+
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, make_default_short_help(command_help(name), limit)) for name in names])
 
     def command_path_of(self, argv: list[str]) -> list[str]:
         """The subcommand (and sub-action) ``argv`` names, for messages: ``["people", "name"]``."""
         sub = next((a for a in argv if not a.startswith("-")), "")
         if not sub:
             return []
-        actions = getattr(self.commands.get(sub), "commands", {})
+        actions = getattr(self.get_command(None, sub), "commands", {}) if sub in self.list_commands(None) else {}
         action = next((a for a in argv[argv.index(sub) + 1:] if a in actions), None)
-        return [sub] if action is None else [sub, action]
+        return [sub] if action is None or actions[action].hidden else [sub, action]  # an old spelling speaks as the group
 
     def make_context(self, info_name: Any, args: list[str], parent: Any = None, **extra: Any) -> Any:
         argv = list(args)

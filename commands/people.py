@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from memoire_cli.cli import ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt, old_action, parent_option, run
+from memoire_cli.cli import (
+    ForceOpt,
+    JobsOpt,
+    ShardOpt,
+    UsersOpt,
+    WorkspaceOpt,
+    old_action,
+    parent_option,
+    run,
+)
 
 HELP = """Find the people in every photo by face; list them; name the unnamed ones.
 

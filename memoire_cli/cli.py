@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
 
@@ -118,7 +118,7 @@ class CommandParts:
     old → new, hidden, one stderr line each), and defaults that cost no pydantic import (a bare ``--help`` needs none)."""
 
     #: Old spelling → new, set per command by :func:`memoire_cli.app.build_app`.
-    renamed: dict[str, str] = {}
+    renamed: ClassVar[dict[str, str]] = {}
 
     def make_parser(self, ctx: Any) -> Any:
         parser = super().make_parser(ctx)  # type: ignore[misc]

@@ -159,7 +159,26 @@ class MemoireCommand(CommandParts, typer.core.TyperCommand):
     """One ``memoire`` subcommand."""
 
 
-class MemoireSubGroup(CommandParts, typer.core.TyperGroup):
+class GroupParts(CommandParts):
+    """What the command groups add: "did you mean" among the visible commands only (the root
+    builds its commands on demand, and hidden old spellings are not offered)."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        from difflib import get_close_matches
+
+        from typer._click.exceptions import UsageError as ClickUsageError
+
+        try:
+            return self._click_resolve_command(ctx, args)  # type: ignore[attr-defined]
+        except ClickUsageError as exc:
+            names = [n for n in self.list_commands(ctx) if not getattr(self.commands.get(n), "hidden", False)]  # type: ignore[attr-defined]
+            matches = get_close_matches(args[0], names) if args else []
+            if matches:
+                exc.message = f"{exc.message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
+            raise
+
+
+class MemoireSubGroup(GroupParts, typer.core.TyperGroup):
     """A subcommand with sub-actions (``memoire persona update``): the group's own options run the
     stage when no sub-action follows."""
 
@@ -194,7 +213,7 @@ def old_action(function: Any, old: str, new: str) -> Any:
     return action
 
 
-class MemoireGroup(CommandParts, typer.core.TyperGroup):
+class MemoireGroup(GroupParts, typer.core.TyperGroup):
     """The ``memoire`` command group: every failure is one line on stderr and a documented exit code."""
 
     def list_commands(self, ctx: Any) -> list[str]:

@@ -101,6 +101,8 @@ def test_sub_actions_take_the_group_options_given_before_them(cli, tmp_path: Pat
     assert after.stderr.startswith("memoire persona update: error: no workspace at")
     assert cli("schema").stdout == cli("schema", "json").stdout
     assert cli("persona", "nonesuch").stderr.startswith("memoire persona: usage error: No such command 'nonesuch'")
+    assert "Did you mean 'synth'?" in cli("synt").stderr and "Did you mean 'ddl'?" in cli("schema", "dd").stderr
+    assert "Did you mean" not in cli("persona", "retrain").stderr  # not the hidden old spelling `train`
 
 
 def test_groups_read_the_workspace_from_a_piped_manifest(cli, box_renderer, tmp_path: Path) -> None:

@@ -113,9 +113,7 @@ def add_command(app: Any, name: str, module: Any) -> None:
     group = typer.Typer(cls=cls(MemoireSubGroup, getattr(module, "RENAMED", {})), add_completion=False, rich_markup_mode=None)
     group.callback(invoke_without_command=True, help=module.HELP, epilog=EPILOG)(module.command)
     for action, (function, text) in actions.items():
-        renamed = getattr(module, "SUBCOMMAND_RENAMED", {}).get(action.lstrip("_"), {})
-        group.command(name=action.lstrip("_"), help=text, epilog=EPILOG, hidden=action.startswith("_"),
-                      cls=cls(MemoireCommand, renamed))(function)
+        group.command(name=action.lstrip("_"), help=text, epilog=EPILOG, hidden=action.startswith("_"), cls=MemoireCommand)(function)
     app.add_typer(group, name=name)
 
 

@@ -93,11 +93,11 @@ def build_workspace(folder: Path, users: int, images: int, env: dict[str, str]) 
     ws = folder / "w"
     t0 = time.perf_counter()
     # half of the users in the test split: eval scores held-out users only
-    memoire("synth", "-w", ws, "--users", users, "--split", "50/0/50", "--images-per-user", images, "--frames-per-clip", 1,
+    memoire("synth", "-w", ws, "--user-count", users, "--split", "50/0/50", "--images-per-user", images, "--frames-per-clip", 1,
             "--image-size", 128, "--anchors", 1, "--seed", 5, env=env)
     for args in (["graph"], ["persona", "--epochs", "2"], ["pat"], ["label", "--max-pairs", "60"],
-                 ["train", "--image-size", "64", "--epochs", "1", "--batch-size", "16", "--max-pairs", "48", "--no-export"],
-                 ["train", "--name", "hinge", "--loss", "hinge", "--image-size", "64", "--epochs", "1", "--batch-size", "16",
+                 ["train", "--input-size", "64", "--epochs", "1", "--batch-size", "16", "--max-pairs", "48", "--no-export"],
+                 ["train", "--name", "hinge", "--loss", "hinge", "--input-size", "64", "--epochs", "1", "--batch-size", "16",
                   "--max-pairs", "48", "--no-export"]):
         memoire(args[0], "-w", ws, *args[1:], env=env)
     print(f"built a workspace of {users} users × {images} images in a temporary folder ({time.perf_counter() - t0:.0f} s, not timed)")

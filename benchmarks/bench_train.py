@@ -35,7 +35,7 @@ CANDIDATES = {
     "tiny_vit_5m_224 random, fine-tuned (smoke: 64 px, 2 epochs, 400 pairs)": ["--preset", "smoke"],
     "efficientnet_lite0 ImageNet, frozen (cpu preset: 224 px)": ["--preset", "cpu"],
     "efficientnet_lite0 ImageNet, fine-tuned (96 px, 2 epochs, 400 pairs)": [
-        "--preset", "cpu", "--fine-tune", "--image-size", "96", "--epochs", "2", "--max-pairs", "400", "--lr", "3e-4"],
+        "--preset", "cpu", "--fine-tune", "--input-size", "96", "--epochs", "2", "--max-pairs", "400", "--lr", "3e-4"],
     "mobilenet_v2 ImageNet, frozen (224 px)": ["--preset", "cpu", "--backbone", "mobilenet_v2"],
 }
 

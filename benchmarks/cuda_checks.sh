@@ -61,7 +61,7 @@ say "measured training throughput: ${pps:-?} pairs/s"
 fi
 
 export OMP_NUM_THREADS=$(( $(nproc) / shards > 0 ? $(nproc) / shards : 1 ))
-run synth "$memoire" synth -w "$ws" --users "$users" --seed 0 --images-per-user "$images" --image-size 256 --frames-per-clip 1
+run synth "$memoire" synth -w "$ws" --user-count "$users" --seed 0 --images-per-user "$images" --image-size 256 --frames-per-clip 1
 run graph "$memoire" graph -w "$ws"
 sharded() {  # sharded STAGE ARGS...: SHARDS processes side by side
   local i pids=() rc=0 stage=$1

@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     scorers = SCORERS + (("alpha_ag",) if args.compare_autograd else ())
     root = args.workspace or Path(tempfile.mkdtemp()) / "w"
-    run("synth", "-w", str(root), "--users", str(args.users), "--seed", str(args.seed), "--image-size", "128",
+    run("synth", "-w", str(root), "--user-count", str(args.users), "--seed", str(args.seed), "--image-size", "128",
         "--frames-per-clip", "1", "--anchors", "1")
     run("graph", "-w", str(root))
     run("persona", "-w", str(root))

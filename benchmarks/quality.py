@@ -88,7 +88,7 @@ def commands(opts: argparse.Namespace, link: float, ws: str = "W", seed: str = "
     jobs = ["--jobs", str(opts.jobs)] if opts.jobs else []
     train = shlex.split(opts.train_args)
     out = {
-        "synth": ["synth", "-w", ws, "--users", str(opts.users), "--split", opts.split, "--seed", seed,
+        "synth": ["synth", "-w", ws, "--user-count", str(opts.users), "--split", opts.split, "--seed", seed,
                   "--images-per-user", str(opts.images_per_user), "--frames-per-clip", str(opts.frames_per_clip),
                   "--views-link", f"{link:g}", *shlex.split(opts.synth_args)],
         "graph": ["graph", "-w", ws],

@@ -27,7 +27,7 @@ summary.md, summary.json).
 
 def command(
     workspace: WorkspaceOpt = None,
-    k: Annotated[int, typer.Option("--k", help="Size of the selected set for APS@k, Redundancy@k, Coverage@k (S2.2: 20).")] = 20,
+    k: Annotated[int, typer.Option("--k", "-k", help="Size of the selected set for APS@k, Redundancy@k, Coverage@k (S2.2: 20).")] = 20,
     suite: Annotated[str, typer.Option("--suite", help="quick (comparison, Table 9, λ sweep, loss) or full (also ρ sweep, tag noise, graph size, face-ID errors, runtime).")] = "quick",
     runtime: Annotated[str, typer.Option("--runtime", help="Score with the PyTorch checkpoint (torch) or the ONNX export (onnx).")] = "torch",
     users: Annotated[str | None, typer.Option("--users", help="Comma-separated user ids to evaluate (default: the test split, else the users without a split); train/val users are evaluated only so, and said to be optimistic.", show_default=False)] = None,

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from memoire_cli.cli import ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
+from memoire_cli.cli import (
+    ForceOpt,
+    JobsOpt,
+    ShardOpt,
+    UsersOpt,
+    WorkspaceOpt,
+    old_action,
+    parent_option,
+    run,
+)
 
 HELP = """Find the people in every photo by face; list them; name the unnamed ones.
 
@@ -23,12 +32,8 @@ face crop of each; --json prints one JSON line). `memoire people name CLUSTER --
 REL` names a cluster: a new person, and its photos are re-tagged.
 """
 
-ACTIONS = ("run", "list", "name")
-
-
 def command(
-    action: Annotated[str, typer.Argument(help="run (default): find the people by face; list: people and unnamed clusters; name: name a cluster.", show_default=False)] = "run",
-    cluster: Annotated[str | None, typer.Argument(help="With name: the cluster id (from `memoire people list`).", show_default=False)] = None,
+    ctx: typer.Context,
     workspace: WorkspaceOpt = None,
     users: UsersOpt = None,
     theta_det: Annotated[float | None, typer.Option("--theta-det", help="Face detection threshold θ_det. Default: as pat (0.50 for the packaged SCRFD-500M, 0.80 with a --faces pack).", show_default=False)] = None,
@@ -36,30 +41,18 @@ def command(
     cluster_distance: Annotated[float | None, typer.Option("--cluster-distance", help="Cosine distance at which unknown faces stop merging into one unnamed person (average linkage). Default: 1 − τ_match.", show_default=False)] = None,
     fix_names: Annotated[bool, typer.Option("--fix-names", help="Replace a person tag the faces contradict by the person the face shows (or drop it when the face is nobody enrolled).")] = False,
     faces: Annotated[Path | None, typer.Option("--faces", help="Another insightface model pack (a folder of ONNX files). Default: the packaged SCRFD-500M + MobileFaceNet.", show_default=False)] = None,
-    name: Annotated[str | None, typer.Option("--as", help="With name: the person's name.", show_default=False)] = None,
-    relation: Annotated[str, typer.Option("--relation", help="With name: their relation to the user (self, spouse, mother, friend, colleague, … or unknown).")] = "unknown",
-    crops: Annotated[Path | None, typer.Option("--crops", help="With list: write a face crop of each person and cluster into this folder.", show_default=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="With list: one JSON line on stdout instead of a table.")] = False,
     shard: ShardOpt = None,
     jobs: JobsOpt = "1",
     force: ForceOpt = False,
+    crops: Annotated[Path | None, typer.Option("--crops", hidden=True, help="Belongs to `memoire people list`.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", hidden=True, help="Belongs to `memoire people list`.")] = False,
 ) -> None:
+    if ctx.invoked_subcommand is not None:  # `memoire people list` / `name`: the action runs, not the stage
+        return
     from memoire_cli.errors import UsageError
 
-    if action not in ACTIONS:
-        raise UsageError(f"unknown action {action!r}: use `memoire people`, `memoire people list` or `memoire people name CLUSTER --as NAME`")
-    if action != "name" and (cluster is not None or name is not None):
-        raise UsageError(f"a cluster and --as go with `memoire people name`, not `memoire people {action}`")
-    if action != "list" and (crops is not None or as_json):
+    if crops is not None or as_json:
         raise UsageError("--crops and --json go with `memoire people list`")
-    if action == "list":
-        if crops is not None and crops.exists() and not crops.is_dir():
-            raise UsageError(f"--crops {crops}: not a folder")
-        return _list(workspace, users, crops, as_json)
-    if action == "name":
-        if cluster is None or name is None:
-            raise UsageError("usage: memoire people name CLUSTER --as NAME [--relation REL]")
-        return _name(workspace, cluster, name, relation)
 
     for flag, value in (("--theta-det", theta_det), ("--tau-match", tau_match)):
         if value is not None and not 0.0 <= value <= 1.0:
@@ -76,6 +69,36 @@ def command(
     cfg = PeopleConfig(theta_det=theta_det, tau_match=tau_match, cluster_distance=cluster_distance, fix_names=fix_names,
                        faces=None if faces is None else str(faces.resolve()))
     run(lambda: PeopleStage(cfg), workspace, users=users, shard=shard, force=force, jobs=jobs)
+
+
+def list_(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    users: UsersOpt = None,
+    crops: Annotated[Path | None, typer.Option("--crops", help="Write a face crop of each person and cluster into this folder.", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line on stdout instead of a table.")] = False,
+) -> None:
+    from memoire_cli.errors import UsageError
+
+    if crops is not None and crops.exists() and not crops.is_dir():
+        raise UsageError(f"--crops {crops}: not a folder")
+    _list(parent_option(ctx, "workspace", workspace), parent_option(ctx, "users", users), crops, as_json)
+
+
+def name(
+    ctx: typer.Context,
+    cluster: Annotated[str, typer.Argument(help="The cluster id (from `memoire people list`).", show_default=False)],
+    workspace: WorkspaceOpt = None,
+    person: Annotated[str, typer.Option("--as", help="The person's name.", show_default=False)] = ...,  # type: ignore[assignment]
+    relation: Annotated[str, typer.Option("--relation", help="Their relation to the user (self, spouse, mother, friend, colleague, … or unknown).")] = "unknown",
+) -> None:
+    _name(parent_option(ctx, "workspace", workspace), cluster, person, relation)
+
+
+#: Sub-actions (`memoire people list`, `memoire people name`); a leading _ hides the old spelling kept for scripts.
+SUBCOMMANDS = {"list": (list_, "The people and unnamed clusters with their counts (--crops DIR: a face crop of each; --json)."),
+               "name": (name, "Name an unnamed cluster: a new person, and its photos are re-tagged."),
+               "_run": (old_action(command, "people run", "people"), "Old spelling of `memoire people`.")}
 
 
 def _list(workspace: Path | None, users: str | None, crops: Path | None, as_json: bool) -> None:

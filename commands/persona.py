@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from memoire_cli.cli import DeviceOpt, ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
+from memoire_cli.cli import DeviceOpt, ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt, old_action, parent_option, run
 
 HELP = """Train PERSONA-GAT per user: tag importances α_t (global persona), S1.2.5–1.2.7.
 
@@ -23,12 +23,12 @@ cold-start nodes for new tags, one forward of the trained model on their 1-hop e
 beta = 0.9, alpha = softmax of the EMA), cold-start blending, pruning to <= 500 nodes. A removed,
 edited or retagged photo needs a full run (its old tags are no longer in the gallery): one line
 names it and the command fails, unless --full rebuilds those users' graph and persona with the
-parameters of their last full runs. Training options are ignored.
+parameters of their last full runs.
 """
 
 
 def command(
-    action: Annotated[str, typer.Argument(help="train (default): train PERSONA-GAT; update: fold in new images (S1.2.11).", show_default=False)] = "train",
+    ctx: typer.Context,
     workspace: WorkspaceOpt = None,
     users: UsersOpt = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Most epochs per user (early stop: patience 5 on the loss and KL(α‖α_prev) < 1e-3).")] = 50,
@@ -39,21 +39,17 @@ def command(
     shard: ShardOpt = None,
     jobs: JobsOpt = "1",
     force: ForceOpt = False,
-    full: Annotated[bool, typer.Option("--full", help="update: rebuild (graph + persona) the users whose gallery changed in a way an update cannot fold in (a removed, edited or retagged photo).")] = False,
+    full: Annotated[bool, typer.Option("--full", hidden=True, help="Belongs to `memoire persona update` (said so when given here).")] = False,
 ) -> None:
-    from memoire_cli.errors import UsageError
-    from memoire_cli.threads import pin_torch_threads
-
-    if action not in ("train", "update"):
-        raise UsageError(f"unknown action {action!r}: use `memoire persona` (train) or `memoire persona update`")
-    pin_torch_threads(force_import=False)  # a bad $MEMOIRE_TORCH_THREADS is a usage error before any work
-    if action == "update":
-        if shard or force or jobs != "1":
-            raise UsageError("`memoire persona update` takes neither --shard nor --force, nor --jobs")
-        _update(workspace, users, full)
+    if ctx.invoked_subcommand is not None:  # `memoire persona update`: the action runs, not the stage
         return
+    from memoire_cli.errors import UsageError
+
     if full:
         raise UsageError("--full belongs to `memoire persona update`; a plain `memoire persona` run retrains what changed")
+    from memoire_cli.threads import pin_torch_threads
+
+    pin_torch_threads(force_import=False)  # a bad $MEMOIRE_TORCH_THREADS is a usage error before any work
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
     if steps_per_epoch < 0:
@@ -68,6 +64,23 @@ def command(
     dev = resolve_device(device)
     pin_torch_threads()  # α must not depend on the machine's thread count ($MEMOIRE_TORCH_THREADS overrides)
     run(lambda: PersonaStage(cfg, dev), workspace, users=users, shard=shard, force=force, jobs=jobs)
+
+
+def update(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    users: UsersOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild (graph + persona) the users whose gallery changed in a way an update cannot fold in (a removed, edited or retagged photo).")] = False,
+) -> None:
+    from memoire_cli.threads import pin_torch_threads
+
+    pin_torch_threads(force_import=False)  # a bad $MEMOIRE_TORCH_THREADS is a usage error before any work
+    _update(parent_option(ctx, "workspace", workspace), parent_option(ctx, "users", users), full)
+
+
+#: Sub-actions (`memoire persona update`); a leading _ hides the old spelling kept for scripts.
+SUBCOMMANDS = {"update": (update, "Fold new images into the graph and persona (S1.2.11); --full rebuilds what an update cannot."),
+           "_train": (old_action(command, "persona train", "persona"), "Old spelling of `memoire persona`.")}
 
 
 def _update(workspace: object, users: str | None, full: bool) -> None:

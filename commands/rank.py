@@ -10,6 +10,9 @@ import typer
 from memoire_cli.cli import DeviceOpt, ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt
 from memoire_cli.embed import EMBEDDERS
 
+#: Old option spellings that still work (one stderr line): `--alpha` is graph's weight α of (6).
+RENAMED = {"--alpha": "--tag-weights"}
+
 HELP = """Session-adapted, diversity-aware top-k of a session with reasons (S1.2.8, S2.4).
 
 Per user: the session's persona α* (session prior and ρ of eq. 17, blended with the global α),
@@ -34,7 +37,7 @@ def command(
     k: Annotated[int, typer.Option("--k", "-k", help="How many images to pick (S2.2: 20).")] = 20,
     lam: Annotated[float, typer.Option("--lambda", help="MMR diversity weight λ in [0, 1] (0: no diversity, A3).")] = 0.4,
     rho: Annotated[str, typer.Option("--rho", help="Session blend ρ (16): auto (eq. 17) or a number in [0, 1] (0: no session adaptation, A4).")] = "auto",
-    alpha: Annotated[str, typer.Option("--alpha", help="persona (the learned α) or uniform (A1 No-Persona).")] = "persona",
+    alpha: Annotated[str, typer.Option("--tag-weights", help="Tag weights α fused into A*(I): persona (the learned α) or uniform (A1 No-Persona).")] = "persona",
     tag_types: Annotated[str, typer.Option("--tag-types", help="Mask types fused into A*(I): any of P, L, E.")] = "PLE",
     model: Annotated[str, typer.Option("--model", help="Model name (`memoire train --name`).")] = "default",
     runtime: Annotated[str, typer.Option("--runtime", help="torch (checkpoint) or onnx (the export, onnxruntime).")] = "torch",
@@ -66,7 +69,7 @@ def command(
         if not 0.0 <= rho_value <= 1.0:
             raise UsageError(f"--rho must be in [0, 1], got {rho}")
     if alpha not in ALPHA_MODES:
-        raise UsageError(f"--alpha must be one of {', '.join(ALPHA_MODES)}, got {alpha!r}")
+        raise UsageError(f"--tag-weights must be one of {', '.join(ALPHA_MODES)}, got {alpha!r}")
     types = tuple(t for t in TAG_TYPES if t in tag_types.upper())
     if not types or set(tag_types.upper()) - set(TAG_TYPES):
         raise UsageError(f"--tag-types must be letters among P, L, E, got {tag_types!r}")

@@ -2,33 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from memoire_cli.errors import UsageError
-
-HELP = """Print the workspace schema: `ddl` (DuckDB DDL), `docs` (Markdown reference) or `json`.
+HELP = """Print the workspace schema: `schema ddl` (DuckDB DDL), `schema docs` (Markdown reference) or
+`schema json` (the default).
 
 schemas/ddl.sql and schemas/REFERENCE.md are this command's output, checked in CI.
 """
 
 
-def command(what: Annotated[str, typer.Argument(help="ddl | docs | json")] = "json") -> None:
+def command(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        json_()
+
+
+def ddl() -> None:
+    import sys
+
+    from memoire_cli.schema import render_ddl
+
+    sys.stdout.write(render_ddl())
+
+
+def docs() -> None:
+    import sys
+
+    from memoire_cli.schema import render_reference
+
+    sys.stdout.write(render_reference())
+
+
+def json_() -> None:
     import json
     import sys
     from dataclasses import asdict
 
-    from memoire_cli.schema import load_schema, render_ddl, render_reference
+    from memoire_cli.schema import load_schema
 
-    if what == "ddl":
-        sys.stdout.write(render_ddl())
-    elif what == "docs":
-        sys.stdout.write(render_reference())
-    elif what == "json":
-        schema = load_schema()
-        sys.stdout.write(json.dumps({"schema_version": schema.version,
-                                     "tables": {k: asdict(v) for k, v in schema.tables.items()},
-                                     "arrays": {k: asdict(v) for k, v in schema.arrays.items()}}) + "\n")
-    else:
-        raise UsageError(f"unknown schema format {what!r}: use ddl, docs or json")
+    schema = load_schema()
+    sys.stdout.write(json.dumps({"schema_version": schema.version,
+                                 "tables": {k: asdict(v) for k, v in schema.tables.items()},
+                                 "arrays": {k: asdict(v) for k, v in schema.arrays.items()}}) + "\n")
+
+
+#: The formats, one sub-action each (`memoire schema ddl`).
+SUBCOMMANDS = {"ddl": (ddl, "The DuckDB DDL (schemas/ddl.sql)."),
+               "docs": (docs, "The Markdown reference (schemas/REFERENCE.md)."),
+               "json": (json_, "Tables and arrays as one JSON line.")}

@@ -21,6 +21,8 @@ variables or the local Hugging Face cache; nothing is downloaded.
 """
 
 DIFFUSION = "Diffusion renderers"
+#: Old option spellings that still work (one stderr line): `--users` is a list of user ids elsewhere.
+RENAMED = {"--users": "--user-count"}
 #: Upper limits checked when the options are parsed (a typo of a few zeros fails at once, not after
 #: minutes of allocation): users per run, stills per user, and the seed (a DuckDB BIGINT).
 MAX_USERS = 100_000
@@ -50,7 +52,7 @@ def _folder(value: Path | None) -> str | None:
 
 def command(
     workspace: WorkspaceOpt = None,
-    users: Annotated[int, typer.Option("--users", help="Number of virtual users (split by --split), at most 100000.")] = 100,
+    users: Annotated[int, typer.Option("--user-count", help="Number of virtual users (split by --split), at most 100000.")] = 100,
     split: Annotated[str, typer.Option("--split", help="Shares of users in train/val/test (S1.1.1: 80/10/10).")] = "80/10/10",
     seed: Annotated[int, typer.Option("--seed", help="Run seed (≥ 0): every user, event and image derives from it.")] = 0,
     images_per_user: Annotated[int | None, typer.Option("--images-per-user", help="Stills per user, at most 5000 (default: n_e ~ U{20,40} per event).", show_default=False)] = None,
@@ -91,7 +93,7 @@ def command(
     from memoire_cli.synth.render.diffusion.config import DTYPES, OFFLOADS, SAMPLERS, DiffusionConfig
     from memoire_cli.synth.stage import SynthStage
 
-    _check("--users", users, 1, MAX_USERS)
+    _check("--user-count", users, 1, MAX_USERS)
     _check("--images-per-user", images_per_user, 1, MAX_IMAGES_PER_USER)
     _check("--seed", seed, 0, MAX_SEED)
     _check("--image-size", image_size, 128, 4096)

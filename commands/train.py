@@ -9,6 +9,9 @@ import typer
 from memoire_cli.cli import DeviceOpt, ForceOpt, WorkspaceOpt, run_global
 from memoire_cli.train.backbones import BACKBONES
 
+#: Old option spellings that still work (one stderr line): `--image-size` is the stored image size in synth and ingest.
+RENAMED = {"--image-size": "--input-size"}
+
 HELP = """Train the impact predictor on judged pairs; export ONNX (S1.4).
 
 Trains on the agreed pairs of `train` users with the logistic ranking loss (hinge or Table 6's
@@ -34,7 +37,7 @@ def command(
     session_mix: Annotated[float, typer.Option("--session-mix", help="Share of training pairs fed the whole-gallery session's maps (α* of eq. 17) instead of the global persona's.")] = 0.5,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Epochs (paper 150).", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Pairs per batch (paper 128).", show_default=False)] = None,
-    image_size: Annotated[int | None, typer.Option("--image-size", help="Input side in pixels, a multiple of 32 (paper 224).", show_default=False)] = None,
+    image_size: Annotated[int | None, typer.Option("--input-size", help="Network input side in pixels, a multiple of 32 (paper 224); images are resized to it.", show_default=False)] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="AdamW learning rate (paper 1e-4).", show_default=False)] = None,
     weight_decay: Annotated[float | None, typer.Option("--weight-decay", help="AdamW weight decay (paper 1e-5).", show_default=False)] = None,
     align_weight: Annotated[float | None, typer.Option("--align-weight", help="λ of the Grad-CAM alignment loss (0.1; 0 turns it off).", show_default=False)] = None,

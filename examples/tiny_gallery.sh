@@ -21,7 +21,7 @@ memoire=${MEMOIRE:-$here/.venv/bin/memoire}
 ws=${1:-$here/out/tiny}
 seed=${SEED:-0}
 
-"$memoire" synth --workspace "$ws" --users 12 --split 50/25/25 --seed "$seed" --images-per-user 24 --frames-per-clip 1 --jobs auto \
+"$memoire" synth --workspace "$ws" --user-count 12 --split 50/25/25 --seed "$seed" --images-per-user 24 --frames-per-clip 1 --jobs auto \
   | "$memoire" graph \
   | "$memoire" persona --jobs auto \
   | "$memoire" pat --jobs auto \

@@ -23,7 +23,7 @@ EPILOG = "Pipeline: synth (or ingest) → people (optional) → graph → person
 HELP = f"""memoire {__version__}: learn what matters to a person from their photo gallery, and curate it.
 
 Stages read and write one workspace (a DuckDB file and a Zarr group) and print one JSON manifest
-line on stdout, so they compose:  memoire synth -w W --users 4 | memoire graph | memoire persona
+line on stdout, so they compose:  memoire synth -w W --user-count 4 | memoire graph | memoire persona
 """
 
 
@@ -43,16 +43,78 @@ def __getattr__(name: str) -> Any:
 
 
 def build_app() -> Any:
-    """The typer application (a :class:`memoire_cli.cli.MemoireGroup` of every command)."""
+    """The typer application: a :class:`memoire_cli.cli.MemoireGroup`, which builds a command from
+    its module (:func:`build_command`) only when it is asked for, so that ``memoire synth --help``
+    imports and builds synth's alone."""
     import typer
 
     from memoire_cli.cli import MemoireGroup
 
     app = typer.Typer(cls=MemoireGroup, help=HELP, epilog=EPILOG, no_args_is_help=True, add_completion=False,
                       pretty_exceptions_enable=False, rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]})
-    for name, module in zip((*STAGE_NAMES, *TOOL_NAMES), _modules((*STAGE_NAMES, *TOOL_NAMES))):
-        app.command(name=name, help=module.HELP, epilog=EPILOG)(module.command)
+    app.callback()(_no_options)
     return app
+
+
+def _no_options() -> None:
+    """The ``memoire`` group itself takes no option but --help."""
+
+
+def command_help(name: str) -> str:
+    """The help text of command ``name`` (its module's ``HELP``)."""
+    return _modules((name,))[0].HELP
+
+
+def build_command(name: str) -> Any:
+    """The click command of ``memoire NAME`` (a group when the command has sub-actions)."""
+    import typer
+
+    app = typer.Typer(add_completion=False, rich_markup_mode=None)
+    add_command(app, name, _modules((name,))[0])
+    command = typer.main.get_command(app)
+    return getattr(command, "commands", {}).get(name, command)
+
+
+def command_tree(hidden: bool = False) -> dict[tuple[str, ...], Any]:
+    """Every command of the app by its path, ``()`` (``memoire`` itself), ``("synth",)``, …,
+    ``("persona", "update")``, each built; ``hidden``: with the hidden old spellings."""
+    import typer
+
+    tree: dict[tuple[str, ...], Any] = {}
+
+    def walk(path: tuple[str, ...], command: Any) -> None:
+        tree[path] = command
+        names = command.list_commands(None) if hasattr(command, "list_commands") else ()
+        for name in names:
+            sub = command.get_command(None, name)
+            if hidden or not sub.hidden:
+                walk((*path, name), sub)
+
+    walk((), typer.main.get_command(build_app()))
+    return tree
+
+
+def add_command(app: Any, name: str, module: Any) -> None:
+    """Register a command module: ``command`` with its ``HELP`` and (optional) ``RENAMED`` options;
+    with ``SUBCOMMANDS`` (name → (function, help), a leading ``_`` hides it), ``command`` is the callback
+    of a group that runs the stage when no sub-action follows (``memoire persona`` and
+    ``memoire persona update``)."""
+    import typer
+
+    from memoire_cli.cli import MemoireCommand, MemoireSubGroup
+
+    def cls(base: type, renamed: dict[str, str]) -> type:
+        return type(base.__name__, (base,), {"renamed": renamed}) if renamed else base
+
+    actions = getattr(module, "SUBCOMMANDS", None)
+    if not actions:
+        app.command(name=name, help=module.HELP, epilog=EPILOG, cls=cls(MemoireCommand, getattr(module, "RENAMED", {})))(module.command)
+        return
+    group = typer.Typer(cls=cls(MemoireSubGroup, getattr(module, "RENAMED", {})), add_completion=False, rich_markup_mode=None)
+    group.callback(invoke_without_command=True, help=module.HELP, epilog=EPILOG)(module.command)
+    for action, (function, text) in actions.items():
+        group.command(name=action.lstrip("_"), help=text, epilog=EPILOG, hidden=action.startswith("_"), cls=MemoireCommand)(function)
+    app.add_typer(group, name=name)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

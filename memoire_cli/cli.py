@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
 
@@ -29,9 +29,17 @@ JobsOpt = Annotated[str, typer.Option("--jobs", "-j", metavar="N|auto", help="Ru
 #: Set in the environment of the worker processes of ``--jobs``: ``j/J`` and the worker's users.
 JOB_ENV = "MEMOIRE_JOB"
 JOB_USERS_ENV = "MEMOIRE_JOB_USERS"
-#: The command line of this invocation (after ``memoire``), recorded by :class:`MemoireGroup` so
-#: that ``--jobs`` can start workers with the same options.
-_ARGV: list[str] = []
+#: Key of the command line of this invocation (after ``memoire``) in the click context's ``meta``,
+#: put there by :class:`MemoireGroup` so that ``--jobs`` can start workers with the same options.
+ARGV_KEY = "memoire.argv"
+
+
+def command_argv() -> list[str]:
+    """The command line (after ``memoire``) of the invocation now running; empty outside one."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    return list(ctx.meta.get(ARGV_KEY, ())) if ctx is not None else []
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -69,8 +77,183 @@ def check_argv(argv: list[str]) -> None:
             raise UsageError("--workspace needs a folder, got an empty path")
 
 
-class MemoireGroup(typer.core.TyperGroup):
+class _RenamedOption:
+    """The parser entry of an option's old spelling: the new option's, plus one line on stderr."""
+
+    def __init__(self, option: Any, old: str, new: str):
+        self._option, self._old, self._new = option, old, new
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._option, name)
+
+    def process(self, value: Any, state: Any) -> None:
+        if not is_job_worker():  # the parent of --jobs said it already
+            sys.stderr.write(f"`{self._old}` is now `{self._new}`\n")
+        self._option.process(value, state)
+
+
+class _DefaultsAsDeclared:
+    """A parameter's value check that takes a default as declared and checks only what was given.
+
+    typer checks every value, defaults included, through a pydantic TypeAdapter, so that even
+    ``memoire persona update --help`` (which sets the defaults of ``memoire persona``'s options)
+    imported pydantic, most of its cost. The defaults in ``commands/`` are values of their
+    options' types already; a value from the command line or the environment gets typer's check."""
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        from typer._click.core import ParameterSource
+
+        if ctx.get_parameter_source(param.name) is ParameterSource.DEFAULT:
+            return value
+        from typer._coercion import build_runtime_param
+
+        param._runtime_param = build_runtime_param(param.type_descriptor)
+        return param._runtime_param.coerce(value, param=param, ctx=ctx)
+
+
+class CommandParts:
+    """What every memoire command and command group adds to typer's: options listed in their help
+    groups (``rich_help_panel``, also without rich), renamed options' old spellings (``renamed``:
+    old → new, hidden, one stderr line each), and defaults that cost no pydantic import (a bare ``--help`` needs none)."""
+
+    #: Old spelling → new, set per command by :func:`memoire_cli.app.build_app`.
+    renamed: ClassVar[dict[str, str]] = {}
+
+    def make_parser(self, ctx: Any) -> Any:
+        parser = super().make_parser(ctx)  # type: ignore[misc]
+        for old, new in self.renamed.items():
+            parser._long_opt[old] = _RenamedOption(parser._long_opt[new], old, new)
+        return parser
+
+    def get_params(self, ctx: Any) -> Any:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "_runtime_param", False) is None:
+                param._runtime_param = _DefaultsAsDeclared()
+        return params
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        arguments: list[Any] = []
+        panels: dict[str, list[Any]] = {"Options": []}
+        for param in self.get_params(ctx):  # type: ignore[attr-defined]
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                arguments.append(record)
+            else:
+                panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(record)
+        if arguments:
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        for title, records in panels.items():
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+        if hasattr(self, "format_commands"):
+            self.format_commands(ctx, formatter)
+
+
+class MemoireCommand(CommandParts, typer.core.TyperCommand):
+    """One ``memoire`` subcommand."""
+
+
+class GroupParts(CommandParts):
+    """What the command groups add: "did you mean" among the visible commands only (the root
+    builds its commands on demand, and hidden old spellings are not offered)."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        from difflib import get_close_matches
+
+        from typer._click.exceptions import UsageError as ClickUsageError
+
+        try:
+            return self._click_resolve_command(ctx, args)  # type: ignore[attr-defined]
+        except ClickUsageError as exc:
+            names = [n for n in self.list_commands(ctx) if not getattr(self.commands.get(n), "hidden", False)]  # type: ignore[attr-defined]
+            matches = get_close_matches(args[0], names) if args else []
+            if matches:
+                exc.message = f"{exc.message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
+            raise
+
+
+class MemoireSubGroup(GroupParts, typer.core.TyperGroup):
+    """A subcommand with sub-actions (``memoire persona update``): the group's own options run the
+    stage when no sub-action follows."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.subcommand_metavar = "[COMMAND [ARGS]...]"
+
+
+def parent_option(ctx: Any, name: str, value: Any) -> Any:
+    """``value``, else the value the group's own option ``name`` got (``memoire pat -w W session``)."""
+    if value is not None or ctx.parent is None:
+        return value
+    return ctx.parent.params.get(name)
+
+
+def old_action(function: Any, old: str, new: str) -> Any:
+    """A hidden sub-action that keeps an old spelling working (``memoire persona train`` for
+    ``memoire persona``): ``function``'s options, one stderr line, then ``function``; options given
+    to the group before the old word count too."""
+    import functools
+
+    from typer._click.core import ParameterSource
+
+    @functools.wraps(function)
+    def action(ctx: Any, **kwargs: Any) -> Any:
+        sys.stderr.write(f"`{old}` is now `{new}`\n")
+        for name, value in ctx.parent.params.items():
+            if name in kwargs and ctx.get_parameter_source(name) in (None, ParameterSource.DEFAULT):
+                kwargs[name] = value
+        return function(ctx, **kwargs)
+
+    return action
+
+
+class MemoireGroup(GroupParts, typer.core.TyperGroup):
     """The ``memoire`` command group: every failure is one line on stderr and a documented exit code."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        from memoire_cli.app import STAGE_NAMES, TOOL_NAMES
+
+        return [*STAGE_NAMES, *TOOL_NAMES]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command ``cmd_name``, built on first use (its module is imported then)."""
+        if cmd_name not in self.commands and cmd_name in self.list_commands(ctx):
+            from memoire_cli.app import build_command
+
+            self.commands[cmd_name] = build_command(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The commands and the first words of their help, from their modules (none is built)."""
+        from typer._click.utils import make_default_short_help
+
+        from memoire_cli.app import command_help
+
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, make_default_short_help(command_help(name), limit)) for name in names])
+
+    def command_path_of(self, argv: list[str]) -> list[str]:
+        """The subcommand (and sub-action) ``argv`` names, for messages: ``["people", "name"]``."""
+        sub = next((a for a in argv if not a.startswith("-")), "")
+        if not sub:
+            return []
+        actions = getattr(self.get_command(None, sub), "commands", {}) if sub in self.list_commands(None) else {}
+        action = next((a for a in argv[argv.index(sub) + 1:] if a in actions), None)
+        return [sub] if action is None or actions[action].hidden else [sub, action]  # an old spelling speaks as the group
+
+    def make_context(self, info_name: Any, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        argv = list(args)
+        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        if parent is None:
+            ctx.meta[ARGV_KEY] = argv
+        return ctx
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -78,9 +261,7 @@ class MemoireGroup(typer.core.TyperGroup):
         from typer.exceptions import Abort
 
         argv = list(sys.argv[1:] if args is None else args)
-        _ARGV[:] = argv
-        sub = next((a for a in argv if not a.startswith("-")), "")
-        where = f"memoire {sub}".strip()
+        where = " ".join(["memoire", *self.command_path_of(argv)])
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         previous_hook, sys.unraisablehook = sys.unraisablehook, _interrupt_later(sys.unraisablehook)
         try:
@@ -159,7 +340,7 @@ def run(stage_factory: Any, workspace: Path | None, users: str | None = None, sh
         mine = tuple(u for u in os.environ.get(JOB_USERS_ENV, "").split(",") if u)
         emit_json(run_stage(ws, stage, Selection(mine), force, console, progress="lines"))
         return ws
-    manifest = run_stage(ws, stage, selection, force, console, jobs=n_jobs, argv=_ARGV)
+    manifest = run_stage(ws, stage, selection, force, console, jobs=n_jobs, argv=command_argv())
     emit_json(manifest if show is None else show(ws, manifest))
     return ws
 

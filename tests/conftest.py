@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from memoire_cli.app import build_app
 from memoire_cli.synth.render.base import Region, Rendered, Renderer
 
-TINY = ["--users", "3", "--images-per-user", "6", "--frames-per-clip", "2", "--image-size", "128", "--anchors", "1"]
+TINY = ["--user-count", "3", "--images-per-user", "6", "--frames-per-clip", "2", "--image-size", "128", "--anchors", "1"]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -77,7 +77,7 @@ def tiny_workspace(root: Path) -> Path:
     from memoire_cli.app import build_app
 
     ws = root / "w"
-    result = CliRunner().invoke(build_app(), ["synth", "-w", str(ws), "--users", "2", "--images-per-user", "2", "--frames-per-clip", "1",
+    result = CliRunner().invoke(build_app(), ["synth", "-w", str(ws), "--user-count", "2", "--images-per-user", "2", "--frames-per-clip", "1",
                                               "--image-size", "128", "--anchors", "1", "--split", "50/0/50"])
     assert result.exit_code == 0, result.output
     return ws

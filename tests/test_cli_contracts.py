@@ -28,6 +28,92 @@ def test_help_lists_every_stage(cli) -> None:
         assert "Pipeline: synth (or ingest) → people (optional) → graph → persona → pat → label → train → rank → eval" in " ".join(sub.stdout.split())
 
 
+def test_every_command_and_sub_action_has_help(cli) -> None:
+    """`--help` of every command and sub-action (issue 17: real subcommands); the diffusion options
+    of synth in their own help group; hidden old spellings not listed."""
+    from memoire_cli.app import command_tree
+
+    paths = [list(p) for p in command_tree()]
+    assert ["persona", "update"] in paths and ["pat", "session"] in paths and ["schema", "ddl"] in paths
+    assert ["people", "name"] in paths and ["persona", "train"] not in paths and ["people", "run"] not in paths
+    for path in paths:
+        result = cli(*path, "--help")
+        usage = result.stdout.splitlines()[0].split()
+        assert result.exit_code == 0 and usage[0] == "Usage:" and usage[2:2 + len(path)] == path, (path, result.output)
+    synth = cli("synth", "--help").stdout
+    options, diffusion = synth.split("\nDiffusion renderers:\n")
+    assert "--user-count" in options and "--sd3" not in options and "--sd3" in diffusion and "--seed" not in diffusion
+    assert "--users" not in options and "--alpha" not in cli("rank", "--help").stdout
+    assert "--image-size" not in cli("train", "--help").stdout and "--input-size" in cli("train", "--help").stdout
+    persona = cli("persona", "--help").stdout
+    options, commands = persona.split("\nOptions:\n")[1].split("\nCommands:\n")
+    assert [line.split()[0] for line in commands.split("\n\n")[0].splitlines()] == ["update"] and "--full" not in options
+
+
+@pytest.mark.parametrize(("command", "old", "new", "value"), [
+    ("synth", "--users", "--user-count", "0"),
+    ("rank", "--alpha", "--tag-weights", "learned"),
+    ("train", "--image-size", "--input-size", "100"),
+])
+def test_renamed_options_keep_working(cli, tmp_path: Path, command: str, old: str, new: str, value: str) -> None:
+    """An old spelling is the new option after one stderr line saying so (scripts keep working)."""
+    from memoire_cli.app import build_command
+
+    assert build_command(command).renamed == {old: new}
+    args = ("-w", tmp_path / "w")
+    renamed, current = cli(command, *args, old, value), cli(command, *args, new, value)
+    assert current.exit_code == renamed.exit_code == 2 and new in current.stderr and old not in current.stderr
+    assert renamed.stderr.splitlines() == [f"`{old}` is now `{new}`", *current.stderr.splitlines()]
+    assert cli(command, *args, f"{old}={value}").stderr == renamed.stderr
+
+
+def test_renamed_option_records_the_same_parameters(cli, box_renderer, tmp_path: Path) -> None:
+    """`synth --users 3` is `synth --user-count 3`: the same run (cached), the same parameters JSON."""
+    ws = tmp_path / "w"
+    assert TINY[0] == "--user-count"
+    assert manifest(cli("synth", "-w", ws, *TINY))["computed"] == 3
+    old = cli("synth", "-w", ws, "--users", *TINY[1:])
+    assert manifest(old)["skipped"] is True and old.stderr.startswith("`--users` is now `--user-count`\n")
+    params = rows(ws, "SELECT DISTINCT params FROM runs WHERE stage = 'synth'")
+    assert len(params) == 1 and json.loads(params[0][0])["users"] == 3
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    (["persona", "train"], ["persona"]),
+    (["people", "run"], ["people"]),
+    (["pat", "--session", "all"], ["pat", "session", "--session", "all"]),
+])
+def test_old_sub_action_spellings_keep_working(cli, tmp_path: Path, old: list[str], new: list[str]) -> None:
+    """`persona train`, `people run` and `pat --session` run what their new spellings run, after one line."""
+    args = ("-w", tmp_path / "nowhere")
+    before, after = cli(*old, *args), cli(*new, *args)
+    assert before.exit_code == after.exit_code == 1 and "no workspace at" in after.stderr
+    said = f"`{' '.join(old[:2])}` is now `{' '.join(new[:2]) if old[1] != '--session' else 'pat session --session'}`"
+    assert before.stderr.splitlines()[0] == said and len(before.stderr.splitlines()) == 2
+    assert before.stderr.splitlines()[1].split(": error: ")[1] == after.stderr.split(": error: ")[1].rstrip("\n")
+    assert cli(old[0], *args, *old[1:]).stderr == before.stderr  # the group's options before the old word count too
+
+
+def test_sub_actions_take_the_group_options_given_before_them(cli, tmp_path: Path) -> None:
+    """`memoire persona -w W update` is `memoire persona update -w W`; plain `memoire schema` is json."""
+    before, after = cli("persona", "-w", tmp_path / "nowhere", "update"), cli("persona", "update", "-w", tmp_path / "nowhere")
+    assert before.exit_code == after.exit_code == 1 and before.stderr == after.stderr
+    assert after.stderr.startswith("memoire persona update: error: no workspace at")
+    assert cli("schema").stdout == cli("schema", "json").stdout
+    assert cli("persona", "nonesuch").stderr.startswith("memoire persona: usage error: No such command 'nonesuch'")
+    assert "Did you mean 'synth'?" in cli("synt").stderr and "Did you mean 'ddl'?" in cli("schema", "dd").stderr
+    assert "Did you mean" not in cli("persona", "retrain").stderr  # not the hidden old spelling `train`
+
+
+def test_groups_read_the_workspace_from_a_piped_manifest(cli, box_renderer, tmp_path: Path) -> None:
+    """`memoire synth | memoire persona` and `| memoire pat session` find the workspace on stdin, as before."""
+    ws = tmp_path / "w"
+    made = cli("synth", "-w", ws, *TINY)
+    for args in (["persona"], ["persona", "update"], ["pat"], ["pat", "session"]):
+        result = cli(*args, input=made.stdout)  # each needs an output synth does not make: it says so of this workspace
+        assert result.exit_code == 1 and "needs the outputs of" in result.stderr and str(ws.resolve()) in result.stderr, (args, result.stderr)
+
+
 def test_manifest_only_on_stdout(cli, box_renderer, tmp_path: Path) -> None:
     ws = tmp_path / "w"
     result = cli("synth", "-w", ws, *TINY)
@@ -128,8 +214,8 @@ def test_not_a_workspace(cli, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "words"),
     [
-        (["--users", "0"], 2, "--users must be between 1 and 100000"),
-        (["--users", "-3"], 2, "--users must be between 1 and 100000"),
+        (["--user-count", "0"], 2, "--user-count must be between 1 and 100000"),
+        (["--user-count", "-3"], 2, "--user-count must be between 1 and 100000"),
         (["--images-per-user", "0"], 2, "--images-per-user"),
         (["--image-size", "16"], 2, "--image-size"),
         (["--frames-per-clip", "9"], 2, "--frames-per-clip"),
@@ -138,7 +224,7 @@ def test_not_a_workspace(cli, tmp_path: Path) -> None:
         (["--jobs", "0"], 2, "--jobs must be a positive number of processes or auto"),
         (["--jobs", "some"], 2, "--jobs must be a positive number of processes or auto"),
         (["--renderer", "sd9"], 2, "unknown renderer 'sd9'"),
-        (["--users", "many"], 2, "Invalid value for '--users'"),
+        (["--user-count", "many"], 2, "Invalid value for '--user-count'"),
     ],
 )
 def test_bad_synth_input(cli, tmp_path: Path, args: list[str], code: int, words: str) -> None:

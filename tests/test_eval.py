@@ -14,7 +14,7 @@ from conftest import manifest, rows
 
 from memoire_cli.errors import MemoireError
 
-SYNTH = ["--users", "3", "--images-per-user", "8", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1", "--seed", "5"]
+SYNTH = ["--user-count", "3", "--images-per-user", "8", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1", "--seed", "5"]
 
 
 @pytest.fixture(scope="module")

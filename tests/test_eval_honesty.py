@@ -15,7 +15,7 @@ from conftest import BoxRenderer, Invoker
 
 from memoire_cli.errors import UsageError
 
-SYNTH = ["--users", "6", "--images-per-user", "3", "--frames-per-clip", "0", "--image-size", "128", "--anchors", "1", "--seed", "2"]
+SYNTH = ["--user-count", "6", "--images-per-user", "3", "--frames-per-clip", "0", "--image-size", "128", "--anchors", "1", "--seed", "2"]
 
 
 @pytest.fixture(scope="module")

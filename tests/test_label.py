@@ -72,7 +72,7 @@ def label_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     cli = Invoker()
     ws = tmp_path_factory.mktemp("label") / "w"
-    steps = (["synth", "-w", ws, "--users", "2", "--images-per-user", "6", "--frames-per-clip", "1", "--image-size", "128",
+    steps = (["synth", "-w", ws, "--user-count", "2", "--images-per-user", "6", "--frames-per-clip", "1", "--image-size", "128",
               "--anchors", "1", "--seed", "4"], ["graph", "-w", ws], ["persona", "-w", ws, "--epochs", "2"])
     for args in steps:
         assert cli(*args).exit_code == 0
@@ -155,7 +155,7 @@ def test_missing_inputs_are_named(cli, label_ws: Path, tmp_path: Path) -> None:
     import shutil
 
     fresh = tmp_path / "fresh"
-    for args in (["synth", "-w", fresh, "--users", "1", "--images-per-user", "3", "--frames-per-clip", "0", "--image-size", "128",
+    for args in (["synth", "-w", fresh, "--user-count", "1", "--images-per-user", "3", "--frames-per-clip", "0", "--image-size", "128",
                   "--anchors", "1"], ["graph", "-w", fresh], ["persona", "-w", fresh, "--epochs", "1"]):
         assert cli(*args).exit_code == 0
     no_maps = cli("label", "-w", fresh)

@@ -140,7 +140,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
     os.environ.pop("MEMOIRE_WORKSPACE", None)
     ws_dir = tmp_path_factory.mktemp("people") / "w"
-    result = Invoker()("synth", "-w", ws_dir, "--users", "1", "--images-per-user", "16", "--frames-per-clip", "0",
+    result = Invoker()("synth", "-w", ws_dir, "--user-count", "1", "--images-per-user", "16", "--frames-per-clip", "0",
                        "--image-size", "384", "--anchors", "1", "--seed", "4")
     assert result.exit_code == 0, result.stderr
     return Workspace.open(ws_dir, "eval")  # eval may read the renderer's hidden truth

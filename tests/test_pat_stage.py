@@ -18,7 +18,7 @@ def pat_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     cli = Invoker()
     ws = tmp_path_factory.mktemp("pat") / "w"
-    steps = (["synth", "-w", ws, "--users", "1", "--images-per-user", "6", "--frames-per-clip", "1", "--image-size", "256",
+    steps = (["synth", "-w", ws, "--user-count", "1", "--images-per-user", "6", "--frames-per-clip", "1", "--image-size", "256",
               "--anchors", "1", "--seed", "4"], ["graph", "-w", ws], ["persona", "-w", ws, "--epochs", "2"], ["pat", "-w", ws])
     for args in steps:
         result = cli(*args)
@@ -80,11 +80,14 @@ def test_grounder_choice(cli, pat_ws: Path, tmp_path: Path) -> None:
 
 def test_bad_input(cli, box_renderer, tmp_path: Path) -> None:
     ws = tmp_path / "w"
-    assert cli("synth", "-w", ws, "--users", "1", "--images-per-user", "2", "--frames-per-clip", "0", "--image-size", "128", "--anchors", "1").exit_code == 0
+    assert cli("synth", "-w", ws, "--user-count", "1", "--images-per-user", "2", "--frames-per-clip", "0", "--image-size", "128", "--anchors", "1").exit_code == 0
     before = cli("pat", "-w", ws)
     assert before.exit_code == 1 and "needs the outputs of synth or ingest and persona" in before.stderr
-    no_maps = cli("pat", "-w", ws, "--session", "all")
+    no_maps = cli("pat", "session", "-w", ws, "--session", "all")
     assert no_maps.exit_code == 1 and "`memoire pat --session` needs the outputs of pat" in no_maps.stderr
+    old = cli("pat", "-w", ws, "--session", "all")  # the old spelling: the same, after one line
+    assert old.exit_code == 1 and old.stderr.splitlines()[0] == "`pat --session` is now `pat session --session`"
+    assert old.stderr.splitlines()[1:] == [no_maps.stderr.strip().replace("memoire pat session: ", "memoire pat: ", 1)]
     for args, words in ((["--theta-det", "1.5"], "--theta-det"), (["--clipseg", str(tmp_path / "nope")], "no such folder"),
                         (["--grounder", "sam"], "--grounder must be one of")):
         result = cli("pat", "-w", ws, *args)
@@ -130,10 +133,10 @@ def test_overlay_picture(cli, pat_ws: Path, tmp_path: Path) -> None:
 
 
 def test_session_refusion(cli, pat_ws: Path, tmp_path: Path) -> None:
-    """`pat --session`: A*(I) re-fused from the stored masks with α*; ρ = 0 gives back A(I) (up to
+    """`pat session`: A*(I) re-fused from the stored masks with α*; ρ = 0 gives back A(I) (up to
     quantisation of the masks); a narrower session blends in its prior; bad specs fail cleanly."""
     ws = Workspace.open(pat_ws, "rank")
-    same = cli("pat", "-w", pat_ws, "--session", "all", "--rho", "0")
+    same = cli("pat", "session", "-w", pat_ws, "--session", "all", "--rho", "0")
     assert same.exit_code == 0, same.stderr
     got = manifest(same)
     assert got["action"] == "session" and got["computed"] == 1 and got["wrote"]["tables"] == ["pat_sessions"]
@@ -145,7 +148,7 @@ def test_session_refusion(cli, pat_ws: Path, tmp_path: Path) -> None:
     assert np.abs(session_maps.astype(int) - stored.astype(int)).max() <= 3
 
     event = rows(pat_ws, "SELECT event_id, count(*) FROM images WHERE user_id = 'u0000' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1")[0]
-    narrow = cli("pat", "-w", pat_ws, "--session", f"event:{event[0]}", "--overlay", tmp_path / "s.png", "--image",
+    narrow = cli("pat", "session", "-w", pat_ws, "--session", f"event:{event[0]}", "--overlay", tmp_path / "s.png", "--image",
                  rows(pat_ws, f"SELECT image_id FROM images WHERE event_id = {event[0]} ORDER BY idx LIMIT 1")[0][0])
     assert narrow.exit_code == 0, narrow.stderr
     assert "top α*" in narrow.stderr and (tmp_path / "s.png").stat().st_size > 0
@@ -154,7 +157,7 @@ def test_session_refusion(cli, pat_ws: Path, tmp_path: Path) -> None:
 
     for args, code, words in ((["--session", "event:999"], 1, "matches no image"), (["--session", "all", "--rho", "2"], 2, "--rho"),
                               (["--session", "yesterday"], 2, "expected all")):
-        bad = cli("pat", "-w", pat_ws, *args)
+        bad = cli("pat", "session", "-w", pat_ws, *args)
         assert bad.exit_code == code and words in bad.stderr and bad.stdout == ""
     assert rows(pat_ws, "SELECT count(*) FROM pat_sessions")[0][0] == event[1]  # nothing lost
     assert manifest(cli("pat", "-w", pat_ws, "--force"))["computed"] == 1  # a PAT re-run drops the session maps

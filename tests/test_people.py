@@ -223,8 +223,8 @@ def test_list_and_name_a_cluster(people_ws, tmp_path: Path) -> None:  # noqa: AN
                         (["name", biden, "--as", "Someone"], "already named 'Joe Biden'"),
                         (["name", biggest["cluster_id"], "--as", "barack obama"], "already has a person called 'barack obama'"),
                         (["name", biggest["cluster_id"], "--as", "Zed", "--relation", "nemesis"], "not a relation"),
-                        (["name", biggest["cluster_id"]], "usage: memoire people name"),
-                        (["rename"], "unknown action 'rename'"),
+                        (["name", biggest["cluster_id"]], "Missing option '--as'"),
+                        (["rename"], "No such command 'rename'"),
                         (["list", "--users", "nobody"], "has not run for user(s) nobody")):
         bad = cli("people", *args, "-w", ws)
         assert bad.exit_code != 0 and "Traceback" not in bad.stderr, (args, bad.output)

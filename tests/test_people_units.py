@@ -120,12 +120,12 @@ def test_action_and_argument_mistakes_are_one_line_errors(tmp_path) -> None:  # 
 
     cli = Invoker()
     (tmp_path / "file").write_text("")
-    for args, words in ((["people", "rename", "-w", tmp_path], "unknown action 'rename'"),
+    for args, words in ((["people", "rename", "-w", tmp_path], "No such command 'rename'"),
                         (["people", "list", "--crops", tmp_path / "file", "-w", tmp_path], "not a folder"),
                         (["people", "list", "-w", tmp_path], "no workspace at"),
-                        (["people", "list", "c123", "-w", tmp_path], "go with `memoire people name`"),
+                        (["people", "list", "c123", "-w", tmp_path], "unexpected extra argument(s) (c123)"),
                         (["people", "--crops", tmp_path, "-w", tmp_path], "--crops and --json go with"),
-                        (["people", "name", "c123", "-w", tmp_path], "usage: memoire people name"),
+                        (["people", "name", "c123", "-w", tmp_path], "Missing option '--as'"),
                         (["people", "--cluster-distance", "0", "-w", tmp_path], "--cluster-distance must be in (0, 2]"),
                         (["people", "--faces", tmp_path / "none", "-w", tmp_path], "no such folder")):
         result = cli(*args)

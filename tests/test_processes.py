@@ -19,7 +19,7 @@ import zarr
 
 from conftest import manifest, rows
 
-SMALL = ["--users", "4", "--images-per-user", "3", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1"]
+SMALL = ["--user-count", "4", "--images-per-user", "3", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1"]
 
 
 def memoire(*args: str) -> list[str]:
@@ -218,7 +218,7 @@ def test_an_interrupt_during_zarr_writes_is_one_line(tmp_path: Path, sig: signal
     """Zarr writes chunks from an asyncio loop in its own thread: an interrupt mid-write printed
     hundreds of "Task was destroyed but it is pending!" and "Event loop is closed" lines."""
     ws = tmp_path / "w"
-    proc = subprocess.Popen(memoire("synth", "-w", str(ws), "--users", "3", "--images-per-user", "30", "--image-size", "512",
+    proc = subprocess.Popen(memoire("synth", "-w", str(ws), "--user-count", "3", "--images-per-user", "30", "--image-size", "512",
                                     "--frames-per-clip", "1", "--anchors", "1"),
                             env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     images = ws / "arrays.zarr" / "users" / "u0000" / "images"

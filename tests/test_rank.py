@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import manifest, rows
 
-GALLERY = ["--users", "2", "--images-per-user", "8", "--frames-per-clip", "2", "--image-size", "128", "--anchors", "1"]
+GALLERY = ["--user-count", "2", "--images-per-user", "8", "--frames-per-clip", "2", "--image-size", "128", "--anchors", "1"]
 TRAIN = ["--preset", "smoke", "--epochs", "1", "--max-pairs", "32"]  # the smallest real training: seconds
 
 
@@ -160,7 +160,7 @@ def test_onnx_runtime_gives_the_same_ranking(ranked_ws: Path, cli) -> None:
     (["--rho", "high"], "--rho must be auto or a number"),
     (["--lambda", "-0.1"], "--lambda must be in [0, 1]"),
     (["--tag-types", "PX"], "--tag-types"),
-    (["--alpha", "learned"], "--alpha must be one of"),
+    (["--tag-weights", "learned"], "--tag-weights must be one of"),
     (["--runtime", "tflite"], "--runtime must be torch or onnx"),
     (["--embedder", "resnet"], "unknown embedder"),
     (["--contact-sheet", "sheet.gif"], "--contact-sheet must end in"),

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import manifest, rows
 
-ARGS = ["--users", "1", "--images-per-user", "3", "--frames-per-clip", "2", "--image-size", "128", "--anchors", "2",
+ARGS = ["--user-count", "1", "--images-per-user", "3", "--frames-per-clip", "2", "--image-size", "128", "--anchors", "2",
         "--render-size", "64", "--steps", "2", "--video-size", "64x32", "--video-steps", "2", "--device", "cpu"]
 
 
@@ -233,7 +233,7 @@ def test_bad_flags(cli, tmp_path: Path) -> None:  # noqa: ANN001
 
 def test_shards_render_disjoint_users_of_one_workspace(cli, models: dict[str, Path], tmp_path: Path) -> None:  # noqa: ANN001
     ws = tmp_path / "w"
-    flags = [*ARGS, "--users", "2", "--images-per-user", "2", "--frames-per-clip", "0", "--anchors", "1",
+    flags = [*ARGS, "--user-count", "2", "--images-per-user", "2", "--frames-per-clip", "0", "--anchors", "1",
              "--renderer", "sd3", "--sd3", models["sd3"]]
     first = manifest(cli("synth", "-w", ws, *flags, "--shard", "0/2"))
     assert (first["users"], first["computed"]) == (1, 1)

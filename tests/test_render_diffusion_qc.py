@@ -115,7 +115,7 @@ def test_stage_rerenders_failed_identities_and_records_them(cli, bank, tmp_path:
     monkeypatch.setattr(diffusion, "locate_folders", lambda cfg, stills, video: diffusion.ModelFolders())
     monkeypatch.setattr(diffusion, "make_diffusion_renderer", lambda name, cfg, folders, device, console=None: FaceRenderer(bank))
     ws = tmp_path / "w"
-    res = cli("synth", "-w", ws, "--users", "1", "--images-per-user", "6", "--frames-per-clip", "0", "--image-size", "256",
+    res = cli("synth", "-w", ws, "--user-count", "1", "--images-per-user", "6", "--frames-per-clip", "0", "--image-size", "256",
               "--anchors", "1", "--renderer", "sd3", "--device", "cpu")
     assert res.exit_code == 0, res.output
     qc_rows = rows(ws, "SELECT i.shot_plan, q.attempt, q.check_name, q.detail FROM qc q JOIN images i USING (image_id) ORDER BY ALL")

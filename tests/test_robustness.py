@@ -23,7 +23,7 @@ from PIL import Image
 
 from conftest import TINY, manifest, rows
 
-SMALL = ["--users", "2", "--images-per-user", "2", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1",
+SMALL = ["--user-count", "2", "--images-per-user", "2", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1",
          "--split", "50/0/50"]
 
 
@@ -58,7 +58,7 @@ def copy_ws(src: Path, dst: Path) -> Path:
 
 # ------------------------------------------------------------------------------ item 2: bounded inputs
 @pytest.mark.parametrize("args, needle", [
-    (["--users", "1000000000"], "--users must be between 1 and 100000"),
+    (["--user-count", "1000000000"], "--user-count must be between 1 and 100000"),
     (["--images-per-user", "100000000"], "--images-per-user must be between 1 and 5000"),
     (["--seed", "-1"], "--seed must be between 0 and"),
 ])
@@ -271,7 +271,7 @@ def test_a_workspace_path_that_is_not_utf8_from_the_environment(tmp_path: Path) 
 def test_an_empty_workspace_flag_is_refused(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     for args in (["-w", ""], ["--workspace", ""], ["--workspace="]):
-        line = one_line_error(cli("synth", *args, "--users", "1"), code=2)
+        line = one_line_error(cli("synth", *args, "--user-count", "1"), code=2)
         assert "--workspace needs a folder" in line
     assert os.listdir(tmp_path) == []
 

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import manifest, rows
 
-GALLERY = ["--users", "2", "--images-per-user", "6", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1"]
+GALLERY = ["--user-count", "2", "--images-per-user", "6", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1"]
 TRAIN = ["--preset", "smoke", "--epochs", "1", "--max-pairs", "32"]
 
 
@@ -190,12 +190,12 @@ def test_a_failed_commit_swaps_the_previous_arrays_back(ws: Path, monkeypatch: p
 
 def test_synth_with_fewer_users_or_images_needs_force(cli, ws: Path) -> None:
     """Failure 6: synth --users 1 silently deleted u0001's gallery and left its downstream results."""
-    line = one_line_error(cli("synth", "-w", ws, "--users", "1", *GALLERY[2:]))
+    line = one_line_error(cli("synth", "-w", ws, "--user-count", "1", *GALLERY[2:]))
     assert "delete the gallery of u0001" in line and "graph" in line and "rank" in line and "--force" in line, line
     line = one_line_error(cli("synth", "-w", ws, *GALLERY[:3], "5", *GALLERY[4:]))
     assert "shrink the gallery of u0000, u0001 to 5 images" in line and "stale" in line, line
     assert rows(ws, "SELECT count(DISTINCT user_id) FROM images") == [(2,)]
-    result = cli("synth", "-w", ws, "--users", "1", *GALLERY[2:], "--force")
+    result = cli("synth", "-w", ws, "--user-count", "1", *GALLERY[2:], "--force")
     assert result.exit_code == 0, result.stderr
     assert "delete the gallery of u0001" in result.stderr
     assert rows(ws, "SELECT DISTINCT user_id FROM stage_users") == [("u0000",)]
@@ -209,7 +209,7 @@ def test_a_killed_run_reads_interrupted(tmp_path: Path) -> None:
     """Failure 7: every kill -9 left a runs row `running` forever."""
     ws = tmp_path / "w"
     env = {k: v for k, v in os.environ.items() if k != "MEMOIRE_WORKSPACE"}
-    proc = subprocess.Popen([sys.executable, "-m", "memoire_cli", "synth", "-w", str(ws), "--users", "8", *GALLERY[2:]],
+    proc = subprocess.Popen([sys.executable, "-m", "memoire_cli", "synth", "-w", str(ws), "--user-count", "8", *GALLERY[2:]],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not (ws / "arrays.zarr" / "users" / "u0001").exists() and time.monotonic() < deadline and proc.poll() is None:

@@ -14,7 +14,7 @@ from memoire_cli.workspace import Workspace
 
 def test_drawn_people_are_found_and_matched_to_their_anchors(cli, tmp_path: Path) -> None:
     ws_dir = tmp_path / "w"
-    result = cli("synth", "-w", ws_dir, "--users", "1", "--images-per-user", "16", "--frames-per-clip", "0",
+    result = cli("synth", "-w", ws_dir, "--user-count", "1", "--images-per-user", "16", "--frames-per-clip", "0",
                  "--image-size", "384", "--anchors", "1", "--seed", "4")
     assert result.exit_code == 0, result.stderr
     assert "renderer: procedural (CPU; faces from packaged photos" in result.stderr

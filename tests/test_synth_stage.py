@@ -40,7 +40,7 @@ def test_duplicates_are_rerendered_and_recorded(cli, tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(render, "make_renderer", lambda name, cache_dir: DuplicateRenderer())
     ws = tmp_path / "w"
-    assert cli("synth", "-w", ws, "--users", "1", "--images-per-user", "4", "--frames-per-clip", "0", "--image-size", "128", "--anchors", "1").exit_code == 0
+    assert cli("synth", "-w", ws, "--user-count", "1", "--images-per-user", "4", "--frames-per-clip", "0", "--image-size", "128", "--anchors", "1").exit_code == 0
     attempts = [r[0] for r in rows(ws, "SELECT attempts FROM images ORDER BY idx")]
     assert attempts == [1, 3, 3, 3]
     qc = rows(ws, "SELECT image_id, attempt, check_name, passed, detail FROM qc ORDER BY image_id, attempt")

@@ -87,7 +87,7 @@ def test_link_options_are_checked(tmp_path, flag: str, value: str) -> None:
 
     from memoire_cli.app import build_app
 
-    result = CliRunner().invoke(build_app(), ["synth", "-w", str(tmp_path / "w"), "--users", "1", flag, value])
+    result = CliRunner().invoke(build_app(), ["synth", "-w", str(tmp_path / "w"), "--user-count", "1", flag, value])
     assert result.exit_code == 2, result.output
     assert flag in result.output and "Traceback" not in result.output
     assert not (tmp_path / "w").exists()

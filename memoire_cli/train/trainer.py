@@ -164,7 +164,7 @@ def score_images(model: Any, data: TrainingData, rows: np.ndarray, device: str, 
             except (RuntimeError, MemoryError) as exc:
                 if _oom(exc):
                     raise MemoireError(f"out of memory scoring {len(r)} images on {device}: "
-                                       f"try --device cpu or a smaller --image-size") from None
+                                       f"try --device cpu or a smaller --input-size") from None
                 raise
     return out
 

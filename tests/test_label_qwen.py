@@ -14,9 +14,8 @@ from memoire_cli.errors import MemoireError
 from memoire_cli.label import qwen
 from memoire_cli.label.qwen import PROMPT, NULL_RATIONALE, PairInput, QwenJudge, locate_qwen, parse_answer
 
-from conftest import spec_file
+from conftest import spec_text
 
-SPEC = spec_file()
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
             "<|video_pad|>"]
 WORDS = ["[UNK]", "Image1", "Image2", "Image1:", "Image2:", "Birthday;", "Tag", "card:", "user", "assistant"]
@@ -86,10 +85,8 @@ def make_pair(seed: int, birthday_first: bool, key: str | None = None) -> PairIn
 
 
 def test_prompt_is_the_spec_text_verbatim() -> None:
-    if not SPEC.is_file():
-        pytest.skip("spec file not available")
     squash = lambda s: re.sub(r"\s+", " ", s).strip()  # noqa: E731
-    assert squash(PROMPT) in squash(SPEC.read_text(encoding="utf-8"))
+    assert squash(PROMPT) in squash(spec_text())
     assert PROMPT.startswith("You are a careful assessor of personal impact")
     assert PROMPT.endswith("No explanations or justifications are to be included.")
     assert "\n\nEvaluation Criteria:\n\n" in PROMPT  # structure kept

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import manifest, rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from conftest import manifest, rows
 from memoire_cli.image_names import ImageName, local_time, taken_text
 from memoire_cli.tiles import crop_box, focus_crop, mass_box, stars
 from test_ingest import YAOMING_FACE, mwg, save_jpeg, t1, vectron, xmp

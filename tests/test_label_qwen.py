@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import spec_text
 from memoire_cli.errors import MemoireError
 from memoire_cli.label import qwen
-from memoire_cli.label.qwen import PROMPT, NULL_RATIONALE, PairInput, QwenJudge, locate_qwen, parse_answer
-
-from conftest import spec_text
+from memoire_cli.label.qwen import NULL_RATIONALE, PROMPT, PairInput, QwenJudge, locate_qwen, parse_answer
 
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
             "<|video_pad|>"]
@@ -33,8 +32,14 @@ def build_tiny_qwen(folder: Path) -> None:
     Qwen2_5_VLProcessor from a WordLevel tokenizer and tiny min/max_pixels, saved with save_pretrained."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration,
-                              Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
+    from transformers import (
+        PreTrainedTokenizerFast,
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+    )
 
     vocab = {w: i for i, w in enumerate(SPECIALS + WORDS)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
@@ -209,7 +214,7 @@ def test_real_tiny_generation_is_deterministic_and_cached(judge: QwenJudge, caps
         assert calls["n"] == 6  # cache hits: no re-processing
         assert judge.stats["cache_hits"] >= 6
         assert first == second and len(first) == 3
-        for (a1, a2), (r1, r2) in zip(first, judge.last_raw):
+        for (a1, a2), (r1, _r2) in zip(first, judge.last_raw):
             assert isinstance(a1, str) and isinstance(a2, str)
             assert (parse_answer(a1) is None) == (parse_answer(r1) is None)
         assert judge.stats["unparsed"] - unparsed0 == sum(

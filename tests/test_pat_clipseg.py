@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import spec_text
 from memoire_cli.pat import vocab
 from memoire_cli.pat.clipseg import (
     PRIOR_NOTICE,
@@ -18,8 +19,6 @@ from memoire_cli.pat.clipseg import (
     locate_clipseg,
 )
 from memoire_cli.synth.ontology import EVENT_TYPES
-
-from conftest import spec_text
 from memoire_cli.synth.render.diffusion.tiny import byte_vocab
 
 

@@ -55,7 +55,7 @@ def test_two_shard_processes_share_a_workspace(tmp_path: Path) -> None:
     procs = [subprocess.Popen(memoire("synth", "-w", str(ws), *SMALL, "--shard", f"{i}/2"), env=env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs):
         assert p.returncode == 0, err
     manifests = [json.loads(out) for out, _ in outs]
     assert sorted(m["users"] for m in manifests) == [2, 2]

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TINY, manifest, rows
+from conftest import rows
 
 SMALL = ["--users", "2", "--images-per-user", "2", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1",
          "--split", "50/0/50"]
@@ -304,9 +304,9 @@ def test_weights_of_the_wrong_kind_are_a_value_error(tmp_path: Path) -> None:
 
 
 def test_a_truncated_face_bank_cache_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from memoire_cli.faces import bank as bank_module
-
     import types
+
+    from memoire_cli.faces import bank as bank_module
 
     rebuilt = types.SimpleNamespace(_save_npz=lambda path: None)
     monkeypatch.setattr(bank_module.FaceBank, "build", classmethod(lambda cls: rebuilt))

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import manifest, rows
 
+from conftest import PIPELINE, Pipeline, copy_workspace, manifest, rows
 from memoire_cli.errors import MemoireError
 from memoire_cli.workspace import Workspace
 
@@ -20,31 +20,21 @@ FAST = ["--preset", "smoke", "--image-size", "32", "--epochs", "1", "--batch-siz
 
 
 @pytest.fixture(scope="module")
-def label_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def label_ws(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared pipeline through label (3 users: 2 train, 1 val), after checking that train asks for labels."""
     from conftest import Invoker
 
-    cli = Invoker()
-    ws = tmp_path_factory.mktemp("train") / "w"
-    steps = (["synth", "-w", ws, "--users", "3", "--images-per-user", "10", "--frames-per-clip", "1", "--image-size", "128",
-              "--anchors", "1", "--seed", "2"], ["graph", "-w", ws], ["persona", "-w", ws, "--epochs", "2"], ["pat", "-w", ws])
-    for args in steps:
-        result = cli(*args)
-        assert result.exit_code == 0, result.stderr
-    before = cli("train", "-w", ws, *FAST)
+    no_labels = copy_workspace(pipeline("pat"), tmp_path_factory.mktemp("train-before-label") / "w")
+    before = Invoker()("train", "-w", no_labels, *FAST)
     assert before.exit_code == 1 and before.stdout == "" and "no labels yet: run `memoire label`" in before.stderr
-    assert cli("label", "-w", ws, "--max-pairs", "60", "--seed", "1").exit_code == 0
-    return ws
+    return pipeline("label")
 
 
 @pytest.fixture(scope="module")
-def trained_ws(label_ws: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import Invoker
-
-    ws = tmp_path_factory.mktemp("trained") / "w"
-    shutil.copytree(label_ws, ws)
-    result = Invoker()("train", "-w", ws, *FAST)
-    assert result.exit_code == 0, result.stderr
-    return ws
+def trained_ws(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the shared pipeline through train, which ran with this module's FAST options."""
+    assert PIPELINE["train"] == FAST
+    return copy_workspace(pipeline("train"), tmp_path_factory.mktemp("trained") / "w")
 
 
 def test_cli_trains_exports_and_records(cli, trained_ws: Path) -> None:

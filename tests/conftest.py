@@ -3,6 +3,7 @@ shared tiny pipeline (:func:`pipeline`) and the specification text (:func:`spec_
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ os.environ.pop("MEMOIRE_TORCH_THREADS", None)  # stages pin 1 torch thread; test
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from memoire_cli.app import build_app
 from memoire_cli.synth.render.base import Region, Rendered, Renderer
@@ -163,7 +164,7 @@ class Pipeline:
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
         self._tmp = tmp_path_factory
         self._built: dict[str, tuple[Path, tuple[int, int]]] = {}
-        self._outputs: dict[str, object] = {}
+        self._outputs: dict[str, Result] = {}
 
     def __call__(self, until: str) -> Path:
         stages = list(PIPELINE)
@@ -182,9 +183,13 @@ class Pipeline:
         self._built[until] = ws, _db_stamp(ws)
         return ws
 
-    def output(self, stage: str):  # noqa: ANN201 - a click.testing.Result
+    def output(self, stage: str) -> Result:
         self(stage)
         return self._outputs[stage]
+
+    def check_all(self) -> None:
+        for until in self._built:
+            self.check(until)
 
     def check(self, until: str) -> Path:
         ws, stamp = self._built[until]
@@ -198,14 +203,13 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, _one_thread: None) -> Ite
     """The shared tiny pipeline (see :class:`Pipeline`), made lazily, once per test session."""
     made = Pipeline(tmp_path_factory)
     yield made
-    for until in list(made._built):
-        made.check(until)
+    made.check_all()
 
 
 @pytest.fixture
 def workspace_copy(tmp_path: Path) -> Callable[[Path], Path]:
     """``workspace_copy(ws)``: a writable copy of the workspace ``ws`` in this test's temporary folder."""
-    made = iter(range(1_000_000))
+    made = itertools.count()
 
     def copy(src: Path) -> Path:
         return copy_workspace(src, tmp_path / f"copy{next(made)}" / "w")

@@ -97,6 +97,7 @@ def trained_ws(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> 
     return ws
 
 
+@pytest.mark.slow
 def test_eval_end_to_end(trained_ws: Path, cli) -> None:
     from memoire_cli.eval.suite import FULL
     from memoire_cli.schema import load_schema
@@ -169,12 +170,14 @@ def test_eval_end_to_end(trained_ws: Path, cli) -> None:
     assert manifest(onnx_run)["memoire_srcc"] == pytest.approx(manifest(torch_run)["memoire_srcc"], abs=0.05)
 
 
+@pytest.mark.slow
 def test_k_larger_than_a_session(trained_ws: Path, cli) -> None:
     result = cli("eval", "-w", trained_ws, "--k", "500", *ALL)
     assert result.exit_code != 0 and result.stdout == "" and "--k 500 is larger than user" in result.stderr
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_eval_flags_inputs_derived_from_the_truth(trained_ws: Path, cli, tmp_path: Path) -> None:
     """A gallery from synth code version 1 (no link keys recorded: views linked at 0.6, favourites at 0.4):
     most-viewed, favourites-first and Memoire are flagged in eval_results.note, on stderr and in the
@@ -202,6 +205,7 @@ def test_eval_flags_inputs_derived_from_the_truth(trained_ws: Path, cli, tmp_pat
     assert "Inputs derived from the ground truth" in (copy / "reports" / run_id / "summary.md").read_text()
 
 
+@pytest.mark.slow
 def test_reselect_matches_rank_user(trained_ws: Path) -> None:
     """B1's shortcut (re-running MMR on a ranking's scores) gives rank_user's own selection."""
     from memoire_cli.eval.suite import reselect

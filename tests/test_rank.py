@@ -166,8 +166,8 @@ def test_bad_requests_change_nothing(ranked_ws: Path, cli, args: list[str], mess
     assert rows(ranked_ws, "SELECT count(*) FROM runs WHERE stage = 'rank'") == runs
 
 
-def test_missing_stages_say_which_to_run(ranked_ws: Path, cli, pipeline: Pipeline, tmp_path: Path) -> None:
-    ws = copy_workspace(pipeline("synth"), tmp_path / "w")
+def test_missing_stages_say_which_to_run(ranked_ws: Path, cli, pipeline: Pipeline, workspace_copy, tmp_path: Path) -> None:
+    ws = workspace_copy(pipeline("synth"))
     result = cli("rank", "-w", ws)
     assert result.exit_code != 0 and "graph" in result.stderr and "Traceback" not in result.stderr
     # Everything but a model: says to train.

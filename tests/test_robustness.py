@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import rows
+from conftest import Pipeline, rows
 
 SMALL = ["--users", "2", "--images-per-user", "2", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1",
          "--split", "50/0/50"]
@@ -39,16 +39,9 @@ def one_line_error(result, code: int = 1) -> str:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def tiny_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A two-user synthetic workspace (procedural renderer, 128 px), made once; tests copy it."""
-    from typer.testing import CliRunner
-
-    from memoire_cli.app import build_app
-
-    ws = tmp_path_factory.mktemp("tiny") / "w"
-    result = CliRunner().invoke(build_app(), ["synth", "-w", str(ws), *SMALL])
-    assert result.exit_code == 0, result.output
-    return ws
+def tiny_ws(pipeline: Pipeline) -> Path:
+    """The shared pipeline's synthetic workspace (procedural renderer, 128 px), read only; tests copy it to write."""
+    return pipeline("synth")
 
 
 def copy_ws(src: Path, dst: Path) -> Path:
@@ -347,6 +340,7 @@ def test_an_interrupt_while_starting_is_one_line(tiny_ws: Path, sig: signal.Sign
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.slow
 def test_an_interrupt_in_the_first_moments_is_one_line(tiny_ws: Path, sig: signal.Signals) -> None:
     """Real processes signalled 0–0.3 s after ``main`` took the signals over (Python's own start-up,
     about 40 ms of site-packages, comes before any code of memoire's can catch a signal)."""
@@ -379,6 +373,7 @@ def _wait_for_main(proc: subprocess.Popen) -> None:
 
 
 # ------------------------------------------------------------------------------ item 8: no temp files left
+@pytest.mark.slow
 def test_persona_leaves_no_generated_code_in_the_temp_folder(tiny_ws: Path, tmp_path: Path) -> None:
     ws = copy_ws(tiny_ws, tmp_path / "w")
     scratch = tmp_path / "tmp"

@@ -189,6 +189,7 @@ def test_synth_with_fewer_users_or_images_needs_force(cli, ws: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------- runs
+@pytest.mark.slow
 def test_a_killed_run_reads_interrupted(tmp_path: Path) -> None:
     """Failure 7: every kill -9 left a runs row `running` forever."""
     ws = tmp_path / "w"

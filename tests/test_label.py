@@ -99,6 +99,7 @@ def test_labels_table(label_ws: Path) -> None:
     assert rows(label_ws, "SELECT count(*) FROM labels WHERE agreed")[0][0] > 0
 
 
+@pytest.mark.slow
 def test_rerun_cached_forced_identical_and_seed_changes(cli, label_ws: Path) -> None:
     before = rows(label_ws, "SELECT * FROM labels ORDER BY user_id, pair_idx")
     assert manifest(cli("label", "-w", label_ws, "--max-pairs", "40", "--seed", "3"))["skipped"] is True
@@ -129,6 +130,7 @@ def test_judge_interface_on_stored_gallery(label_ws: Path) -> None:
     assert resolve(x1, y1, "0", "1") == resolve(x2, y2, "1", "0")  # order-consistent
 
 
+@pytest.mark.slow
 def test_qwen_judge_through_the_stage(cli, label_ws: Path, tmp_path: Path) -> None:
     """`--judge qwen-vl` runs the real code path on a tiny Qwen2.5-VL built from a config."""
     from test_label_qwen import build_tiny_qwen

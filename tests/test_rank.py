@@ -11,6 +11,10 @@ import pytest
 
 from conftest import PIPELINE, Pipeline, copy_workspace, manifest, rows
 
+#: Every check here reads the shared pipeline's ranking, which needs its trained model (about a minute
+#: and a half to build on 2 cores): `pytest -m "not slow"` leaves the module out.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def ranked_ws(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Path:

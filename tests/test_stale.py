@@ -17,6 +17,10 @@ import pytest
 
 from conftest import PIPELINE, Pipeline, copy_workspace, manifest, rows
 
+#: Every check here reads the shared pipeline's ranking, which needs its trained model (about a minute
+#: and a half to build on 2 cores): `pytest -m "not slow"` leaves the module out.
+pytestmark = pytest.mark.slow
+
 GALLERY = PIPELINE["synth"]  # the shared pipeline's tiny gallery: 3 users of 6 stills
 
 
@@ -189,7 +193,6 @@ def test_synth_with_fewer_users_or_images_needs_force(cli, ws: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------- runs
-@pytest.mark.slow
 def test_a_killed_run_reads_interrupted(tmp_path: Path) -> None:
     """Failure 7: every kill -9 left a runs row `running` forever."""
     ws = tmp_path / "w"

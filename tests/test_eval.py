@@ -11,23 +11,30 @@ import duckdb
 import numpy as np
 import pytest
 
-from conftest import PIPELINE, Pipeline, copy_workspace, manifest, rows
+from conftest import manifest, rows
 from memoire_cli.errors import MemoireError
+
+#: Its own gallery, not the shared pipeline's: C2's archetype rows need a family-centric user among the three.
+SYNTH = ["--users", "3", "--images-per-user", "8", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1", "--seed", "5"]
 
 
 @pytest.fixture(scope="module")
-def pat_ws(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the shared pipeline through label (synth → graph → persona → pat → label, no model yet),
-    after checking that eval names what is missing before it and after synth."""
+def pat_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny gallery through synth → graph → persona → pat → label (no model yet)."""
     from conftest import Invoker
 
     cli = Invoker()
-    before = cli("eval", "-w", tmp_path_factory.mktemp("eval-nothing") / "w")  # no workspace content at all
+    ws = tmp_path_factory.mktemp("eval") / "w"
+    before = cli("eval", "-w", ws)  # no workspace content at all
     assert before.exit_code != 0 and before.stdout == ""
-    missing = cli("eval", "-w", copy_workspace(pipeline("synth"), tmp_path_factory.mktemp("eval-synth") / "w"))
+    assert cli("synth", "-w", ws, *SYNTH).exit_code == 0
+    missing = cli("eval", "-w", ws)
     assert missing.exit_code == 1 and missing.stdout == ""
     assert "needs the outputs of synth or ingest and persona and pat" in missing.stderr and "Traceback" not in missing.stderr
-    return copy_workspace(pipeline("label"), tmp_path_factory.mktemp("eval") / "w")
+    for args in (["graph", "-w", ws], ["persona", "-w", ws, "--epochs", "2"], ["pat", "-w", ws], ["label", "-w", ws, "--max-pairs", "60"]):
+        result = cli(*args)
+        assert result.exit_code == 0, result.stderr
+    return ws
 
 
 ALL = ["--users", "u0000,u0001,u0002"]  # the tiny gallery has no test-split user: eval scores its users only when named
@@ -86,14 +93,16 @@ def test_ground_truth_from_ratings_and_unknown_ids(pat_ws: Path, tmp_path: Path)
 
 
 @pytest.fixture(scope="module")
-def trained_ws(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the shared pipeline through train (a really trained smallest-preset `default` model), with
-    B4's hinge variant trained beside it the same way."""
+def trained_ws(pat_ws: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny gallery with a really trained smallest-preset `default` model."""
     from conftest import Invoker
 
-    ws = copy_workspace(pipeline("train"), tmp_path_factory.mktemp("eval-trained") / "w")
-    result = Invoker()("train", "-w", ws, *PIPELINE["train"], "--name", "hinge", "--loss", "hinge")
-    assert result.exit_code == 0, result.stderr
+    ws = tmp_path_factory.mktemp("eval-trained") / "w"
+    shutil.copytree(pat_ws, ws)
+    cli = Invoker()
+    for extra in ([], ["--name", "hinge", "--loss", "hinge"]):  # the default model and B4's hinge variant
+        result = cli("train", "-w", ws, "--preset", "smoke", "--epochs", "1", "--max-pairs", "64", *extra)
+        assert result.exit_code == 0, result.stderr
     return ws
 
 

@@ -340,7 +340,6 @@ def test_an_interrupt_while_starting_is_one_line(tiny_ws: Path, sig: signal.Sign
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-@pytest.mark.slow
 def test_an_interrupt_in_the_first_moments_is_one_line(tiny_ws: Path, sig: signal.Signals) -> None:
     """Real processes signalled 0–0.3 s after ``main`` took the signals over (Python's own start-up,
     about 40 ms of site-packages, comes before any code of memoire's can catch a signal)."""

@@ -96,7 +96,8 @@ def main() -> None:
     kw: dict = {}
     if a.tiny:
         root = Path(tempfile.mkdtemp(prefix="bench-diffusion-"))
-        a.sd3, a.ip_adapter, a.hunyuan = str(tiny.build_tiny_sd3(root / "sd3")), str(tiny.build_tiny_sd3_ip_adapter(root / "ip", root / "sd3")), str(tiny.build_tiny_hunyuan(root / "hy"))
+        a.sd3, a.ip_adapter = str(tiny.build_tiny_sd3(root / "sd3")), str(tiny.build_tiny_sd3_ip_adapter(root / "ip", root / "sd3"))
+        a.hunyuan = str(tiny.build_tiny_hunyuan(root / "hy"))
         a.device, a.warmup, a.runs, a.clip_runs, a.clip_warmup = "cpu", 2, 5, 2, 1
         kw = dict(render_size=64, steps=2, video_width=64, video_height=32, video_steps=2)
     device = resolve_device(a.device)

@@ -47,7 +47,7 @@ class PerPairJudge:
 
     def judge_one(self, a: int, b: int) -> tuple[str, str]:
         from memoire_cli.label import UserGallery
-        from memoire_cli.label.offline import answers, scores, image_features
+        from memoire_cli.label.offline import answers, image_features, scores
 
         g = self.g
         rows = [r for r in g.mask_rows if r["idx"] in (a, b)]
@@ -88,7 +88,8 @@ def main() -> None:
     peer_rate = m / (time.perf_counter() - t2)
     assert len(out) == len(pairs)
     print(f"offline judge: {len(pairs)} pairs, {n} images at 256 px: bind {t_bind * 1e3:.0f} ms, judge {t_judge * 1e3:.0f} ms")
-    print(f"cached features: {rate:,.0f} pairs/s (goal >= 5,000)   per-pair features (peer): {peer_rate:,.0f} pairs/s   ratio {rate / peer_rate:,.0f}x")
+    print(f"cached features: {rate:,.0f} pairs/s (goal >= 5,000)   per-pair features (peer): {peer_rate:,.0f} pairs/s   "
+          f"ratio {rate / peer_rate:,.0f}x")
 
 
 if __name__ == "__main__":

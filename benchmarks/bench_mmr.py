@@ -109,7 +109,8 @@ def main() -> None:
     ap.add_argument("--no-plain", action="store_true", help="skip the textbook loop (seconds at 10k)")
     args = ap.parse_args()
     print(f"MMR top-{args.k} of {args.n} candidates, λ = {args.lam}, one core; best of {args.repeats} (plain: once)")
-    print(f"{'D':>5} {'lazy ms':>9} {'space ms':>9} {'dense ms':>9} {'d.prep ms':>10} {'plain ms':>10} {'dense/lazy':>11} {'plain/lazy':>11} {'(+prep)':>9}")
+    print(f"{'D':>5} {'lazy ms':>9} {'space ms':>9} {'dense ms':>9} {'d.prep ms':>10} {'plain ms':>10} "
+          f"{'dense/lazy':>11} {'plain/lazy':>11} {'(+prep)':>9}")
     for dim in (int(d) for d in args.dims.split(",")):
         emb, ctx, scores = gallery(args.n, dim)
         rel = relevance(scores)

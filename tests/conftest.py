@@ -1,9 +1,13 @@
-"""Shared fixtures: one torch thread, an isolated cache, a CLI runner, a fast stand-in renderer."""
+"""Shared fixtures: one torch thread, an isolated cache, a CLI runner, a fast stand-in renderer, the
+shared tiny pipeline (:func:`pipeline`) and the specification text (:func:`spec_text`)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -11,7 +15,7 @@ os.environ.pop("MEMOIRE_TORCH_THREADS", None)  # stages pin 1 torch thread; test
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from memoire_cli.app import build_app
 from memoire_cli.synth.render.base import Region, Rendered, Renderer
@@ -110,15 +114,104 @@ def manifest(result) -> dict:  # noqa: ANN001
     return obj
 
 
-def spec_file() -> Path:
-    """The specification (the Memoire supplementary material): ``$MEMOIRE_SPEC``, else a
-    ``shared/spec/memoire-supplementary.txt`` or ``spec/memoire-supplementary.txt`` beside the
-    checkout or one of its parents. Tests that compare text with it skip when it is absent."""
-    explicit = os.environ.get("MEMOIRE_SPEC")
-    if explicit:
-        return Path(explicit)
-    for folder in Path(__file__).resolve().parents:
-        for rel in ("shared/spec/memoire-supplementary.txt", "spec/memoire-supplementary.txt"):
-            if (folder / rel).is_file():
-                return folder / rel
-    return Path("memoire-supplementary.txt")
+def spec_text() -> str:
+    """The text of the specification (the Memoire supplementary material, ``memoire-supplementary.txt``),
+    read from the file ``$MEMOIRE_SPEC`` names. It is not part of the checkout: a test that compares text
+    with it is skipped, with the reason, when the variable is unset, and fails when it names no file."""
+    path = os.environ.get("MEMOIRE_SPEC", "")
+    if not path:
+        pytest.skip("set $MEMOIRE_SPEC to the path of memoire-supplementary.txt to compare with the specification text")
+    if not Path(path).is_file():
+        pytest.fail(f"$MEMOIRE_SPEC names no file: {path}")
+    return Path(path).read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------ the shared pipeline
+#: The stages of the shared pipeline, in order, each with the options it runs with: the tiny gallery
+#: (:data:`TINY`, the real procedural renderer, so pat finds faces) through the shortest real runs.
+PIPELINE: dict[str, list[str]] = {
+    "synth": TINY,
+    "graph": [],
+    "persona": ["--epochs", "2", "--steps-per-epoch", "2", "--device", "cpu"],
+    "pat": [],
+    "label": ["--max-pairs", "40", "--seed", "3"],
+    "train": ["--preset", "smoke", "--image-size", "32", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16"],
+    "rank": ["--show", "2"],
+}
+
+
+def copy_workspace(src: Path, dst: Path) -> Path:
+    """A writable copy of the workspace ``src`` (database, arrays, models, caches) at ``dst``; returns ``dst``."""
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
+
+
+def _db_stamp(ws: Path) -> tuple[int, int]:
+    stat = (ws / "memoire.duckdb").stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+class Pipeline:
+    """``pipeline(until)``: the path of a workspace with the shared tiny gallery run through every stage
+    of :data:`PIPELINE` up to ``until`` (``"synth"`` … ``"rank"``), each with the options listed there;
+    ``pipeline.output(stage)``: that stage's CLI result (its manifest line on stdout, its stderr).
+
+    Each workspace is made once per test session (each stage on a copy of the one before), then shared:
+    a test only reads it. A test that writes (re-runs a stage, edits a table, damages a file) works on a
+    copy (:func:`copy_workspace`, or the ``workspace_copy`` fixture): a write to a shared workspace is an
+    error at its next request and at the end of the session."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self._built: dict[str, tuple[Path, tuple[int, int]]] = {}
+        self._outputs: dict[str, Result] = {}
+
+    def __call__(self, until: str) -> Path:
+        stages = list(PIPELINE)
+        if until not in PIPELINE:
+            raise ValueError(f"pipeline(until) takes one of {', '.join(stages)}, got {until!r}")
+        if until in self._built:
+            return self.check(until)
+        k = stages.index(until)
+        ws = self._tmp.mktemp(f"pipeline-{until}") / "w"
+        if k:
+            copy_workspace(self(stages[k - 1]), ws)
+        os.environ.pop("MEMOIRE_WORKSPACE", None)
+        result = Invoker()(until, "-w", ws, *PIPELINE[until])
+        assert result.exit_code == 0, (until, result.stderr)
+        self._outputs[until] = result
+        self._built[until] = ws, _db_stamp(ws)
+        return ws
+
+    def output(self, stage: str) -> Result:
+        self(stage)
+        return self._outputs[stage]
+
+    def check_all(self) -> None:
+        for until in self._built:
+            self.check(until)
+
+    def check(self, until: str) -> Path:
+        ws, stamp = self._built[until]
+        if _db_stamp(ws) != stamp:
+            raise AssertionError(f"a test wrote to the shared pipeline({until!r}) workspace {ws}: tests that write work on a copy")
+        return ws
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, _one_thread: None) -> Iterator[Pipeline]:
+    """The shared tiny pipeline (see :class:`Pipeline`), made lazily, once per test session."""
+    made = Pipeline(tmp_path_factory)
+    yield made
+    made.check_all()
+
+
+@pytest.fixture
+def workspace_copy(tmp_path: Path) -> Callable[[Path], Path]:
+    """``workspace_copy(ws)``: a writable copy of the workspace ``ws`` in this test's temporary folder."""
+    made = itertools.count()
+
+    def copy(src: Path) -> Path:
+        return copy_workspace(src, tmp_path / f"copy{next(made)}" / "w")
+
+    return copy

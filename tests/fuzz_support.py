@@ -1,12 +1,14 @@
 """What the fuzz suites (``tests/test_fuzz_*.py``) share: Hypothesis profiles, the contract, a tiny workspace.
 
-Profiles, chosen by ``$MEMOIRE_FUZZ``:
+Profiles, chosen by ``$MEMOIRE_FUZZ``; each test states its budget (``fuzz_settings(examples)``):
 
-* ``ci`` (the default): derandomised (the same cases on every run, so a failure reproduces), no
-  deadline (timings on a shared 2-core machine vary), and as many examples per test as the suites'
-  budget allows (about 1,200 cases together, under two minutes on 2 cores);
-* ``nightly``: 20 times as many examples, randomised (new cases each night; Hypothesis prints the
-  ``@reproduce_failure`` blob of anything it finds), e.g. ``MEMOIRE_FUZZ=nightly pytest tests/test_fuzz_*.py``.
+* ``quick`` (the default, what ``pytest`` runs): derandomised (the same cases on every run, so a failure
+  reproduces), no deadline (timings on a shared 2-core machine vary), a quarter of each test's budget
+  (at least 5 cases);
+* ``thorough``: the same, with each test's whole budget (1,540 cases together, about two minutes on
+  2 cores), e.g. ``MEMOIRE_FUZZ=thorough pytest tests/test_fuzz_*.py`` (``ci`` is another name for it);
+* ``nightly``: 20 times the whole budget, randomised (new cases each night; Hypothesis prints the
+  ``@reproduce_failure`` blob of anything it finds).
 
 The contract every case is held to (:func:`assert_contract`): the exit code is one of 0, 1, 2, 130
 (errors.py), nothing escapes as a Python exception, no traceback is printed, and the case ends in
@@ -23,22 +25,27 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
-PROFILE = os.environ.get("MEMOIRE_FUZZ", "ci")
-SCALE = {"ci": 1, "nightly": 20}.get(PROFILE, 1)
+#: Profile name → the share of each test's budget it runs.
+SCALES = {"quick": 0.25, "thorough": 1.0, "ci": 1.0, "nightly": 20.0}
+PROFILE = os.environ.get("MEMOIRE_FUZZ") or "quick"
+if PROFILE not in SCALES:
+    raise ValueError(f"$MEMOIRE_FUZZ must be one of {', '.join(SCALES)}, got {PROFILE!r}")
 #: Longest a single generated case may take (seconds): the bounded-time part of the contract.
-CASE_LIMIT_S = 60.0 if PROFILE == "ci" else 120.0
+CASE_LIMIT_S = 120.0 if PROFILE == "nightly" else 60.0
 ALLOWED_EXIT_CODES = frozenset({0, 1, 2, 130})
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                                        HealthCheck.data_too_large, HealthCheck.filter_too_much],
                print_blob=True)
-settings.register_profile("ci", derandomize=True, database=None, **_COMMON)
+for _name in ("quick", "thorough", "ci"):
+    settings.register_profile(_name, derandomize=True, database=None, **_COMMON)
 settings.register_profile("nightly", derandomize=False, **_COMMON)
 
 
 def fuzz_settings(examples: int) -> settings:
-    """Settings of one fuzz test: ``examples`` cases in CI, ``examples × 20`` in the nightly profile."""
-    return settings(settings.get_profile(PROFILE if PROFILE in ("ci", "nightly") else "ci"), max_examples=examples * SCALE)
+    """Settings of one fuzz test whose whole budget is ``examples`` cases, scaled by the profile
+    (a quarter of it, at least 5, by default; all of it with ``thorough``; 20 times it with ``nightly``)."""
+    return settings(settings.get_profile(PROFILE), max_examples=max(5, round(examples * SCALES[PROFILE])))
 
 
 def assert_contract(result: Any, started: float, what: str = "") -> None:

@@ -84,7 +84,8 @@ def test_clip_from_a_local_tiny_model(tmp_path, monkeypatch: pytest.MonkeyPatch)
     from memoire_cli.embed.clip import CLIP_MEAN, CLIP_STD, clip_square
 
     batch = np.stack([clip_square(im, 32) for im in photos(3, size=48)])
-    t = (torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255 - torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)) / torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    pixels = torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255
+    t = (pixels - torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)) / torch.tensor(CLIP_STD).view(1, 3, 1, 1)
     ref = CLIPModel.from_pretrained(tmp_path / "tiny-clip").eval().get_image_features(pixel_values=t)
     ref = getattr(ref, "pooler_output", ref).detach().numpy()
     ref = ref / np.linalg.norm(ref, axis=1, keepdims=True)

@@ -10,10 +10,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
-from conftest import manifest, rows
 
+from conftest import manifest, rows
 from memoire_cli.errors import MemoireError
 
+#: Its own gallery, not the shared pipeline's: C2's archetype rows need a family-centric user among the three.
 SYNTH = ["--user-count", "3", "--images-per-user", "8", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1", "--seed", "5"]
 
 
@@ -105,6 +106,7 @@ def trained_ws(pat_ws: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ws
 
 
+@pytest.mark.slow
 def test_eval_end_to_end(trained_ws: Path, cli) -> None:
     from memoire_cli.eval.suite import FULL
     from memoire_cli.schema import load_schema
@@ -116,7 +118,8 @@ def test_eval_end_to_end(trained_ws: Path, cli) -> None:
     run_id = m["run_id"]
     users = [u for (u,) in rows(trained_ws, "SELECT user_id FROM users ORDER BY user_id")]
     assert m["evaluated_users"] == len(users)  # no test-split user in 3 users: named, said to be optimistic
-    assert "the 3 user(s) asked for; trained-on users: optimistic" in result.stderr and "model 'default'" in result.stderr and "Redundancy@k embeddings" in result.stderr
+    assert "the 3 user(s) asked for; trained-on users: optimistic" in result.stderr and "model 'default'" in result.stderr
+    assert "Redundancy@k embeddings" in result.stderr
     # every declared column, nothing else
     schema = load_schema()
     con = duckdb.connect(str(trained_ws / "memoire.duckdb"), read_only=True)
@@ -176,12 +179,14 @@ def test_eval_end_to_end(trained_ws: Path, cli) -> None:
     assert manifest(onnx_run)["memoire_srcc"] == pytest.approx(manifest(torch_run)["memoire_srcc"], abs=0.05)
 
 
+@pytest.mark.slow
 def test_k_larger_than_a_session(trained_ws: Path, cli) -> None:
     result = cli("eval", "-w", trained_ws, "--k", "500", *ALL)
     assert result.exit_code != 0 and result.stdout == "" and "--k 500 is larger than user" in result.stderr
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_eval_flags_inputs_derived_from_the_truth(trained_ws: Path, cli, tmp_path: Path) -> None:
     """A gallery from synth code version 1 (no link keys recorded: views linked at 0.6, favourites at 0.4):
     most-viewed, favourites-first and Memoire are flagged in eval_results.note, on stderr and in the
@@ -209,6 +214,7 @@ def test_eval_flags_inputs_derived_from_the_truth(trained_ws: Path, cli, tmp_pat
     assert "Inputs derived from the ground truth" in (copy / "reports" / run_id / "summary.md").read_text()
 
 
+@pytest.mark.slow
 def test_reselect_matches_rank_user(trained_ws: Path) -> None:
     """B1's shortcut (re-running MMR on a ranking's scores) gives rank_user's own selection."""
     from memoire_cli.eval.suite import reselect

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import BoxRenderer, Invoker
 
+from conftest import BoxRenderer, Invoker
 from memoire_cli.errors import UsageError
 
 SYNTH = ["--user-count", "6", "--images-per-user", "3", "--frames-per-clip", "0", "--image-size", "128", "--anchors", "1", "--seed", "2"]

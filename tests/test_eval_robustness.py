@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_pat_clipseg import tiny_clipseg  # noqa: F401 - the tiny offline CLIPSeg fixture
 
 from memoire_cli.errors import MemoireError
 from memoire_cli.eval.pat_perturb import (
@@ -31,6 +30,7 @@ from memoire_cli.session.refusion import (
     quantise,
     refuse,
 )
+from test_pat_clipseg import tiny_clipseg  # noqa: F401 - the tiny offline CLIPSeg fixture
 
 H, W = 40, 50
 

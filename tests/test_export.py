@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import manifest, rows
+from conftest import rows
 from test_export_xmp import RICH, semantic_view
 from test_ingest import bag, ingest, save_jpeg, xmp
 

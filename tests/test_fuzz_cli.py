@@ -6,8 +6,9 @@ without being listed here): integers, floats and strings among valid cheap value
 (huge, negative, nan/inf, empty, text that is not UTF-8, paths to devices, FIFOs and binary files).
 The contract (tests/fuzz_support.py): exit code 0, 1, 2 or 130, no traceback, bounded time.
 
-Run: ``pytest tests/test_fuzz_cli.py`` (CI profile, derandomised); ``MEMOIRE_FUZZ=nightly`` for 20×
-as many cases, randomised. ``pytest --hypothesis-show-statistics`` shows the number of cases.
+Run: ``pytest tests/test_fuzz_cli.py`` (the quick profile: a quarter of the budget, derandomised);
+``MEMOIRE_FUZZ=thorough`` for the whole budget; ``MEMOIRE_FUZZ=nightly`` for 20× as many cases, randomised.
+``pytest --hypothesis-show-statistics`` shows the number of cases.
 """
 
 from __future__ import annotations

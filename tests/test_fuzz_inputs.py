@@ -6,7 +6,8 @@ its documented way (a note in ``Metadata.problems``, :class:`~memoire_cli.ingest
 :class:`~memoire_cli.errors.UsageError`), never raise anything else. The manifests go through the
 real command (CliRunner), held to the CLI contract of tests/fuzz_support.py.
 
-Run: ``pytest tests/test_fuzz_inputs.py``; ``MEMOIRE_FUZZ=nightly`` for 20× as many cases, randomised.
+Run: ``pytest tests/test_fuzz_inputs.py`` (a quarter of the budget); ``MEMOIRE_FUZZ=thorough`` for the whole budget;
+``MEMOIRE_FUZZ=nightly`` for 20× as many cases, randomised.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def _mutated(data: bytes) -> st.SearchStrategy[bytes]:
     return st.one_of(
         st.integers(0, n).map(lambda k: data[:k]),
         st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, 255)), min_size=1, max_size=12).map(flip),
-        st.tuples(st.integers(0, n - 1), st.integers(1, 64), st.integers(1, 50)).map(lambda t: data[:t[0]] + data[t[0]:t[0] + t[1]] * t[2] + data[t[0]:]),
+        st.tuples(st.integers(0, n - 1), st.integers(1, 64), st.integers(1, 50))
+        .map(lambda t: data[:t[0]] + data[t[0]:t[0] + t[1]] * t[2] + data[t[0]:]),
     )
 
 
@@ -93,7 +95,8 @@ def _sample_images() -> dict[str, bytes]:
     gps = ex.get_ifd(0x8825)
     gps[1], gps[2], gps[3], gps[4] = "N", (41.0, 54.0, 0.0), "E", (12.0, 30.0, 0.0)
     out = {}
-    for fmt, kwargs in (("JPEG", {"exif": ex, "quality": 80, "xmp": f'{XMP_HEAD}<rdf:Description rdf:about="" {NS} xmp:Rating="4"/>{XMP_TAIL}'.encode()}),
+    rated = f'{XMP_HEAD}<rdf:Description rdf:about="" {NS} xmp:Rating="4"/>{XMP_TAIL}'.encode()
+    for fmt, kwargs in (("JPEG", {"exif": ex, "quality": 80, "xmp": rated}),
                         ("PNG", {"exif": ex}), ("WEBP", {"exif": ex}), ("TIFF", {})):
         buf = io.BytesIO()
         im.save(buf, fmt, **kwargs)
@@ -108,8 +111,8 @@ IMAGES = _sample_images()
 @given(packet=st.one_of(_xmp_field(), st.binary(max_size=300),
                         _mutated(f'{XMP_HEAD}<rdf:Description rdf:about="" {NS} xmp:Rating="3"/>{XMP_TAIL}'.encode())))
 def test_xmp_packets_only_record_problems(packet: str | bytes) -> None:
-    from memoire_cli.ingest.media import Metadata, _merge, _regions
     from memoire_cli.ingest.exif import ExifData
+    from memoire_cli.ingest.media import Metadata, _merge, _regions
     from memoire_cli.ingest.xmp import Packets
 
     packets = Packets()

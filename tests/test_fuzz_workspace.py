@@ -7,7 +7,8 @@ eval) and reads every declared array of every user through :meth:`Workspace.read
 contract of tests/fuzz_support.py holds for the commands; the array reads may only raise
 :class:`~memoire_cli.errors.MemoireError`.
 
-Run: ``pytest tests/test_fuzz_workspace.py``; ``MEMOIRE_FUZZ=nightly`` for 20× as many cases, randomised.
+Run: ``pytest tests/test_fuzz_workspace.py`` (a quarter of the budget); ``MEMOIRE_FUZZ=thorough`` for the whole
+budget; ``MEMOIRE_FUZZ=nightly`` for 20× as many cases, randomised.
 """
 
 from __future__ import annotations

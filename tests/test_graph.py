@@ -293,7 +293,7 @@ def test_bad_and_missing_metadata_through_the_cli(cli, tmp_path: Path) -> None:
         "u0004": null_views,
         "u0005": wide,
     }
-    for k, uid in enumerate(users):  # image ids are globally unique
+    for uid in users:  # image ids are globally unique
         for table in ("images", "image_tags", "usage"):
             if table in users[uid]:
                 users[uid][table] = dict(users[uid][table], image_id=np.array([f"{uid}/{i}" for i in users[uid][table]["image_id"]], dtype=object))

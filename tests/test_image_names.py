@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import manifest, rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from conftest import manifest, rows
 from memoire_cli.image_names import ImageName, local_time, taken_text
 from memoire_cli.tiles import crop_box, focus_crop, mass_box, stars
 from test_ingest import YAOMING_FACE, mwg, save_jpeg, t1, vectron, xmp
@@ -199,6 +199,7 @@ def paths_of(ws: Path) -> dict[str, str]:
     return dict(rows(ws, "SELECT json_extract_string(image_ids, '$[0]'), path FROM ingest_files WHERE status = 'ingested'"))
 
 
+@pytest.mark.slow
 def test_rank_names_files_in_local_time(ranked: tuple) -> None:
     _, ws, out = ranked
     path_of = paths_of(ws)
@@ -216,6 +217,7 @@ def test_rank_names_files_in_local_time(ranked: tuple) -> None:
         assert im.size[1] > 160 and np.asarray(im.convert("RGB")).std() > 10
 
 
+@pytest.mark.slow
 def test_dates_sessions_are_local_days(ranked: tuple, cli) -> None:
     _, ws, _ = ranked
     result = cli("rank", "-w", ws, "--session", "dates:2024-05-02..2024-05-02", "--json", "--show", "0")
@@ -227,6 +229,7 @@ def test_dates_sessions_are_local_days(ranked: tuple, cli) -> None:
     assert {o["path"] for o in ranking["order"]} == {"2023/t1.jpg", "2023/gdp.jpg", "2024/tall.jpg"}
 
 
+@pytest.mark.slow
 def test_contact_sheet_tiles_keep_the_tall_photos_head(ranked: tuple, cli) -> None:
     from memoire_cli.rank.display import pick_captions, read_rankings
     from memoire_cli.tiles import face_boxes
@@ -252,6 +255,7 @@ def test_contact_sheet_tiles_keep_the_tall_photos_head(ranked: tuple, cli) -> No
     assert by_name["n1.jpg"][1].count("★") + by_name["n1.jpg"][1].count("☆") == 5  # unrated: the impact as stars
 
 
+@pytest.mark.slow
 def test_image_by_path_or_id(ranked: tuple, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root, ws, _ = ranked
     tall = {p: i for i, p in paths_of(ws).items()}["2024/tall.jpg"]
@@ -279,6 +283,7 @@ def test_image_by_path_or_id(ranked: tuple, cli, tmp_path: Path, monkeypatch: py
     ("../photos/2023/t1.jpg", "no image '../photos/2023/t1.jpg'"),
     ("/elsewhere/2023/t1.jpg", "no image '/elsewhere/2023/t1.jpg'"),
 ])
+@pytest.mark.slow
 def test_a_bad_path_is_one_line(ranked: tuple, cli, tmp_path: Path, image: str, message: str) -> None:
     _, ws, _ = ranked
     result = cli("pat", "-w", ws, "--overlay", tmp_path / "x.png", "--image", image)
@@ -289,6 +294,7 @@ def test_a_bad_path_is_one_line(ranked: tuple, cli, tmp_path: Path, image: str, 
     assert result.exit_code == 1 and image in result.stderr and "unknown image" in result.stderr
 
 
+@pytest.mark.slow
 def test_eval_report_names_files(ranked: tuple, cli) -> None:
     _, ws, _ = ranked
     result = cli("eval", "-w", ws, "--k", "3", "--sheets", "1")

@@ -111,7 +111,8 @@ def gallery(tmp_path: Path) -> Path:
         'xmp:Rating="5" photoshop:City="Paris" photoshop:Country="France"'))
     # 2023/gdp.jpg: an hour later, Microsoft regions and rating embedded, no event keyword (joins the burst's Birthday).
     mp = ('<MP:RegionInfo rdf:parseType="Resource"><MPRI:Regions><rdf:Bag><rdf:li rdf:parseType="Resource">'
-          f'<MPReg:Rectangle>{GDP_FACES[0][0] - GDP_FACES[0][2] / 2:.4f}, {GDP_FACES[0][1] - GDP_FACES[0][3] / 2:.4f}, {GDP_FACES[0][2]}, {GDP_FACES[0][3]}</MPReg:Rectangle>'
+          f'<MPReg:Rectangle>{GDP_FACES[0][0] - GDP_FACES[0][2] / 2:.4f}, {GDP_FACES[0][1] - GDP_FACES[0][3] / 2:.4f}, '
+          f'{GDP_FACES[0][2]}, {GDP_FACES[0][3]}</MPReg:Rectangle>'
           '<MPReg:PersonDisplayName>Bob</MPReg:PersonDisplayName></rdf:li></rdf:Bag></MPRI:Regions></MP:RegionInfo>')
     save_jpeg(vectron("gdp.jpg"), root / "2023" / "gdp.jpg", date="2023:06:10 15:00:00", offset="+02:00",
               gps=(48.8590, 2.2950), embedded=xmp(mp, 'MicrosoftPhoto:Rating="25"'))
@@ -452,7 +453,8 @@ def test_google_takeout_json_gives_views_favourites_people(cli, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     assert "c.jpg: takeout JSON: malformed" in result.stderr and "unsupported file" not in result.stderr
     got = {p: r for p, *r in rows(ws, "SELECT f.path, u.views, u.views_norm, u.favourite, i.taken_at FROM ingest_files f "
-                                      "JOIN images i ON i.image_id = json_extract_string(f.image_ids, '$[0]') JOIN usage u ON u.image_id = i.image_id")}
+                                      "JOIN images i ON i.image_id = json_extract_string(f.image_ids, '$[0]') "
+                                      "JOIN usage u ON u.image_id = i.image_id")}
     assert got["a.jpg"][:3] == [12, 1.0, True] and str(got["a.jpg"][3]) == "2023-11-14 22:13:20"
     assert got["b.jpg"][:3] == [3, 0.25, False] and got["c.jpg"][:3] == [None, None, False]
     names = {r[0] for r in rows(ws, "SELECT name FROM tags WHERE type = 'P'")}
@@ -501,7 +503,8 @@ def marked_folder(root: Path, names: list[str] | None = None) -> Path:
 
 def by_path(ws: Path, sql: str) -> dict[str, tuple]:
     """path → the rest of each row of ``sql``, which selects from ``images i`` joined on ``ingest_files f``."""
-    return {p: tuple(r) for p, *r in rows(ws, sql.format(join="ingest_files f JOIN images i ON i.image_id = json_extract_string(f.image_ids, '$[0]')"))}
+    join = "ingest_files f JOIN images i ON i.image_id = json_extract_string(f.image_ids, '$[0]')"
+    return {p: tuple(r) for p, *r in rows(ws, sql.format(join=join))}
 
 
 def test_favourites_come_from_marks_never_from_stars(cli, tmp_path: Path) -> None:

@@ -40,7 +40,8 @@ def test_microsoft_regions_keywords_location_rating_flags() -> None:
             'MPReg:PersonDisplayName="Dee"/></rdf:li></rdf:Bag></MPRI:Regions></rdf:Description></MP:RegionInfo>'
             + bag("dc:subject", ["beach", "Wedding"]) + bag("lr:hierarchicalSubject", ["Places|France|Nice", "People|Friends|Eve"])
             + bag("Iptc4xmpExt:PersonInImage", ["Fay"])
-            + '<Iptc4xmpExt:LocationShown><rdf:Bag><rdf:li Iptc4xmpExt:City="Nice" Iptc4xmpExt:CountryName="France"/></rdf:Bag></Iptc4xmpExt:LocationShown>')
+            + '<Iptc4xmpExt:LocationShown><rdf:Bag><rdf:li Iptc4xmpExt:City="Nice" Iptc4xmpExt:CountryName="France"/></rdf:Bag>'
+            + '</Iptc4xmpExt:LocationShown>')
     d = parse_xmp(xmp(body, 'MicrosoftPhoto:Rating="75" digiKam:PickLabel="3" xmp:CreateDate="2020-05-01T10:00:00+02:00"'))
     (r,) = d.regions
     assert r.name == "Dee" and r.source == "mp" and np.allclose([r.cx, r.cy, r.w, r.h], [0.25, 0.4, 0.3, 0.4])

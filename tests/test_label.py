@@ -7,12 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import manifest, rows
+from conftest import PIPELINE, Pipeline, manifest, rows
 from memoire_cli.label import PairInput, resolve
 from memoire_cli.label.cards import tag_card
 from memoire_cli.label.offline import answers, percentile
 from memoire_cli.label.pairs import STRATA, allocate, sample_pairs, strata_codes, user_rng
 from memoire_cli.schema import load_schema
+
+USERS = ["u0000", "u0001", "u0002"]  # the shared pipeline's gallery
 
 
 def test_tag_card() -> None:
@@ -67,24 +69,19 @@ def test_resolve_and_order_consistency() -> None:
 
 
 @pytest.fixture(scope="module")
-def label_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import Invoker
+def label_ws(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the shared pipeline through label (``--max-pairs 40 --seed 3``): this module re-runs label on it."""
+    from conftest import Invoker, copy_workspace
 
     cli = Invoker()
-    ws = tmp_path_factory.mktemp("label") / "w"
-    steps = (["synth", "-w", ws, "--user-count", "2", "--images-per-user", "6", "--frames-per-clip", "1", "--image-size", "128",
-              "--anchors", "1", "--seed", "4"], ["graph", "-w", ws], ["persona", "-w", ws, "--epochs", "2"])
-    for args in steps:
-        assert cli(*args).exit_code == 0
-    before = cli("label", "-w", ws)
+    no_maps = copy_workspace(pipeline("persona"), tmp_path_factory.mktemp("label-before-pat") / "w")
+    before = cli("label", "-w", no_maps)
     assert before.exit_code == 1 and before.stdout == "" and "needs the outputs of synth or ingest and persona and pat" in before.stderr
-    assert rows(ws, "SELECT count(*) FROM labels") == [(0,)]
-    assert cli("pat", "-w", ws).exit_code == 0
-    result = cli("label", "-w", ws, "--max-pairs", "40", "--seed", "3")
-    assert result.exit_code == 0, result.stderr
-    assert manifest(result)["computed"] == 2
+    assert rows(no_maps, "SELECT count(*) FROM labels") == [(0,)]
+    result = pipeline.output("label")
+    assert PIPELINE["label"] == ["--max-pairs", "40", "--seed", "3"] and manifest(result)["computed"] == len(USERS)
     assert "agreement" in result.stderr and "same_event|same_person|same_location" in result.stderr
-    return ws
+    return copy_workspace(pipeline("label"), tmp_path_factory.mktemp("label") / "w")
 
 
 def test_labels_table(label_ws: Path) -> None:
@@ -92,7 +89,7 @@ def test_labels_table(label_ws: Path) -> None:
     cols = rows(label_ws, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'labels' ORDER BY ordinal_position")
     assert cols == [(c.name, c.type) for c in spec.columns]
     got = rows(label_ws, "SELECT user_id, count(*), max(pair_idx) FROM labels GROUP BY user_id ORDER BY user_id")
-    assert [g[0] for g in got] == ["u0000", "u0001"] and all(0 < n <= 40 and m == n - 1 for _, n, m in got)
+    assert [g[0] for g in got] == USERS and all(0 < n <= 40 and m == n - 1 for _, n, m in got)
     # pairs within the user, carrying its split; winners only where both variants agree
     assert rows(label_ws, """SELECT count(*) FROM labels l JOIN images a ON a.image_id = l.image_a JOIN images b ON b.image_id = l.image_b
                              JOIN users u ON u.user_id = l.user_id
@@ -102,10 +99,11 @@ def test_labels_table(label_ws: Path) -> None:
     assert rows(label_ws, "SELECT count(*) FROM labels WHERE agreed")[0][0] > 0
 
 
+@pytest.mark.slow
 def test_rerun_cached_forced_identical_and_seed_changes(cli, label_ws: Path) -> None:
     before = rows(label_ws, "SELECT * FROM labels ORDER BY user_id, pair_idx")
     assert manifest(cli("label", "-w", label_ws, "--max-pairs", "40", "--seed", "3"))["skipped"] is True
-    assert manifest(cli("label", "-w", label_ws, "--max-pairs", "40", "--seed", "3", "--force"))["computed"] == 2
+    assert manifest(cli("label", "-w", label_ws, "--max-pairs", "40", "--seed", "3", "--force"))["computed"] == len(USERS)
     assert rows(label_ws, "SELECT * FROM labels ORDER BY user_id, pair_idx") == before
     assert manifest(cli("label", "-w", label_ws, "--max-pairs", "40", "--seed", "3", "--users", "u0001"))["skipped"] is True
 
@@ -132,6 +130,7 @@ def test_judge_interface_on_stored_gallery(label_ws: Path) -> None:
     assert resolve(x1, y1, "0", "1") == resolve(x2, y2, "1", "0")  # order-consistent
 
 
+@pytest.mark.slow
 def test_qwen_judge_through_the_stage(cli, label_ws: Path, tmp_path: Path) -> None:
     """`--judge qwen-vl` runs the real code path on a tiny Qwen2.5-VL built from a config."""
     from test_label_qwen import build_tiny_qwen
@@ -150,14 +149,13 @@ def test_qwen_judge_through_the_stage(cli, label_ws: Path, tmp_path: Path) -> No
     assert len(list((label_ws / "cache" / "label").rglob("*.pt"))) == 2 * len(labels)
 
 
-def test_missing_inputs_are_named(cli, label_ws: Path, tmp_path: Path) -> None:
+def test_missing_inputs_are_named(cli, label_ws: Path, pipeline: Pipeline, tmp_path: Path) -> None:
     """Maps not computed yet, and pixels missing from the workspace: one line, exit 1, nothing written."""
     import shutil
 
-    fresh = tmp_path / "fresh"
-    for args in (["synth", "-w", fresh, "--user-count", "1", "--images-per-user", "3", "--frames-per-clip", "0", "--image-size", "128",
-                  "--anchors", "1"], ["graph", "-w", fresh], ["persona", "-w", fresh, "--epochs", "1"]):
-        assert cli(*args).exit_code == 0
+    from conftest import copy_workspace
+
+    fresh = copy_workspace(pipeline("persona"), tmp_path / "fresh")
     no_maps = cli("label", "-w", fresh)
     assert no_maps.exit_code == 1 and "needs the outputs of" in no_maps.stderr and "pat" in no_maps.stderr
     assert no_maps.stdout == "" and len(no_maps.stderr.strip().splitlines()) == 1

@@ -10,13 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import spec_text
 from memoire_cli.errors import MemoireError
 from memoire_cli.label import qwen
-from memoire_cli.label.qwen import PROMPT, NULL_RATIONALE, PairInput, QwenJudge, locate_qwen, parse_answer
+from memoire_cli.label.qwen import NULL_RATIONALE, PROMPT, PairInput, QwenJudge, locate_qwen, parse_answer
 
-from conftest import spec_file
-
-SPEC = spec_file()
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
             "<|video_pad|>"]
 WORDS = ["[UNK]", "Image1", "Image2", "Image1:", "Image2:", "Birthday;", "Tag", "card:", "user", "assistant"]
@@ -34,8 +32,14 @@ def build_tiny_qwen(folder: Path) -> None:
     Qwen2_5_VLProcessor from a WordLevel tokenizer and tiny min/max_pixels, saved with save_pretrained."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (PreTrainedTokenizerFast, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration,
-                              Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
+    from transformers import (
+        PreTrainedTokenizerFast,
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+    )
 
     vocab = {w: i for i, w in enumerate(SPECIALS + WORDS)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
@@ -86,10 +90,8 @@ def make_pair(seed: int, birthday_first: bool, key: str | None = None) -> PairIn
 
 
 def test_prompt_is_the_spec_text_verbatim() -> None:
-    if not SPEC.is_file():
-        pytest.skip("spec file not available")
     squash = lambda s: re.sub(r"\s+", " ", s).strip()  # noqa: E731
-    assert squash(PROMPT) in squash(SPEC.read_text(encoding="utf-8"))
+    assert squash(PROMPT) in squash(spec_text())
     assert PROMPT.startswith("You are a careful assessor of personal impact")
     assert PROMPT.endswith("No explanations or justifications are to be included.")
     assert "\n\nEvaluation Criteria:\n\n" in PROMPT  # structure kept
@@ -212,7 +214,7 @@ def test_real_tiny_generation_is_deterministic_and_cached(judge: QwenJudge, caps
         assert calls["n"] == 6  # cache hits: no re-processing
         assert judge.stats["cache_hits"] >= 6
         assert first == second and len(first) == 3
-        for (a1, a2), (r1, r2) in zip(first, judge.last_raw):
+        for (a1, a2), (r1, _r2) in zip(first, judge.last_raw):
             assert isinstance(a1, str) and isinstance(a2, str)
             assert (parse_answer(a1) is None) == (parse_answer(r1) is None)
         assert judge.stats["unparsed"] - unparsed0 == sum(

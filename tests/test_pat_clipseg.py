@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import spec_text
 from memoire_cli.pat import vocab
 from memoire_cli.pat.clipseg import (
     PRIOR_NOTICE,
@@ -18,11 +19,7 @@ from memoire_cli.pat.clipseg import (
     locate_clipseg,
 )
 from memoire_cli.synth.ontology import EVENT_TYPES
-
-from conftest import spec_file
 from memoire_cli.synth.render.diffusion.tiny import byte_vocab
-
-SPEC = spec_file()
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +125,7 @@ def test_event_phrases_of_ingested_events() -> None:
 def test_catalogue_is_table_3_verbatim() -> None:
     assert len(vocab.EVENT_PROXY_CATALOGUE) == 34
     assert vocab.EVENT_PROXY_CATALOGUE[0][0] == "Birthday" and vocab.EVENT_PROXY_CATALOGUE[-1][0] == "Cultural parade"
-    if not SPEC.is_file():
-        pytest.skip("spec text not present")
-    lines = SPEC.read_text(encoding="utf-8").splitlines()
+    lines = spec_text().splitlines()
     start = lines.index("Event\tProxy phrases (examples; all used)") + 1
     rows = []
     for line in lines[start:]:

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memoire_cli.errors import MemoireError
-
 from conftest import Invoker
+from memoire_cli.errors import MemoireError
 from memoire_cli.pat.preprocess import LONG_SIDE_CAP, preprocess, resize_back, resized_size
 from memoire_cli.pat.sam import SAM_ENV, SamSegmenter, locate_sam, mask_centroid, select_proposal
 

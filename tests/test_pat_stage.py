@@ -30,7 +30,8 @@ def pat_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_outputs_match_declarations_and_each_other(pat_ws: Path) -> None:
     for spec in load_schema().tables_of("pat"):
-        cols = rows(pat_ws, f"SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '{spec.name}' ORDER BY ordinal_position")
+        cols = rows(pat_ws, "SELECT column_name, data_type FROM information_schema.columns "
+                            f"WHERE table_name = '{spec.name}' ORDER BY ordinal_position")
         assert cols == [(c.name, c.type) for c in spec.columns]
     ws = Workspace.open(pat_ws, "rank")
     n = rows(pat_ws, "SELECT count(*) FROM images")[0][0]
@@ -80,7 +81,8 @@ def test_grounder_choice(cli, pat_ws: Path, tmp_path: Path) -> None:
 
 def test_bad_input(cli, box_renderer, tmp_path: Path) -> None:
     ws = tmp_path / "w"
-    assert cli("synth", "-w", ws, "--user-count", "1", "--images-per-user", "2", "--frames-per-clip", "0", "--image-size", "128", "--anchors", "1").exit_code == 0
+    assert cli("synth", "-w", ws, "--user-count", "1", "--images-per-user", "2", "--frames-per-clip", "0", "--image-size", "128",
+               "--anchors", "1").exit_code == 0
     before = cli("pat", "-w", ws)
     assert before.exit_code == 1 and "needs the outputs of synth or ingest and persona" in before.stderr
     no_maps = cli("pat", "session", "-w", ws, "--session", "all")

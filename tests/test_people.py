@@ -14,7 +14,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -111,6 +110,7 @@ def people_of(ws: Path) -> dict[str, dict[str, str]]:
     return out
 
 
+@pytest.mark.slow
 def test_people_without_regions_are_found_by_face(people_ws) -> None:  # noqa: ANN001
     ws, _, _ = people_ws
     found = people_of(ws)
@@ -120,6 +120,7 @@ def test_people_without_regions_are_found_by_face(people_ws) -> None:  # noqa: A
     assert found["obama.jpg"]["Barack Obama"] == "region" and found["yao.jpg"]["Yao"] == "region"
 
 
+@pytest.mark.slow
 def test_a_misnamed_photo_is_flagged(people_ws) -> None:  # noqa: ANN001
     ws, _, result = people_ws
     flags = rows(ws, "SELECT f.path, t.name, f.best_cos, f.face_tag_id, f.action FROM people_flags f "
@@ -132,6 +133,7 @@ def test_a_misnamed_photo_is_flagged(people_ws) -> None:  # noqa: ANN001
     assert people_of(ws)["biden.jpg"] == {"Barack Obama": "keyword"}  # flagged, not changed
 
 
+@pytest.mark.slow
 def test_strangers_stay_unknown_in_clusters(people_ws) -> None:  # noqa: ANN001
     ws, _, _ = people_ws
     players = rows(ws, "SELECT p.tag_id, p.cluster_id FROM people_faces p JOIN ingest_files f "
@@ -150,6 +152,7 @@ def test_strangers_stay_unknown_in_clusters(people_ws) -> None:  # noqa: ANN001
                     "WHERE f.path = 'biden.jpg' AND p.cluster_id IS NOT NULL") == [(1,)]
 
 
+@pytest.mark.slow
 def test_graph_and_pat_use_the_people_found(people_ws, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     from memoire_cli.pat.people import ENROL_DET_THRESH, PeopleGrounder
 
@@ -179,6 +182,7 @@ def test_graph_and_pat_use_the_people_found(people_ws, monkeypatch: pytest.Monke
     assert masks[0][0] >= 5
 
 
+@pytest.mark.slow
 def test_list_and_name_a_cluster(people_ws, tmp_path: Path) -> None:  # noqa: ANN001
     ws, _, _ = people_ws
     cli = Invoker()
@@ -232,6 +236,7 @@ def test_list_and_name_a_cluster(people_ws, tmp_path: Path) -> None:  # noqa: AN
     assert rows(ws, "SELECT count(*) FROM people_names") == count
 
 
+@pytest.mark.slow
 def test_fix_names_replaces_the_contradicted_tag(people_ws, tmp_path: Path) -> None:  # noqa: ANN001
     import shutil
 

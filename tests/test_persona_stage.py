@@ -89,7 +89,8 @@ def test_pipe_synth_graph_persona(cli, box_renderer, tmp_path: Path) -> None:
     con = duckdb.connect(str(ws / "memoire.duckdb"), read_only=True)
     for spec in schema.tables_of("persona"):
         declared = [(c.name, c.type) for c in spec.columns]
-        found = con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [spec.name]).fetchall()
+        found = con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                            [spec.name]).fetchall()
         assert declared == found, spec.name
     n_nodes = dict(con.execute("SELECT user_id, count(*) FROM graph_nodes GROUP BY 1").fetchall())
     con.close()

@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 import zarr
 
-from conftest import TINY, manifest, rows
+from conftest import PIPELINE, TINY, Pipeline, copy_workspace, manifest, rows
 
 FAST = ["--epochs", "2", "--steps-per-epoch", "2", "--device", "cpu"]
 USER = "u0000"
 
 
-def pipeline(cli, ws: Path) -> None:  # noqa: ANN001
-    for args in (("synth", "-w", ws, *TINY), ("graph", "-w", ws), ("persona", "-w", ws, *FAST)):
-        result = cli(*args)
-        assert result.exit_code == 0, result.stderr
+def built(pipeline: Pipeline, ws: Path, until: str = "persona") -> Path:
+    """A copy at ``ws`` of the shared pipeline through ``until``: the tiny gallery (:data:`TINY`), graph, persona run with FAST."""
+    assert PIPELINE["synth"] == TINY and PIPELINE["persona"] == FAST
+    return copy_workspace(pipeline(until), ws)
 
 
 def append_images(ws: Path, user_id: str, tag_sets: list[list[int]], new_person: str | None = "friend") -> int | None:
@@ -71,9 +71,8 @@ def pick_tags(ws: Path, user_id: str) -> list[int]:
     return [people[0], places[0]]
 
 
-def test_update_folds_in_new_images(cli, box_renderer, tmp_path: Path) -> None:
-    ws = tmp_path / "w"
-    pipeline(cli, ws)
+def test_update_folds_in_new_images(cli, pipeline: Pipeline, tmp_path: Path) -> None:
+    ws = built(pipeline, tmp_path / "w")
     before = snapshot(ws, USER)
     others = rows(ws, f"SELECT user_id, tag_id, alpha, score_ema FROM persona WHERE user_id <> '{USER}' ORDER BY 1, 2")
     z_before = zarr.open_group(str(ws / "arrays.zarr"), mode="r")[f"persona/{USER}/z"][...]
@@ -151,9 +150,8 @@ def test_update_folds_in_new_images(cli, box_renderer, tmp_path: Path) -> None:
     assert snapshot(ws, USER)["nodes"][new_tag][0] == 3
 
 
-def test_update_is_deterministic(cli, box_renderer, tmp_path: Path) -> None:
-    a, b = tmp_path / "a", tmp_path / "b"
-    pipeline(cli, a)
+def test_update_is_deterministic(cli, pipeline: Pipeline, tmp_path: Path) -> None:
+    a, b = built(pipeline, tmp_path / "a"), tmp_path / "b"
     shutil.copytree(a, b)
     for ws in (a, b):
         append_images(ws, USER, [[*pick_tags(ws, USER), -1]])
@@ -161,19 +159,16 @@ def test_update_is_deterministic(cli, box_renderer, tmp_path: Path) -> None:
     assert snapshot(a, USER) == snapshot(b, USER)
 
 
-def test_update_before_persona_is_one_line(cli, box_renderer, tmp_path: Path) -> None:
-    ws = tmp_path / "w"
-    assert cli("synth", "-w", ws, *TINY).exit_code == 0
-    assert cli("graph", "-w", ws).exit_code == 0
+def test_update_before_persona_is_one_line(cli, pipeline: Pipeline, tmp_path: Path) -> None:
+    ws = built(pipeline, tmp_path / "w", until="graph")
     result = cli("persona", "update", "-w", ws)
     assert result.exit_code == 1 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "run `memoire persona` first" in lines[0] and "Traceback" not in result.stderr
 
 
-def test_update_after_a_graph_rerun_asks_for_persona(cli, box_renderer, tmp_path: Path) -> None:
-    ws = tmp_path / "w"
-    pipeline(cli, ws)
+def test_update_after_a_graph_rerun_asks_for_persona(cli, pipeline: Pipeline, tmp_path: Path) -> None:
+    ws = built(pipeline, tmp_path / "w")
     append_images(ws, USER, [[*pick_tags(ws, USER), -1]])
     assert cli("graph", "-w", ws, "--force").exit_code == 0
     result = cli("persona", "update", "-w", ws)
@@ -190,11 +185,11 @@ def test_bad_action_and_options(cli, tmp_path: Path) -> None:
 
 def test_pruning_keeps_the_budget() -> None:
     """(6): over budget, aged tags go first, then the lowest counts; the new tag stays."""
+    import torch
+
     from memoire_cli.graph.config import GraphConfig
     from memoire_cli.persona.train import PersonaConfig, build_model
     from memoire_cli.persona.update import NewImages, UpdateConfig, UserState, update_state
-
-    import torch
 
     n, day = 8, 86_400_000_000
     now = 1_000 * day
@@ -203,7 +198,8 @@ def test_pruning_keeps_the_budget() -> None:
     last = np.array([now, now - 400 * day, now, now - 10 * day, now, now, now, now - 500 * day])
     src, dst = np.array([0, 0, 1, 2, 4]), np.array([1, 2, 3, 6, 5])
     st = UserState(
-        tag_id=np.arange(n) * 2, type=np.array(["P", "L", "E", "P", "L", "E", "P", "L"], object), relation=np.array(["self", None, None, "friend", None, None, "father", None], object),
+        tag_id=np.arange(n) * 2, type=np.array(["P", "L", "E", "P", "L", "E", "P", "L"], object),
+        relation=np.array(["self", None, None, "friend", None, None, "father", None], object),
         count=counts.copy(), last=last, raw={k: rng.random(n) for k in "frvqg"}, z={k: rng.normal(size=n) for k in "frvqg"},
         ips0=rng.normal(size=n), score=rng.normal(size=n), ema=rng.normal(size=n), alpha=np.full(n, 1 / n),
         emb=rng.normal(size=(n, 128)).astype(np.float32), src=src, dst=dst, c_uv=np.ones(5, np.int64), cooc=np.full(5, 0.2),

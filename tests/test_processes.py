@@ -48,6 +48,7 @@ def assert_consistent(ws: Path) -> None:
         assert root[f"users/{user_id}/images"].shape[0] == n
 
 
+@pytest.mark.slow
 def test_two_shard_processes_share_a_workspace(tmp_path: Path) -> None:
     ws = tmp_path / "w"
     # create the workspace first so both shards open the same one
@@ -55,7 +56,7 @@ def test_two_shard_processes_share_a_workspace(tmp_path: Path) -> None:
     procs = [subprocess.Popen(memoire("synth", "-w", str(ws), *SMALL, "--shard", f"{i}/2"), env=env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs):
         assert p.returncode == 0, err
     manifests = [json.loads(out) for out, _ in outs]
     assert sorted(m["users"] for m in manifests) == [2, 2]
@@ -63,6 +64,7 @@ def test_two_shard_processes_share_a_workspace(tmp_path: Path) -> None:
     assert_consistent(ws)
 
 
+@pytest.mark.slow
 def test_sigterm_leaves_a_resumable_workspace(tmp_path: Path) -> None:
     ws = tmp_path / "w"
     proc = subprocess.Popen(memoire("synth", "-w", str(ws), *SMALL[:1], "8", *SMALL[2:]), env=env(),
@@ -106,6 +108,7 @@ def persona_workspace(root: Path, users: int, n_images: int = 40) -> Path:
     return graph_workspace(root, tables)
 
 
+@pytest.mark.slow
 def test_jobs_give_the_result_of_one_process(cli, tmp_path: Path) -> None:
     """synth → graph → persona with --jobs 2 writes what one process writes (every user's digest),
     prints one manifest line for the whole run and records the workers' runs in its own."""
@@ -129,6 +132,7 @@ def test_jobs_give_the_result_of_one_process(cli, tmp_path: Path) -> None:
     assert manifest(again)["skipped"] is True and "worker processes" not in again.stderr
 
 
+@pytest.mark.slow
 def test_a_failing_worker_fails_the_run_in_one_line(cli, tmp_path: Path) -> None:
     from test_persona_stage import graph_rows, graph_workspace
 
@@ -144,6 +148,7 @@ def test_a_failing_worker_fails_the_run_in_one_line(cli, tmp_path: Path) -> None
     assert ("failed", "0/1") in rows(ws, "SELECT status, shard FROM runs WHERE stage = 'persona'")
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
     ws = persona_workspace(tmp_path / "w", users=8, n_images=80)
     proc = subprocess.Popen(memoire("persona", "-w", str(ws), "--device", "cpu", "--jobs", "2"), env=env(),
@@ -214,6 +219,7 @@ def test_an_interrupt_in_a_finaliser_is_raised_again_not_printed() -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.slow
 def test_an_interrupt_during_zarr_writes_is_one_line(tmp_path: Path, sig: signal.Signals) -> None:
     """Zarr writes chunks from an asyncio loop in its own thread: an interrupt mid-write printed
     hundreds of "Task was destroyed but it is pending!" and "Event loop is closed" lines."""

@@ -8,27 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import manifest, rows
 
-GALLERY = ["--user-count", "2", "--images-per-user", "8", "--frames-per-clip", "2", "--image-size", "128", "--anchors", "1"]
-TRAIN = ["--preset", "smoke", "--epochs", "1", "--max-pairs", "32"]  # the smallest real training: seconds
+from conftest import PIPELINE, Pipeline, copy_workspace, manifest, rows
+
+#: Every check here reads the shared pipeline's ranking, which needs its trained model (about a minute
+#: and a half to build on 2 cores): `pytest -m "not slow"` leaves the module out.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def ranked_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """synth → graph → persona → pat → label → train → rank, once for the module."""
-    from conftest import Invoker
-
-    cli = Invoker()
-    ws = tmp_path_factory.mktemp("rank") / "w"
-    for args in (["synth", "-w", ws, *GALLERY], ["graph", "-w", ws], ["persona", "-w", ws], ["pat", "-w", ws],
-                 ["label", "-w", ws, "--max-pairs", "150"], ["train", "-w", ws, *TRAIN]):
-        result = cli(*args)
-        assert result.exit_code == 0, (args[0], result.stderr)
-    result = cli("rank", "-w", ws, "--show", "2")
-    assert result.exit_code == 0, result.stderr
-    assert manifest(result)["computed"] == 2
-    return ws
+def ranked_ws(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the shared pipeline through rank (synth → graph → persona → pat → label → train with
+    the smallest real training → rank --show 2): this module re-runs rank on it."""
+    result = pipeline.output("rank")
+    assert PIPELINE["rank"] == ["--show", "2"] and manifest(result)["computed"] == 3
+    return copy_workspace(pipeline("rank"), tmp_path_factory.mktemp("rank") / "w")
 
 
 def users_of(ws: Path) -> list[str]:
@@ -177,9 +171,8 @@ def test_bad_requests_change_nothing(ranked_ws: Path, cli, args: list[str], mess
     assert rows(ranked_ws, "SELECT count(*) FROM runs WHERE stage = 'rank'") == runs
 
 
-def test_missing_stages_say_which_to_run(ranked_ws: Path, cli, tmp_path: Path) -> None:
-    ws = tmp_path / "w"
-    assert cli("synth", "-w", ws, *GALLERY).exit_code == 0
+def test_missing_stages_say_which_to_run(ranked_ws: Path, cli, pipeline: Pipeline, workspace_copy, tmp_path: Path) -> None:
+    ws = workspace_copy(pipeline("synth"))
     result = cli("rank", "-w", ws)
     assert result.exit_code != 0 and "graph" in result.stderr and "Traceback" not in result.stderr
     # Everything but a model: says to train.

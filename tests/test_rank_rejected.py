@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from conftest import rows
 
+from conftest import rows
 from memoire_cli.eval.baselines import BASELINES
 from test_eval_metrics import signals
 from test_eval_saliency import FakeWorkspace, Quiet, suite_env, synthetic_context, tiny_predictor  # noqa: F401 (suite_env: a fixture)
@@ -58,7 +58,7 @@ def test_baselines_never_put_a_rejected_image_in_their_top_k() -> None:
             assert full == [i for i in plain if i != ids[1]] + [ids[1]] and top == full[:2], name
 
 
-def test_eval_keeps_rejected_images_out_of_every_top_k(suite_env) -> None:
+def test_eval_keeps_rejected_images_out_of_every_top_k(suite_env) -> None:  # noqa: F811 - the fixture imported above
     from memoire_cli.eval.suite import run_suite
 
     truth, contexts, _ = suite_env

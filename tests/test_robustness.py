@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TINY, manifest, rows
+from conftest import Pipeline, rows
 
 SMALL = ["--user-count", "2", "--images-per-user", "2", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1",
          "--split", "50/0/50"]
@@ -39,16 +39,9 @@ def one_line_error(result, code: int = 1) -> str:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def tiny_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A two-user synthetic workspace (procedural renderer, 128 px), made once; tests copy it."""
-    from typer.testing import CliRunner
-
-    from memoire_cli.app import build_app
-
-    ws = tmp_path_factory.mktemp("tiny") / "w"
-    result = CliRunner().invoke(build_app(), ["synth", "-w", str(ws), *SMALL])
-    assert result.exit_code == 0, result.output
-    return ws
+def tiny_ws(pipeline: Pipeline) -> Path:
+    """The shared pipeline's synthetic workspace (procedural renderer, 128 px), read only; tests copy it to write."""
+    return pipeline("synth")
 
 
 def copy_ws(src: Path, dst: Path) -> Path:
@@ -304,9 +297,9 @@ def test_weights_of_the_wrong_kind_are_a_value_error(tmp_path: Path) -> None:
 
 
 def test_a_truncated_face_bank_cache_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from memoire_cli.faces import bank as bank_module
-
     import types
+
+    from memoire_cli.faces import bank as bank_module
 
     rebuilt = types.SimpleNamespace(_save_npz=lambda path: None)
     monkeypatch.setattr(bank_module.FaceBank, "build", classmethod(lambda cls: rebuilt))
@@ -379,6 +372,7 @@ def _wait_for_main(proc: subprocess.Popen) -> None:
 
 
 # ------------------------------------------------------------------------------ item 8: no temp files left
+@pytest.mark.slow
 def test_persona_leaves_no_generated_code_in_the_temp_folder(tiny_ws: Path, tmp_path: Path) -> None:
     ws = copy_ws(tiny_ws, tmp_path / "w")
     scratch = tmp_path / "tmp"

@@ -15,32 +15,20 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import manifest, rows
+from conftest import PIPELINE, Pipeline, copy_workspace, manifest, rows
 
-GALLERY = ["--user-count", "2", "--images-per-user", "6", "--frames-per-clip", "1", "--image-size", "128", "--anchors", "1"]
-TRAIN = ["--preset", "smoke", "--epochs", "1", "--max-pairs", "32"]
+#: Every check here reads the shared pipeline's ranking, which needs its trained model (about a minute
+#: and a half to build on 2 cores): `pytest -m "not slow"` leaves the module out.
+pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def pipeline_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """synth → graph → persona → pat → label → train → rank on two tiny users, once for the module."""
-    from conftest import Invoker
-
-    cli = Invoker()
-    ws = tmp_path_factory.mktemp("stale") / "w"
-    for args in (["synth", "-w", ws, *GALLERY], ["graph", "-w", ws], ["persona", "-w", ws, "--epochs", "2"], ["pat", "-w", ws],
-                 ["label", "-w", ws, "--max-pairs", "40"], ["train", "-w", ws, *TRAIN], ["rank", "-w", ws]):
-        result = cli(*args)
-        assert result.exit_code == 0, (args[0], result.stderr)
-    return ws
+GALLERY = PIPELINE["synth"]  # the shared pipeline's tiny gallery: 3 users of 6 stills
 
 
 @pytest.fixture
-def ws(pipeline_ws: Path, tmp_path: Path) -> Path:
-    """A copy of the module's workspace, for a test to damage."""
-    copy = tmp_path / "w"
-    shutil.copytree(pipeline_ws, copy)
-    return copy
+def ws(pipeline: Pipeline, tmp_path: Path) -> Path:
+    """A copy of the shared pipeline through rank (synth → graph → persona → pat → label → train → rank),
+    for a test to damage."""
+    return copy_workspace(pipeline("rank"), tmp_path / "w")
 
 
 def one_line_error(result) -> str:  # noqa: ANN001
@@ -193,8 +181,8 @@ def test_synth_with_fewer_users_or_images_needs_force(cli, ws: Path) -> None:
     line = one_line_error(cli("synth", "-w", ws, "--user-count", "1", *GALLERY[2:]))
     assert "delete the gallery of u0001" in line and "graph" in line and "rank" in line and "--force" in line, line
     line = one_line_error(cli("synth", "-w", ws, *GALLERY[:3], "5", *GALLERY[4:]))
-    assert "shrink the gallery of u0000, u0001 to 5 images" in line and "stale" in line, line
-    assert rows(ws, "SELECT count(DISTINCT user_id) FROM images") == [(2,)]
+    assert "shrink the gallery of u0000, u0001, u0002 to 5 images" in line and "stale" in line, line
+    assert rows(ws, "SELECT count(DISTINCT user_id) FROM images") == [(3,)]
     result = cli("synth", "-w", ws, "--user-count", "1", *GALLERY[2:], "--force")
     assert result.exit_code == 0, result.stderr
     assert "delete the gallery of u0001" in result.stderr

@@ -38,7 +38,7 @@ def test_drawn_people_are_found_and_matched_to_their_anchors(cli, tmp_path: Path
     tags = np.array(sorted(enrol))
     bank = np.stack([enrol[t] for t in tags])  # (P, 512)
     matched = 0
-    for image_id, idx, tag, x0, y0, x1, y1 in regions:
+    for _image_id, idx, tag, x0, y0, x1, y1 in regions:
         faces = detect_and_embed(images[idx], det, rec)
         best = None
         for f in faces:

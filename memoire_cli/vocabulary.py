@@ -2,8 +2,8 @@
 
 Every stage that reads tags — real photos (``ingest``) as well as simulated ones (``synth``), and
 ``graph``, ``persona``, ``pat``, ``rank`` downstream — speaks this vocabulary; the simulator's priors
-over it (closeness, favourite probabilities, views, props, locations) live in
-:mod:`memoire_cli.synth.ontology`.
+over it (closeness, favourite probabilities, views, props, locations) live in the simulator
+(``synth/ontology.py``).
 
 Spec readings written down here (and in ``schemas/README.md``):
 

@@ -13,9 +13,10 @@ import sys
 from typing import Any
 
 from memoire_cli import __version__
-from memoire_cli.pipeline import PIPELINE as STAGE_NAMES  # subcommand modules in pipeline order, then the tools
-from memoire_cli.pipeline import TOOL_NAMES, describe
+from memoire_cli.pipeline import PIPELINE, TOOL_NAMES, describe
 
+#: Subcommand modules in pipeline order (`memoire --help` lists them so), then the tools.
+STAGE_NAMES = PIPELINE
 EPILOG = describe()
 
 HELP = f"""memoire {__version__}: learn what matters to a person from their photo gallery, and curate it.

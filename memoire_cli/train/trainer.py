@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from memoire_cli.errors import MemoireError
+from memoire_cli.train.config import PredictorConfig, TrainConfig
 from memoire_cli.train.data import TrainingData, validation_srcc, win_rates
-from memoire_cli.train.model import PredictorConfig
 from memoire_cli.train.predictor import (
     BEST,
     CHECKPOINT_FORMAT,
@@ -46,20 +46,6 @@ from memoire_cli.train.predictor import (
 )
 
 GRAD_CLIP = 1.0
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings (the network's shape is :class:`PredictorConfig`)."""
-
-    loss: str = "logistic"
-    epochs: int = 150
-    batch_size: int = 128
-    lr: float = 1e-4
-    weight_decay: float = 1e-5
-    align_weight: float = 0.1
-    seed: int = 0
-    session_mix: float = 0.5  # share of training pairs fed the whole-gallery session's maps (ρ by eq. 17)
 
 
 @dataclass

@@ -30,7 +30,8 @@ import numpy as np
 from memoire_cli.phash import hamming, phash
 from memoire_cli.stage import Selection, Stage, UserOutput
 from memoire_cli.synth.calendar import GALLERY_NOW
-from memoire_cli.synth.gallery import SynthConfig, UserPlan, plan_user, user_id_of
+from memoire_cli.synth.config import SynthConfig
+from memoire_cli.synth.gallery import UserPlan, plan_user, user_id_of
 from memoire_cli.synth.prompts import NEGATIVE_PROMPT
 from memoire_cli.workspace import Columns, Workspace
 

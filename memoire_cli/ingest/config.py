@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memoire_cli.errors import UsageError
+from memoire_cli.recorded import FromParams
 
 #: Largest still decoded, in pixels (about a 100-megapixel frame).
 MAX_PIXELS = 100_000_000
@@ -18,7 +19,7 @@ USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
-class IngestConfig:
+class IngestConfig(FromParams):
     image_size: int = 512  # side of the square image buffer (synth's default)
     anchor_size: int = 256  # side of the enrolment portraits (synth's default), ≤ image_size
     event_gap_h: float = 3.0  # a gap longer than this starts a new burst (event)

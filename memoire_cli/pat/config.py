@@ -11,10 +11,11 @@ Light: dataclasses only, so `memoire pat --help` imports it at once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Self
 
 from memoire_cli.errors import ParameterError
+from memoire_cli.recorded import FromParams
 
 THETA_DET = 0.80  # Table 1: face detection confidence threshold (for the spec's RetinaFace)
 #: θ_det for the packaged SCRFD-500M: its own operating point. Its scores run lower than RetinaFace's:
@@ -39,7 +40,7 @@ def check_unit(flag: str, value: float | None) -> None:
 
 
 @dataclass(frozen=True)
-class PatConfig:
+class PatConfig(FromParams):
     """Table 1's thresholds (defaults: the spec's) and which models to use (all enter the fingerprint)."""
 
     theta_det: float | None = None  # None: θ_det of Table 1 (0.80) with a --faces pack, 0.50 with the packaged SCRFD
@@ -55,22 +56,21 @@ class PatConfig:
         check_unit("--tau-match", self.tau_match)
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> PatConfig:
+    def from_params(cls, params: Mapping[str, Any]) -> Self:
         """The configuration a pat run recorded (its ``runs.params``, :meth:`~memoire_cli.pat.stage.PatStage.params`).
 
         The record holds the resolved values: θ_det in use, and the model folders found ("none" /
         "gaussian" when there were none, read back as None). Keys a run did not record (older pat)
         take today's defaults; keys that are not parameters are ignored.
         """
-        names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in params.items() if k in names}
+        values = dict(params)
         for key, absent in (("clipseg", NO_CLIPSEG), ("sam", NO_SAM)):
             if values.get(key) == absent:
                 values[key] = None
         for key in ("theta_det", "nms_iou", "tau_match"):
             if values.get(key) is not None:
                 values[key] = float(values[key])
-        return cls(**values)
+        return super().from_params(values)
 
     def detection_threshold(self) -> float:
         """θ_det in use: the flag's, else Table 1's 0.80 for a model pack (the spec's RetinaFace), else the

@@ -5,9 +5,7 @@ Light: dataclasses only, so `memoire people --help` imports it at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 from memoire_cli.errors import ParameterError
 from memoire_cli.pat.config import (
@@ -17,10 +15,11 @@ from memoire_cli.pat.config import (
     THETA_DET,
     check_unit,
 )
+from memoire_cli.recorded import FromParams
 
 
 @dataclass(frozen=True)
-class PeopleConfig:
+class PeopleConfig(FromParams):
     """Detection, matching and clustering constants (defaults: PAT's, Table 1; all enter the fingerprint)."""
 
     theta_det: float | None = None  # None: as PAT (0.50 for the packaged SCRFD, 0.80 with a --faces pack)
@@ -35,13 +34,6 @@ class PeopleConfig:
         check_unit("--tau-match", self.tau_match)
         if self.cluster_distance is not None and not 0.0 < self.cluster_distance <= 2.0:
             raise ParameterError(f"--cluster-distance must be in (0, 2], got {self.cluster_distance:g}")
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> PeopleConfig:
-        """The configuration a people run recorded (its ``runs.params``: resolved θ_det and cluster
-        distance); keys that are not parameters are ignored, missing ones take the defaults."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in params.items() if k in names})
 
     def detection_threshold(self) -> float:
         if self.theta_det is not None:

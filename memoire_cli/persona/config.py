@@ -12,10 +12,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from memoire_cli.errors import UsageError
+from memoire_cli.recorded import FromParams
 
 
 @dataclass(frozen=True)
-class PersonaConfig:
+class PersonaConfig(FromParams):
     """Every constant of S1.2.5–S1.2.6 (defaults are the spec's); all enter the stage's fingerprint."""
 
     # Model (S1.2.5)

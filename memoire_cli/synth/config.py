@@ -40,7 +40,7 @@ def parse_split(text: str) -> tuple[float, float, float]:
 
 def split_text(split: tuple[float, float, float]) -> str:
     """(0.8, 0.1, 0.1) → ``"80/10/10"`` (percentages), the inverse of :func:`parse_split`."""
-    return "/".join(f"{round(share * 100, 6):g}" for share in split)
+    return "/".join(f"{share * 100:.12g}" for share in split)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -79,7 +82,7 @@ def test_eval_settings_start_from_rank_defaults() -> None:
     (lambda: DiffusionConfig(steps=0), "--steps must be between 1 and 1000, got 0"),
     (lambda: DiffusionConfig(sampler="ddim"), "--sampler must be one of dpmsolver++, euler, got 'ddim'"),
 ])
-def test_configs_reject_bad_values_in_one_line(make, message: str) -> None:  # noqa: ANN001
+def test_configs_reject_bad_values_in_one_line(make: Callable[[], object], message: str) -> None:
     with pytest.raises(ParameterError) as err:
         make()
     assert str(err.value) == message
@@ -93,7 +96,7 @@ def test_configs_reject_bad_values_in_one_line(make, message: str) -> None:  # n
     (lambda: IngestConfig(image_size=8), "--image-size must be in 32…4096"),
     (lambda: GraphConfig(mu=1.5), "--mu must be in"),
 ])
-def test_older_configs_check_on_construction_too(make, match: str) -> None:  # noqa: ANN001
+def test_older_configs_check_on_construction_too(make: Callable[[], object], match: str) -> None:
     with pytest.raises(UsageError, match=match):
         make()
 
@@ -130,7 +133,7 @@ def test_configs_from_their_own_params_round_trip() -> None:
         assert type(cfg).from_params({**asdict(cfg), "extra": "ignored"}) == cfg
 
 
-def test_a_bad_lambda_is_a_usage_error_before_any_work(cli, tmp_path) -> None:  # noqa: ANN001
+def test_a_bad_lambda_is_a_usage_error_before_any_work(cli: Any, tmp_path: Path) -> None:
     result = cli("rank", "-w", tmp_path / "none", "--lambda", "1.5")
     assert result.exit_code == EXIT_USAGE
     assert result.stderr.strip().splitlines()[-1].endswith("--lambda must be in [0, 1], got 1.5")

@@ -7,6 +7,7 @@ Light: dataclasses only, so `memoire synth --help` imports it at once.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from memoire_cli.errors import ParameterError
@@ -20,7 +21,7 @@ MAX_SEED = 2**63 - 1
 
 def check_range(flag: str, value: float | None, lo: float, hi: float | None = None) -> None:
     """``lo ≤ value ≤ hi`` (None: not given; NaN never passes)."""
-    if value is not None and (value != value or value < lo or (hi is not None and value > hi)):
+    if value is not None and (math.isnan(value) or value < lo or (hi is not None and value > hi)):
         bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
         raise ParameterError(f"{flag} must be {bound}, got {value}")
 

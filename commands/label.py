@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from memoire_cli.cli import DeviceOpt, ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt, run
+from memoire_cli.label.config import LabelConfig  # light: dataclasses only, the defaults' one source
 
 HELP = """Pairwise High/Low personal-impact labels from a judge of image + A(I) + tag card (S1.1.10).
 
@@ -17,13 +18,15 @@ deterministic stand-in scoring attention-weighted close people, meaningful place
 events first, then exposure, contrast, sharpness and composition.
 """
 
+_D = LabelConfig()
+
 
 def command(
     workspace: WorkspaceOpt = None,
     users: UsersOpt = None,
-    max_pairs: Annotated[int, typer.Option("--max-pairs", help="At most this many pairs per user (S1.1.10: 20k).")] = 20000,
-    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the pair sampling.")] = 0,
-    judge: Annotated[str, typer.Option("--judge", help="Judge: offline (deterministic, no model) or qwen-vl (Qwen2.5-VL from a local copy).")] = "offline",
+    max_pairs: Annotated[int, typer.Option("--max-pairs", help="At most this many pairs per user (S1.1.10: 20k).")] = _D.max_pairs,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of the pair sampling.")] = _D.seed,
+    judge: Annotated[str, typer.Option("--judge", help="Judge: offline (deterministic, no model) or qwen-vl (Qwen2.5-VL from a local copy).")] = _D.judge,
     qwen: Annotated[str | None, typer.Option("--qwen", help="Local Qwen2.5-VL folder (default: $MEMOIRE_QWEN_VL or the local Hugging Face cache).", show_default=False)] = None,
     device: DeviceOpt = "auto",
     shard: ShardOpt = None,
@@ -32,8 +35,7 @@ def command(
 ) -> None:
     from memoire_cli.errors import UsageError
 
-    if max_pairs < 1:
-        raise UsageError(f"--max-pairs must be at least 1, got {max_pairs}")
+    LabelConfig(max_pairs=max_pairs, seed=seed, judge=judge)  # the checks
     from memoire_cli.label.stage import JUDGES, LabelStage
 
     if judge not in JUDGES:

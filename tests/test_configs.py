@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from memoire_cli.errors import EXIT_USAGE, ParameterError, UsageError
 from memoire_cli.graph.config import GraphConfig
 from memoire_cli.ingest.config import IngestConfig
+from memoire_cli.label.config import LabelConfig
 from memoire_cli.pat.config import TAU_MATCH, PatConfig
 from memoire_cli.people.config import PeopleConfig
 from memoire_cli.persona.config import PersonaConfig
@@ -54,6 +55,8 @@ def test_the_commands_take_their_defaults_from_the_configs() -> None:
     assert (synth["steps"], synth["cfg_scale"], synth["lambda_id"], synth["video_size"]) == (d.steps, d.cfg, d.lambda_id, "640x360")
     assert defaults("train")["session_mix"] == TrainConfig().session_mix
     assert defaults("graph")["knn"] == GraphConfig().knn
+    label, lc = defaults("label"), LabelConfig()
+    assert (label["max_pairs"], label["seed"], label["judge"]) == (lc.max_pairs, lc.seed, lc.judge)
 
 
 def test_eval_settings_start_from_rank_defaults() -> None:
@@ -81,6 +84,7 @@ def test_eval_settings_start_from_rank_defaults() -> None:
     (lambda: SynthConfig(image_size=64), "--image-size must be between 128 and 4096, got 64"),
     (lambda: DiffusionConfig(steps=0), "--steps must be between 1 and 1000, got 0"),
     (lambda: DiffusionConfig(sampler="ddim"), "--sampler must be one of dpmsolver++, euler, got 'ddim'"),
+    (lambda: LabelConfig(max_pairs=0), "--max-pairs must be at least 1, got 0"),
 ])
 def test_configs_reject_bad_values_in_one_line(make: Callable[[], object], message: str) -> None:
     with pytest.raises(ParameterError) as err:

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from memoire_cli.errors import EXIT_USAGE, ParameterError, UsageError
+from memoire_cli.eval.config import EvalConfig
 from memoire_cli.graph.config import GraphConfig
 from memoire_cli.ingest.config import IngestConfig
 from memoire_cli.label.config import LabelConfig
@@ -56,6 +57,8 @@ def test_the_commands_take_their_defaults_from_the_configs() -> None:
     assert defaults("train")["session_mix"] == TrainConfig().session_mix
     assert defaults("graph")["knn"] == GraphConfig().knn
     label, lc = defaults("label"), LabelConfig()
+    ev, e = defaults("eval"), EvalConfig()
+    assert (ev["k"], ev["suite"], ev["runtime"], ev["sheets"]) == (e.k, e.suite, e.runtime, e.sheets) == (r.k, "quick", "torch", 4)
     assert (label["max_pairs"], label["seed"], label["judge"]) == (lc.max_pairs, lc.seed, lc.judge)
 
 
@@ -85,6 +88,8 @@ def test_eval_settings_start_from_rank_defaults() -> None:
     (lambda: DiffusionConfig(steps=0), "--steps must be between 1 and 1000, got 0"),
     (lambda: DiffusionConfig(sampler="ddim"), "--sampler must be one of dpmsolver++, euler, got 'ddim'"),
     (lambda: LabelConfig(max_pairs=0), "--max-pairs must be at least 1, got 0"),
+    (lambda: EvalConfig(suite="fast"), "--suite 'fast': choose quick or full"),
+    (lambda: EvalConfig(runtime="tf"), "--runtime 'tf': choose torch or onnx"),
 ])
 def test_configs_reject_bad_values_in_one_line(make: Callable[[], object], message: str) -> None:
     with pytest.raises(ParameterError) as err:

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from memoire_cli.errors import MemoireError, UsageError
+from memoire_cli.eval.config import SUITES
 from memoire_cli.eval import metrics
 from memoire_cli.eval.baselines import (
     BASELINES,
@@ -65,7 +66,6 @@ from memoire_cli.eval.truth import GroundTruth
 from memoire_cli.pat.config import BLUR_SIGMA
 from memoire_cli.rank.config import RankOptions
 
-SUITES = ("quick", "full")
 #: `memoire rank`'s defaults: the base of every Memoire setting (Table 9's "Full Memoire").
 _RANK = RankOptions()
 LAMBDAS = (0.0, 0.2, 0.4, 0.6, 0.8)

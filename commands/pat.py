@@ -45,6 +45,8 @@ def command(
             raise UsageError("--jobs runs PAT; --session re-fuses stored masks in one process")
         return _session(workspace, users, shard, session, rho, overlay, image)
 
+    cfg = PatConfig(theta_det=theta_det, tau_match=tau_match, clipseg=None if clipseg is None else str(clipseg.resolve()),
+                    sam=None if sam is None else str(sam.resolve()), faces=None if faces is None else str(faces.resolve()), grounder=grounder)
     for name, path in (("--clipseg", clipseg), ("--sam", sam), ("--faces", faces)):
         if path is not None and not path.is_dir():
             raise UsageError(f"{name} {path}: no such folder")
@@ -61,8 +63,6 @@ def command(
 
     pin_torch_threads()  # masks must not depend on the machine's thread count ($MEMOIRE_TORCH_THREADS overrides)
 
-    cfg = PatConfig(theta_det=theta_det, tau_match=tau_match, clipseg=None if clipseg is None else str(clipseg.resolve()),
-                    sam=None if sam is None else str(sam.resolve()), faces=None if faces is None else str(faces.resolve()), grounder=grounder)
     from memoire_cli.pat.overlay import check_image, write_overlay
 
     check = None if image is None else (lambda ws: check_image(ws, image))

@@ -63,6 +63,8 @@ def command(
             raise UsageError("usage: memoire people name CLUSTER --as NAME [--relation REL]")
         return _name(workspace, cluster, name, relation)
 
+    cfg = PeopleConfig(theta_det=theta_det, tau_match=tau_match, cluster_distance=cluster_distance, fix_names=fix_names,
+                       faces=None if faces is None else str(faces.resolve()))
     if faces is not None and not faces.is_dir():
         raise UsageError(f"--faces {faces}: no such folder")
 
@@ -70,8 +72,6 @@ def command(
     from memoire_cli.threads import pin_torch_threads
 
     pin_torch_threads()
-    cfg = PeopleConfig(theta_det=theta_det, tau_match=tau_match, cluster_distance=cluster_distance, fix_names=fix_names,
-                       faces=None if faces is None else str(faces.resolve()))
     run(lambda: PeopleStage(cfg), workspace, users=users, shard=shard, force=force, jobs=jobs)
 
 

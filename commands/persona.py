@@ -57,11 +57,11 @@ def command(
         return
     if full:
         raise UsageError("--full belongs to `memoire persona update`; a plain `memoire persona` run retrains what changed")
+    cfg = PersonaConfig(max_epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, seed=seed)
 
     from memoire_cli.persona.stage import PersonaStage
     from memoire_cli.persona.config import resolve_device
 
-    cfg = PersonaConfig(max_epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, seed=seed)
     dev = resolve_device(device)
     pin_torch_threads()  # α must not depend on the machine's thread count ($MEMOIRE_TORCH_THREADS overrides)
     run(lambda: PersonaStage(cfg, dev), workspace, users=users, shard=shard, force=force, jobs=jobs)

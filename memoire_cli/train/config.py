@@ -113,9 +113,9 @@ class TrainConfig:
         for flag, value in (("--epochs", self.epochs), ("--batch-size", self.batch_size)):
             if value < 1:
                 raise ParameterError(f"{flag} must be at least 1, got {value}")
-        for flag, value in (("--lr", self.lr), ("--align-weight", self.align_weight), ("--weight-decay", self.weight_decay)):
-            if not math.isfinite(value):
-                raise ParameterError(f"{flag} must be a finite number, got {value}")
+        for flag, rate in (("--lr", self.lr), ("--align-weight", self.align_weight), ("--weight-decay", self.weight_decay)):
+            if not math.isfinite(rate):
+                raise ParameterError(f"{flag} must be a finite number, got {rate}")
         if self.lr <= 0 or self.align_weight < 0 or self.weight_decay < 0:
             raise ParameterError("--lr must be positive, --align-weight and --weight-decay non-negative")
         if not 0.0 <= self.session_mix <= 1.0:

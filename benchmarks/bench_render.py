@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from memoire_cli.faces.bank import FaceBank
-from memoire_cli.synth.ontology import EVENT_TYPES, LANDMARKS, LIGHTING, LOCATION_KINDS, RELATIONS, SHOT_PLANS
+from memoire_cli.synth.ontology import EVENT_TYPES, LANDMARKS, LIGHTING, LOCATION_KINDS, SHOT_PLANS
+from memoire_cli.vocabulary import RELATIONS
 from memoire_cli.synth.render.base import PersonSpec, ShotSpec
 from memoire_cli.synth.render.procedural import ProceduralRenderer
 

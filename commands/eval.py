@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from memoire_cli.cli import ForceOpt, WorkspaceOpt, run_global
+from memoire_cli.eval.config import EvalConfig  # light: dataclasses only, the defaults' one source
 
 HELP = """SRCC, APS@k, Redundancy@k, Coverage@k against ground truth or ratings; baselines, ablations (S2.2–2.4).
 
@@ -24,26 +25,19 @@ Table 9's ablations, the λ sweep and logistic vs hinge (--suite quick, fits the
 summary.md, summary.json).
 """
 
+_D = EvalConfig()
+
 
 def command(
     workspace: WorkspaceOpt = None,
-    k: Annotated[int, typer.Option("--k", "-k", help="Size of the selected set for APS@k, Redundancy@k, Coverage@k (S2.2: 20).")] = 20,
-    suite: Annotated[str, typer.Option("--suite", help="quick (comparison, Table 9, λ sweep, loss) or full (also ρ sweep, tag noise, graph size, face-ID errors, runtime).")] = "quick",
-    runtime: Annotated[str, typer.Option("--runtime", help="Score with the PyTorch checkpoint (torch) or the ONNX export (onnx).")] = "torch",
+    k: Annotated[int, typer.Option("--k", "-k", help="Size of the selected set for APS@k, Redundancy@k, Coverage@k (S2.2: 20).")] = _D.k,
+    suite: Annotated[str, typer.Option("--suite", help="quick (comparison, Table 9, λ sweep, loss) or full (also ρ sweep, tag noise, graph size, face-ID errors, runtime).")] = _D.suite,
+    runtime: Annotated[str, typer.Option("--runtime", help="Score with the PyTorch checkpoint (torch) or the ONNX export (onnx).")] = _D.runtime,
     users: Annotated[str | None, typer.Option("--users", help="Comma-separated user ids to evaluate (default: the test split, else the users without a split); train/val users are evaluated only so, and said to be optimistic.", show_default=False)] = None,
-    sheets: Annotated[int, typer.Option("--sheets", help="Users with top-k contact sheets in the report.")] = 4,
+    sheets: Annotated[int, typer.Option("--sheets", help="Users with top-k contact sheets in the report.")] = _D.sheets,
     force: ForceOpt = False,
 ) -> None:
-    from memoire_cli.errors import UsageError
-
-    if k < 1:
-        raise UsageError(f"--k must be at least 1, got {k}")
-    if suite not in ("quick", "full"):
-        raise UsageError(f"--suite {suite!r}: choose quick or full")
-    if runtime not in ("torch", "onnx"):
-        raise UsageError(f"--runtime {runtime!r}: choose torch or onnx")
-    if sheets < 0:
-        raise UsageError(f"--sheets must be ≥ 0, got {sheets}")
+    EvalConfig(k=k, suite=suite, runtime=runtime, sheets=sheets)  # the checks
     from memoire_cli.eval.stage import EvalStage
 
     chosen = [u.strip() for u in users.split(",") if u.strip()] if users else None

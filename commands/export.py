@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from memoire_cli.cli import WorkspaceOpt
+from memoire_cli.export.run import ExportOptions  # light: no heavy imports, the defaults' one source
 
 HELP = """Act on the picks of `memoire rank` on an ingested photo folder.
 
@@ -31,26 +32,28 @@ since ingest, is reported in one line and skipped; the rest is done and the exit
 Reads the workspace from --workspace, $MEMOIRE_WORKSPACE or a manifest on stdin (memoire rank | memoire export …).
 """
 
+_D = ExportOptions()
+
 
 def command(
     workspace: WorkspaceOpt = None,
     to: Annotated[Path | None, typer.Option("--to", help="Folder to write the album in (created when missing).", show_default=False)] = None,
-    album: Annotated[str, typer.Option("--album", help="Name of the album folder inside --to.")] = "memoire-picks",
-    copy: Annotated[bool, typer.Option("--copy", help="Copy the photos (and sidecars) instead of linking to them.")] = False,
-    prefix: Annotated[bool, typer.Option("--prefix/--no-prefix", help="Name album files 001_NAME … in pick order (else: original names, clashes get -2, -3 …).")] = True,
-    gallery: Annotated[bool, typer.Option("--gallery/--no-gallery", help="Write index.html (the picks' gallery) in the album.")] = True,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing album folder that memoire wrote.")] = False,
-    write_xmp: Annotated[bool, typer.Option("--write-xmp", help="Write stars, colour label and pick flag into the originals' XMP sidecars.")] = False,
-    label: Annotated[str, typer.Option("--label", help="Colour label of the picks: Red, Yellow, Green, Blue, Purple, or none.")] = "Green",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace ratings, labels and flags the owner set (they are kept by default).")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; write nothing.")] = False,
+    album: Annotated[str, typer.Option("--album", help="Name of the album folder inside --to.")] = _D.album,
+    copy: Annotated[bool, typer.Option("--copy", help="Copy the photos (and sidecars) instead of linking to them.")] = _D.copy,
+    prefix: Annotated[bool, typer.Option("--prefix/--no-prefix", help="Name album files 001_NAME … in pick order (else: original names, clashes get -2, -3 …).")] = _D.prefix,
+    gallery: Annotated[bool, typer.Option("--gallery/--no-gallery", help="Write index.html (the picks' gallery) in the album.")] = _D.gallery,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing album folder that memoire wrote.")] = _D.force,
+    write_xmp: Annotated[bool, typer.Option("--write-xmp", help="Write stars, colour label and pick flag into the originals' XMP sidecars.")] = _D.write_xmp,
+    label: Annotated[str, typer.Option("--label", help="Colour label of the picks: Red, Yellow, Green, Blue, Purple, or none.")] = _D.label or "none",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace ratings, labels and flags the owner set (they are kept by default).")] = _D.overwrite,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; write nothing.")] = _D.dry_run,
     user: Annotated[str | None, typer.Option("--user", help="Whose picks (default: the only ranked user).", show_default=False)] = None,
 ) -> None:
     from memoire_cli.console import emit_json, stderr_console
     from memoire_cli.errors import UsageError
     from memoire_cli.export.album import check_album_name
     from memoire_cli.export.picks import choose_user
-    from memoire_cli.export.run import ExportOptions, run_export
+    from memoire_cli.export.run import run_export
     from memoire_cli.export.sidecars import LABELS
     from memoire_cli.manifest import resolve_workspace
     from memoire_cli.workspace import Workspace

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from memoire_cli.cli import ForceOpt, WorkspaceOpt, run
+from memoire_cli.ingest.config import IngestConfig  # light: dataclasses only, the defaults' one source
 
 HELP = """Read a real photo folder into a workspace: the gallery tables synth writes, minus ground truth.
 
@@ -29,33 +30,34 @@ read only from regular files (a FIFO or a device is noted and ignored). A file t
 for whatever reason, is skipped with the reason (ingest_files.detail) and the run goes on.
 """
 
+_D = IngestConfig()
+
 
 def command(
     folder: Annotated[Path, typer.Argument(help="The photo folder to ingest.", show_default=False)],
     workspace: WorkspaceOpt = None,
     user: Annotated[str, typer.Option("--user", help="User id of this gallery (one gallery stage per user id).")] = "me",
     relations: Annotated[Path | None, typer.Option("--relations", help="YAML or CSV: name → relation (self, mother, friend …) [, reference photo].", show_default=False)] = None,
-    image_size: Annotated[int, typer.Option("--image-size", help="Side of the square pixel buffer; images are scaled to fit.")] = 512,
-    anchor_size: Annotated[int, typer.Option("--anchor-size", help="Side of the enrolment portraits (≤ --image-size).")] = 256,
-    event_gap: Annotated[float, typer.Option("--event-gap", help="Hours between shots that start a new event (without Events/… keywords).")] = 3.0,
-    place_radius: Annotated[float, typer.Option("--place-radius", help="GPS clustering radius in km (without IPTC or Places/… names).")] = 1.0,
+    image_size: Annotated[int, typer.Option("--image-size", help="Side of the square pixel buffer; images are scaled to fit.")] = _D.image_size,
+    anchor_size: Annotated[int, typer.Option("--anchor-size", help="Side of the enrolment portraits (≤ --image-size).")] = _D.anchor_size,
+    event_gap: Annotated[float, typer.Option("--event-gap", help="Hours between shots that start a new event (without Events/… keywords).")] = _D.event_gap_h,
+    place_radius: Annotated[float, typer.Option("--place-radius", help="GPS clustering radius in km (without IPTC or Places/… names).")] = _D.place_radius_km,
     favourites_from_rating: Annotated[float | None, typer.Option(
         "--favourites-from-rating", metavar="STARS", show_default=False,
         help="Opt-in: rated images of at least STARS stars (1–5) also count as favourites. Off by default: favourites "
              "come only from pick/accept flags and Takeout `favorited`, because the ratings are `memoire eval`'s ground "
-             "truth; with it, eval flags favourites as derived from that truth.")] = None,
-    max_pixels: Annotated[int, typer.Option("--max-pixels", help="Larger stills are skipped as decompression bombs.")] = 100_000_000,
+             "truth; with it, eval flags favourites as derived from that truth.")] = _D.favourites_from_rating,
+    max_pixels: Annotated[int, typer.Option("--max-pixels", help="Larger stills are skipped as decompression bombs.")] = _D.max_pixels,
     force: ForceOpt = False,
 ) -> None:
     from memoire_cli.errors import UsageError
-    from memoire_cli.ingest.config import IngestConfig, check_user_id
+    from memoire_cli.ingest.config import check_user_id
 
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such folder")
     check_user_id(user)
     cfg = IngestConfig(image_size=image_size, anchor_size=min(anchor_size, image_size),
                        event_gap_h=event_gap, place_radius_km=place_radius, favourites_from_rating=favourites_from_rating, max_pixels=max_pixels)
-    cfg.check()
     people = {}
     if relations is not None:
         from memoire_cli.ingest.relations import load_relations

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from memoire_cli.cli import ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt, is_job_worker, parent_option, run
+from memoire_cli.pat.config import PatConfig  # light: dataclasses only, the defaults' one source
 from memoire_cli.pat.grounder import GROUNDERS
 
 HELP = """Personal attention maps A(I): people, location and event masks fused by α (S1.3).
@@ -25,6 +26,7 @@ SessionOpt = Annotated[str, typer.Option("--session", help="Which images: all, e
 RhoOpt = Annotated[str, typer.Option("--rho", help="ρ of (16): auto (eq. 17) or a number in [0, 1].")]
 OverlayOpt = Annotated[Path | None, typer.Option("--overlay", help="After the run, write a picture of A(I) over the photo of --image (Fig. 6) to this file.", show_default=False)]
 ImageOpt = Annotated[str | None, typer.Option("--image", help="The image for --overlay: a file path (relative to the ingested folder, or absolute inside it) or an image id, e.g. u0000/00012.", show_default=False)]
+_D = PatConfig()
 
 
 def command(
@@ -32,10 +34,10 @@ def command(
     workspace: WorkspaceOpt = None,
     users: UsersOpt = None,
     theta_det: Annotated[float | None, typer.Option("--theta-det", help="Face detection threshold θ_det. Default: Table 1's 0.80 with a --faces pack (the spec's RetinaFace), 0.50 with the packaged SCRFD-500M (its own operating point; see schemas/README.md).", show_default=False)] = None,
-    tau_match: Annotated[float, typer.Option("--tau-match", help="ArcFace cosine threshold τ_match (Table 1).")] = 0.35,
+    tau_match: Annotated[float, typer.Option("--tau-match", help="ArcFace cosine threshold τ_match (Table 1).")] = _D.tau_match,
     clipseg: Annotated[Path | None, typer.Option("--clipseg", help="Local CLIPSeg folder (default: $MEMOIRE_CLIPSEG or the local Hugging Face cache of CIDAS/clipseg-rd64-refined).", show_default=False)] = None,
     faces: Annotated[Path | None, typer.Option("--faces", help="Another insightface model pack (a folder of ONNX files, e.g. antelopev2 with RetinaFace-style SCRFD and ArcFace r100). Default: the packaged SCRFD-500M + MobileFaceNet.", show_default=False)] = None,
-    grounder: Annotated[str, typer.Option("--grounder", help=f"Places and events: {GROUNDERS.choices()} or a plugin of memoire.grounders. auto: CLIPSeg when its weights are local, else cam for ingested photos and prior for synthetic ones; cam: class-activation maps of the packaged ImageNet EfficientNet-Lite0 (the spatial prior for phrases without an ImageNet class); prior: the content-free spatial prior.")] = "auto",
+    grounder: Annotated[str, typer.Option("--grounder", help=f"Places and events: {GROUNDERS.choices()} or a plugin of memoire.grounders. auto: CLIPSeg when its weights are local, else cam for ingested photos and prior for synthetic ones; cam: class-activation maps of the packaged ImageNet EfficientNet-Lite0 (the spatial prior for phrases without an ImageNet class); prior: the content-free spatial prior.")] = _D.grounder,
     sam: Annotated[Path | None, typer.Option("--sam", help="Local SAM folder for transformers' SamModel (default: $MEMOIRE_SAM).", show_default=False)] = None,
     overlay: OverlayOpt = None,
     image: ImageOpt = None,
@@ -57,9 +59,8 @@ def command(
             raise UsageError("--jobs runs PAT; --session re-fuses stored masks in one process")
         return _session(workspace, users, shard, session, rho, overlay, image)
 
-    for name, value in (("--theta-det", theta_det), ("--tau-match", tau_match)):
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise UsageError(f"{name} must be between 0 and 1, got {value:g}")
+    cfg = PatConfig(theta_det=theta_det, tau_match=tau_match, clipseg=None if clipseg is None else str(clipseg.resolve()),
+                    sam=None if sam is None else str(sam.resolve()), faces=None if faces is None else str(faces.resolve()), grounder=grounder)
     for name, path in (("--clipseg", clipseg), ("--sam", sam), ("--faces", faces)):
         if path is not None and not path.is_dir():
             raise UsageError(f"{name} {path}: no such folder")
@@ -68,13 +69,11 @@ def command(
     if (overlay is None) != (image is None):
         raise UsageError("--overlay and --image go together")
 
-    from memoire_cli.pat.stage import PatConfig, PatStage
+    from memoire_cli.pat.stage import PatStage
     from memoire_cli.threads import pin_torch_threads
 
     pin_torch_threads()  # masks must not depend on the machine's thread count ($MEMOIRE_TORCH_THREADS overrides)
 
-    cfg = PatConfig(theta_det=theta_det, tau_match=tau_match, clipseg=None if clipseg is None else str(clipseg.resolve()),
-                    sam=None if sam is None else str(sam.resolve()), faces=None if faces is None else str(faces.resolve()), grounder=grounder)
     from memoire_cli.pat.overlay import check_image, write_overlay
 
     check = None if image is None else (lambda ws: check_image(ws, image))

@@ -17,6 +17,7 @@ from memoire_cli.cli import (
     parent_option,
     run,
 )
+from memoire_cli.people.config import PeopleConfig  # light: dataclasses only, the defaults' one source
 
 HELP = """Find the people in every photo by face; list them; name the unnamed ones.
 
@@ -32,14 +33,17 @@ face crop of each; --json prints one JSON line). `memoire people name CLUSTER --
 REL` names a cluster: a new person, and its photos are re-tagged.
 """
 
+_D = PeopleConfig()
+
+
 def command(
     ctx: typer.Context,
     workspace: WorkspaceOpt = None,
     users: UsersOpt = None,
     theta_det: Annotated[float | None, typer.Option("--theta-det", help="Face detection threshold θ_det. Default: as pat (0.50 for the packaged SCRFD-500M, 0.80 with a --faces pack).", show_default=False)] = None,
-    tau_match: Annotated[float, typer.Option("--tau-match", help="ArcFace cosine threshold τ_match (Table 1) for matching a face to an enrolled person.")] = 0.35,
+    tau_match: Annotated[float, typer.Option("--tau-match", help="ArcFace cosine threshold τ_match (Table 1) for matching a face to an enrolled person.")] = _D.tau_match,
     cluster_distance: Annotated[float | None, typer.Option("--cluster-distance", help="Cosine distance at which unknown faces stop merging into one unnamed person (average linkage). Default: 1 − τ_match.", show_default=False)] = None,
-    fix_names: Annotated[bool, typer.Option("--fix-names", help="Replace a person tag the faces contradict by the person the face shows (or drop it when the face is nobody enrolled).")] = False,
+    fix_names: Annotated[bool, typer.Option("--fix-names", help="Replace a person tag the faces contradict by the person the face shows (or drop it when the face is nobody enrolled).")] = _D.fix_names,
     faces: Annotated[Path | None, typer.Option("--faces", help="Another insightface model pack (a folder of ONNX files). Default: the packaged SCRFD-500M + MobileFaceNet.", show_default=False)] = None,
     shard: ShardOpt = None,
     jobs: JobsOpt = "1",
@@ -54,20 +58,15 @@ def command(
     if crops is not None or as_json:
         raise UsageError("--crops and --json go with `memoire people list`")
 
-    for flag, value in (("--theta-det", theta_det), ("--tau-match", tau_match)):
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise UsageError(f"{flag} must be between 0 and 1, got {value:g}")
-    if cluster_distance is not None and not 0.0 < cluster_distance <= 2.0:
-        raise UsageError(f"--cluster-distance must be in (0, 2], got {cluster_distance:g}")
+    cfg = PeopleConfig(theta_det=theta_det, tau_match=tau_match, cluster_distance=cluster_distance, fix_names=fix_names,
+                       faces=None if faces is None else str(faces.resolve()))
     if faces is not None and not faces.is_dir():
         raise UsageError(f"--faces {faces}: no such folder")
 
-    from memoire_cli.people.stage import PeopleConfig, PeopleStage
+    from memoire_cli.people.stage import PeopleStage
     from memoire_cli.threads import pin_torch_threads
 
     pin_torch_threads()
-    cfg = PeopleConfig(theta_det=theta_det, tau_match=tau_match, cluster_distance=cluster_distance, fix_names=fix_names,
-                       faces=None if faces is None else str(faces.resolve()))
     run(lambda: PeopleStage(cfg), workspace, users=users, shard=shard, force=force, jobs=jobs)
 
 
@@ -130,7 +129,7 @@ def _name(workspace: Path | None, cluster: str, name: str, relation: str) -> Non
     from memoire_cli.console import stderr_console
     from memoire_cli.manifest import resolve_workspace
     from memoire_cli.people.catalogue import last_config, name_cluster
-    from memoire_cli.people.stage import PeopleConfig, PeopleStage
+    from memoire_cli.people.stage import PeopleStage
     from memoire_cli.workspace import Workspace
 
     ws = Workspace.open(resolve_workspace(workspace), "people")
@@ -138,6 +137,5 @@ def _name(workspace: Path | None, cluster: str, name: str, relation: str) -> Non
     stderr_console().print(f"people: {cluster} ({named['faces']} face(s)) is now {named['name']!r} ({named['relation']}), "
                            f"tag {named['tag_id']} of user {named['user_id']}; re-tagging their photos", markup=False)
     params = last_config(ws, named["user_id"])
-    fields = {k: params[k] for k in ("theta_det", "nms_iou", "tau_match", "cluster_distance", "fix_names", "faces") if k in params}
-    cfg = PeopleConfig(**fields)
+    cfg = PeopleConfig.from_params(params)
     run(lambda: PeopleStage(cfg), ws.root, users=named["user_id"])

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from memoire_cli.cli import DeviceOpt, ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt, old_action, parent_option, run
+from memoire_cli.persona.config import PersonaConfig  # light: no torch, the defaults' one source
 
 HELP = """Train PERSONA-GAT per user: tag importances α_t (global persona), S1.2.5–1.2.7.
 
@@ -26,15 +27,17 @@ names it and the command fails, unless --full rebuilds those users' graph and pe
 parameters of their last full runs.
 """
 
+_D = PersonaConfig()
+
 
 def command(
     ctx: typer.Context,
     workspace: WorkspaceOpt = None,
     users: UsersOpt = None,
-    epochs: Annotated[int, typer.Option("--epochs", help="Most epochs per user (early stop: patience 5 on the loss and KL(α‖α_prev) < 1e-3).")] = 50,
-    steps_per_epoch: Annotated[int, typer.Option("--steps-per-epoch", help="Full-batch optimisation steps per epoch; 0: as many as fit 48k messages (directed edges), at most 20.")] = 0,
-    lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 3e-4,
-    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Run seed (each user trains from a seed derived from it and its id).")] = 0,
+    epochs: Annotated[int, typer.Option("--epochs", help="Most epochs per user (early stop: patience 5 on the loss and KL(α‖α_prev) < 1e-3).")] = _D.max_epochs,
+    steps_per_epoch: Annotated[int, typer.Option("--steps-per-epoch", help="Full-batch optimisation steps per epoch; 0: as many as fit 48k messages (directed edges), at most 20.")] = _D.steps_per_epoch,
+    lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = _D.lr,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Run seed (each user trains from a seed derived from it and its id).")] = _D.seed,
     device: DeviceOpt = "auto",
     shard: ShardOpt = None,
     jobs: JobsOpt = "1",
@@ -50,17 +53,11 @@ def command(
     from memoire_cli.threads import pin_torch_threads
 
     pin_torch_threads(force_import=False)  # a bad $MEMOIRE_TORCH_THREADS is a usage error before any work
-    if epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {epochs}")
-    if steps_per_epoch < 0:
-        raise UsageError(f"--steps-per-epoch must be 0 (auto) or more, got {steps_per_epoch}")
-    if not lr > 0 or lr == float("inf"):
-        raise UsageError(f"--lr must be positive and finite, got {lr:g}")
+    cfg = PersonaConfig(max_epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, seed=seed)
 
     from memoire_cli.persona.stage import PersonaStage
-    from memoire_cli.persona.config import PersonaConfig, resolve_device
+    from memoire_cli.persona.config import resolve_device
 
-    cfg = PersonaConfig(max_epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, seed=seed)
     dev = resolve_device(device)
     pin_torch_threads()  # α must not depend on the machine's thread count ($MEMOIRE_TORCH_THREADS overrides)
     run(lambda: PersonaStage(cfg, dev), workspace, users=users, shard=shard, force=force, jobs=jobs)

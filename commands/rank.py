@@ -9,6 +9,7 @@ import typer
 
 from memoire_cli.cli import DeviceOpt, ForceOpt, JobsOpt, ShardOpt, UsersOpt, WorkspaceOpt
 from memoire_cli.embed import EMBEDDERS
+from memoire_cli.rank.config import RankOptions  # light: dataclasses only, the defaults' one source
 
 #: Old option spellings that still work (one stderr line): `--alpha` is graph's weight α of (6).
 RENAMED = {"--alpha": "--tag-weights"}
@@ -30,17 +31,19 @@ folder:PREFIX; ids are image ids or ingested files' paths (at most 200,000; an @
 UTF-8 text file of at most 16 MiB).
 """
 
+_D = RankOptions()
+
 
 def command(
     workspace: WorkspaceOpt = None,
     session: Annotated[str, typer.Option("--session", help="Which images: all, event:ID, dates:A..B, ids:a,b / ids:@FILE (image ids or file paths), folder:PREFIX.")] = "all",
-    k: Annotated[int, typer.Option("--k", "-k", help="How many images to pick (S2.2: 20).")] = 20,
-    lam: Annotated[float, typer.Option("--lambda", help="MMR diversity weight λ in [0, 1] (0: no diversity, A3).")] = 0.4,
+    k: Annotated[int, typer.Option("--k", "-k", help="How many images to pick (S2.2: 20).")] = _D.k,
+    lam: Annotated[float, typer.Option("--lambda", help="MMR diversity weight λ in [0, 1] (0: no diversity, A3).")] = _D.lam,
     rho: Annotated[str, typer.Option("--rho", help="Session blend ρ (16): auto (eq. 17) or a number in [0, 1] (0: no session adaptation, A4).")] = "auto",
-    alpha: Annotated[str, typer.Option("--tag-weights", help="Tag weights α fused into A*(I): persona (the learned α) or uniform (A1 No-Persona).")] = "persona",
-    tag_types: Annotated[str, typer.Option("--tag-types", help="Mask types fused into A*(I): any of P, L, E.")] = "PLE",
-    model: Annotated[str, typer.Option("--model", help="Model name (`memoire train --name`).")] = "default",
-    runtime: Annotated[str, typer.Option("--runtime", help="torch (checkpoint) or onnx (the export, onnxruntime).")] = "torch",
+    alpha: Annotated[str, typer.Option("--tag-weights", help="Tag weights α fused into A*(I): persona (the learned α) or uniform (A1 No-Persona).")] = _D.alpha,
+    tag_types: Annotated[str, typer.Option("--tag-types", help="Mask types fused into A*(I): any of P, L, E.")] = "".join(_D.tag_types),
+    model: Annotated[str, typer.Option("--model", help="Model name (`memoire train --name`).")] = _D.model,
+    runtime: Annotated[str, typer.Option("--runtime", help="torch (checkpoint) or onnx (the export, onnxruntime).")] = _D.runtime,
     embedder: Annotated[str, typer.Option("--embedder", help=f"Image embedder: {EMBEDDERS.choices()} or a plugin of memoire.embedders. auto: the first available of CLIP (local), EfficientNet-Lite0 (packaged), colour-texture.")] = "auto",
     clip: Annotated[str | None, typer.Option("--clip", help="Local CLIP folder (default: $MEMOIRE_CLIP or the Hugging Face cache).", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the ranking itself (JSON) on stdout instead of the manifest.")] = False,
@@ -53,34 +56,24 @@ def command(
     jobs: JobsOpt = "1",
 ) -> None:
     from memoire_cli.errors import UsageError
-    from memoire_cli.rank.ranker import ALPHA_MODES, TAG_TYPES, RankOptions
     from memoire_cli.session.selection import parse_session
+    from memoire_cli.vocabulary import TAG_TYPES
 
-    if k < 1:
-        raise UsageError(f"--k must be at least 1, got {k}")
-    if not 0.0 <= lam <= 1.0:
-        raise UsageError(f"--lambda must be in [0, 1], got {lam}")
     rho_value: float | None = None
     if rho.strip().lower() != "auto":
         try:
             rho_value = float(rho)
         except ValueError:
             raise UsageError(f"--rho must be auto or a number in [0, 1], got {rho!r}") from None
-        if not 0.0 <= rho_value <= 1.0:
-            raise UsageError(f"--rho must be in [0, 1], got {rho}")
-    if alpha not in ALPHA_MODES:
-        raise UsageError(f"--tag-weights must be one of {', '.join(ALPHA_MODES)}, got {alpha!r}")
     types = tuple(t for t in TAG_TYPES if t in tag_types.upper())
     if not types or set(tag_types.upper()) - set(TAG_TYPES):
         raise UsageError(f"--tag-types must be letters among P, L, E, got {tag_types!r}")
-    if runtime not in ("torch", "onnx"):
-        raise UsageError(f"--runtime must be torch or onnx, got {runtime!r}")
+    options = RankOptions(k=k, lam=lam, rho=rho_value, alpha=alpha, tag_types=types, model=model, runtime=runtime)
     if contact_sheet is not None and contact_sheet.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise UsageError(f"--contact-sheet must end in .png, .jpg or .jpeg, got {contact_sheet}")
     if show < 0:
         raise UsageError("--show must be ≥ 0")
     parsed = parse_session(session)
-    options = RankOptions(k=k, lam=lam, rho=rho_value, alpha=alpha, tag_types=types, model=model, runtime=runtime)
     run_rank(workspace, parsed, options, embedder=embedder, clip=clip, device=device, users=users, shard=shard,
              force=force, json_out=json_out, contact_sheet=contact_sheet, show=show, jobs=jobs)
 

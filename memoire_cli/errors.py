@@ -24,6 +24,11 @@ class UsageError(MemoireError):
     exit_code = EXIT_USAGE
 
 
+class ParameterError(UsageError, ValueError):
+    """A stage parameter out of its range, found by its config's ``__post_init__``: a usage error (exit
+    code 2) on the command line, a :class:`ValueError` to code that builds the config itself."""
+
+
 class WorkspaceError(MemoireError):
     """The workspace is missing, unwritable, of another schema version, or lacks a stage's inputs."""
 

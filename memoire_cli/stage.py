@@ -34,6 +34,7 @@ import numpy as np
 
 from memoire_cli import __version__
 from memoire_cli.errors import MemoireError, UsageError
+from memoire_cli.pipeline import PIPELINE  # the first stale stage named is the one to re-run first
 
 # GALLERY_STAGES lives in the workspace (which guards it) and stays importable from here.
 from memoire_cli.workspace import (
@@ -44,8 +45,6 @@ from memoire_cli.workspace import (
     Workspace,
 )
 
-#: Pipeline order (the first stale stage named is the one to re-run first).
-PIPELINE = ("synth", "ingest", "people", "graph", "persona", "pat", "label", "train", "rank", "eval")
 
 #: Users computed within this many seconds are committed in one transaction (fast stages would
 #: otherwise spend most of their time opening the database); slow stages commit every user.

@@ -43,15 +43,13 @@ import numpy as np
 
 from memoire_cli import __version__
 from memoire_cli.errors import SchemaVersionError, UsageError, WorkspaceError, first_line
+from memoire_cli.pipeline import GALLERY_STAGES
 from memoire_cli.schema import Schema, TableSpec, load_schema
 
 DB_FILE = "memoire.duckdb"
 ZARR_DIR = "arrays.zarr"
 ENV_VAR = "MEMOIRE_WORKSPACE"
 LOCK_TIMEOUT_ENV = "MEMOIRE_LOCK_TIMEOUT"
-#: Stages that produce a gallery (the observable tables of S1.1, declared with both as producers);
-#: a user's gallery comes from one of them.
-GALLERY_STAGES = ("synth", "ingest")
 #: The attribute of an array whose every chunk was written (so a missing chunk file is damage).
 COMPLETE_ATTR = "memoire_chunks"
 #: The Zarr group attribute holding the schema version (checked on open like meta.schema_version).

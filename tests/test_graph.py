@@ -15,7 +15,7 @@ from memoire_cli.graph.build import GraphInputs, build_user_graph
 from memoire_cli.graph.config import GraphConfig
 from memoire_cli.graph.social import FRIEND, KIN, UNK, WORK, class_table, relation_class
 from memoire_cli.schema import load_schema
-from memoire_cli.synth.ontology import RELATIONS
+from memoire_cli.vocabulary import RELATIONS
 from test_graph_reference import gallery_from_sets, random_gallery, write_gallery
 
 US_PER_DAY = 86_400_000_000

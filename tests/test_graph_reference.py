@@ -24,7 +24,7 @@ import pytest
 from memoire_cli.graph.config import GraphConfig
 from memoire_cli.graph.social import BIAS_KIN, relation_class
 from memoire_cli.schema import load_schema
-from memoire_cli.synth.ontology import RELATIONS
+from memoire_cli.vocabulary import RELATIONS
 from memoire_cli.workspace import Workspace
 
 NOW = datetime(2025, 7, 1, 12, 0, 0)

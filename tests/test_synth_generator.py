@@ -10,7 +10,8 @@ import pytest
 
 from memoire_cli.synth.calendar import CALENDAR_MONTHS, GALLERY_NOW, allocate
 from memoire_cli.synth.gallery import SynthConfig, plan_user
-from memoire_cli.synth.ontology import EVENT_TYPES, FAVOURITE_P, GRAPH_RELATIONS, RELATIONS
+from memoire_cli.synth.ontology import EVENT_TYPES, FAVOURITE_P, GRAPH_RELATIONS
+from memoire_cli.vocabulary import RELATIONS
 
 N_USERS = 60
 

@@ -287,9 +287,9 @@ def has_references(ws: Any, user_id: str) -> bool:
 
 def load_user(ws: Any, user_id: str) -> UserPat:
     """Read a user's stored faces, references and mask sources (:class:`UserPat`)."""
-    from memoire_cli.pat.assignment import TAU_MATCH
+    from memoire_cli.pat.config import PatConfig
 
-    params = pat_params(ws, user_id)
+    cfg = PatConfig.from_params(pat_params(ws, user_id))
     references: dict[int, np.ndarray] | None = None
     if has_references(ws, user_id):
         rows = ws.query("SELECT row, tag_id FROM pat_references WHERE user_id = ? ORDER BY row", [user_id])
@@ -302,9 +302,9 @@ def load_user(ws: Any, user_id: str) -> UserPat:
     for idx, image_id, x0, y0, x1, y1, tag, cos in face_rows:
         faces.setdefault(image_id, []).append(StoredFace((x0, y0, x1, y1), emb[idx], None if tag is None else int(tag), cos))
     sources = {(i, int(t)): s for i, t, s in ws.query("SELECT image_id, tag_id, source FROM pat_masks WHERE user_id = ?", [user_id])}
-    sam = params.get("sam", "gaussian") not in ("gaussian", None) or "sam" in sources.values()
+    sam = cfg.sam is not None or "sam" in sources.values()
     events = {int(t): str(n) for t, n in ws.query("SELECT tag_id, name FROM tags WHERE user_id = ? AND type = 'E'", [user_id])}
-    return UserPat(float(params.get("tau_match", TAU_MATCH)), references, faces, sources, sam, events)
+    return UserPat(cfg.tau_match, references, faces, sources, sam, events)
 
 
 @dataclass
@@ -361,10 +361,11 @@ def locate_pat_clipseg(ws: Any, users: list[str]) -> str | None:
     from pathlib import Path
 
     from memoire_cli.pat.clipseg import locate_clipseg
+    from memoire_cli.pat.config import PatConfig
 
     for user in users:
-        recorded = pat_params(ws, user).get("clipseg")
-        if recorded and recorded != "none" and Path(recorded).exists():
+        recorded = PatConfig.from_params(pat_params(ws, user)).clipseg
+        if recorded and Path(recorded).exists():
             return str(recorded)
     try:
         return locate_clipseg(None)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from memoire_cli.eval.config import EvalConfig
 from memoire_cli.global_stage import GlobalStage
 from memoire_cli.stage import canonical_json, sha16
 
@@ -46,8 +47,8 @@ class EvalStage(GlobalStage):
     code_version = "5"
     inputs = ("gallery", "persona", "pat")
 
-    def __init__(self, k: int = 20, suite: str = "quick", runtime: str = "torch", users: list[str] | None = None,
-                 sheets: int = 4) -> None:
+    def __init__(self, k: int = EvalConfig.k, suite: str = EvalConfig.suite, runtime: str = EvalConfig.runtime,
+                 users: list[str] | None = None, sheets: int = EvalConfig.sheets) -> None:
         self.k, self.suite, self.runtime, self.only, self.sheets = k, suite, runtime, users, sheets
         self.users_note, self.trained_on = "", []
 

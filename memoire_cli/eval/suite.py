@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from memoire_cli.errors import MemoireError, UsageError
+from memoire_cli.eval.config import SUITES
 from memoire_cli.eval import metrics
 from memoire_cli.eval.baselines import (
     BASELINES,
@@ -62,9 +63,11 @@ from memoire_cli.eval.baselines import (
     ranking_of,
 )
 from memoire_cli.eval.truth import GroundTruth
-from memoire_cli.session.refusion import BLUR_SIGMA
+from memoire_cli.rank.config import RankOptions
+from memoire_cli.table1 import BLUR_SIGMA
 
-SUITES = ("quick", "full")
+#: `memoire rank`'s defaults: the base of every Memoire setting (Table 9's "Full Memoire").
+_RANK = RankOptions()
 LAMBDAS = (0.0, 0.2, 0.4, 0.6, 0.8)
 RHOS = (0.0, 0.25, 0.5, 0.75)
 NOISE = (0.0, 0.1, 0.2, 0.3, 0.4)
@@ -89,11 +92,11 @@ PAT_SCALES = (("Default", 1.0), ("−10% all", 0.9), ("+10% all", 1.1), ("−20%
 class MemoireSetting:
     """One way of running Memoire: a model and the rank knobs, plus in-memory perturbations."""
 
-    model: str = "default"
-    lam: float = 0.4
-    rho: float | None = None
-    alpha: str = "persona"
-    tag_types: tuple[str, ...] = ("P", "L", "E")
+    model: str = _RANK.model
+    lam: float = _RANK.lam
+    rho: float | None = _RANK.rho
+    alpha: str = _RANK.alpha
+    tag_types: tuple[str, ...] = _RANK.tag_types
     noise: float = 0.0  # C1 tag drop/swap rate
     prune: int | None = None  # B3 nodes kept
     tau_match: float = 1.0  # B5/C2: factor on pat's τ_match (the face assignment re-run)

@@ -19,8 +19,10 @@ from memoire_cli.errors import MemoireError
 
 @dataclass(frozen=True)
 class ExportOptions:
-    to: Path | None  # the folder the album goes in (None: no album)
-    album: str
+    """What `memoire export` does (the command takes its defaults from here)."""
+
+    to: Path | None = None  # the folder the album goes in (None: no album)
+    album: str = "memoire-picks"
     copy: bool = False
     prefix: bool = True
     force: bool = False

@@ -23,13 +23,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from memoire_cli.errors import UsageError
+from memoire_cli.recorded import FromParams
 
 
 #: Upper bound of --knn and the --max-* node counts (far above any gallery's tags; bigger values overflow).
 MAX_NODES = 1_000_000
 
 @dataclass(frozen=True)
-class GraphConfig:
+class GraphConfig(FromParams):
     """Parameters of one `memoire graph` run (all enter the cache fingerprint)."""
 
     # (2) social boost per relation class

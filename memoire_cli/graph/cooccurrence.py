@@ -20,7 +20,8 @@ import math
 
 import numpy as np
 
-TYPES = ("P", "L", "E")
+#: Tag types, in the order of the type codes 0, 1, 2 (one home: :data:`memoire_cli.vocabulary.TAG_TYPES`).
+from memoire_cli.vocabulary import TAG_TYPES as TYPES  # noqa: F401
 
 
 def incidence(pair_image: np.ndarray, pair_tag: np.ndarray, n_images: int, n_tags: int) -> object:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from memoire_cli.synth.ontology import RELATIONS
+from memoire_cli.vocabulary import RELATIONS, TAG_TYPES
 
 US_PER_DAY = 86_400_000_000
 #: Sentinel for "no dated image" in int64 microsecond times.
@@ -94,7 +94,7 @@ def onehot(types: np.ndarray, relations: np.ndarray) -> np.ndarray:
     """
     types = np.asarray(types, dtype=object)
     out = np.zeros((len(types), 3 + len(RELATIONS)))
-    for j, t in enumerate(("P", "L", "E")):
+    for j, t in enumerate(TAG_TYPES):
         out[:, j] = types == t
     lookup = {r: i for i, r in enumerate(RELATIONS)}
     person = np.flatnonzero(types == "P")

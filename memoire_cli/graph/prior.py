@@ -22,7 +22,7 @@ import numpy as np
 from memoire_cli.graph.config import GraphConfig
 from memoire_cli.graph.features import US_PER_DAY
 from memoire_cli.graph.social import BIAS_KIN
-from memoire_cli.synth.ontology import RELATIONS
+from memoire_cli.vocabulary import RELATIONS
 
 
 def regime(times_us: np.ndarray, dated: np.ndarray, now_us: int | None, tau_b_days: float, tau_l_days: float) -> tuple[float, float]:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from memoire_cli.synth.ontology import RELATIONS
+from memoire_cli.vocabulary import RELATIONS
 
 KIN, FRIEND, WORK, UNK = 0, 1, 2, 3
 CLASS_NAMES = ("kin", "friend", "work", "unknown")

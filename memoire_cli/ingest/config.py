@@ -1,4 +1,7 @@
-"""Parameters of `memoire ingest` (they enter the stage's fingerprint)."""
+"""Parameters of `memoire ingest` (they enter the stage's fingerprint), with their defaults and checks.
+
+Light: no heavy imports, so `memoire ingest --help` imports it at once.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from memoire_cli.errors import UsageError
-from memoire_cli.ingest.media import MAX_PIXELS
+from memoire_cli.recorded import FromParams
 
+#: Largest still decoded, in pixels (about a 100-megapixel frame).
+MAX_PIXELS = 100_000_000
 #: A user id: letters, digits, ``_ . -``, starting with a letter or digit (it names Zarr folders).
 USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
-class IngestConfig:
+class IngestConfig(FromParams):
     image_size: int = 512  # side of the square image buffer (synth's default)
     anchor_size: int = 256  # side of the enrolment portraits (synth's default), ≤ image_size
     event_gap_h: float = 3.0  # a gap longer than this starts a new burst (event)
@@ -24,7 +29,11 @@ class IngestConfig:
     favourites_from_rating: float | None = None
     max_pixels: int = MAX_PIXELS  # larger stills are refused as decompression bombs
 
+    def __post_init__(self) -> None:
+        self.check()
+
     def check(self) -> None:
+        """Raise :class:`UsageError` on impossible values (run on construction)."""
         if not 32 <= self.image_size <= 4096:
             raise UsageError(f"--image-size must be in 32…4096, got {self.image_size}")
         if not 16 <= self.anchor_size <= self.image_size:

@@ -41,7 +41,7 @@ from memoire_cli.ingest.media import (
 from memoire_cli.ingest.enrol import FaceCandidate, face_candidates
 from memoire_cli.ingest.frames import Frame, FrameStore
 from memoire_cli.ingest.scan import Found, current_stat_key, sha256_file
-from memoire_cli.synth.phash import phash
+from memoire_cli.phash import phash
 
 #: Stills larger than this many bytes are not read (no photo format needs it; a guard against odd files).
 MAX_STILL_BYTES = 512 * 1024 * 1024

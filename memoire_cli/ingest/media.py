@@ -22,11 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from memoire_cli.ingest.config import MAX_PIXELS
 from memoire_cli.ingest.exif import ExifData, embedded_xmp, orient_box, orient_image, read_exif
 from memoire_cli.ingest.xmp import Packets, XmpData
 
-#: Largest still decoded, in pixels (about a 100-megapixel frame).
-MAX_PIXELS = 100_000_000
 #: Video frames are sampled at this rate, at most this many per clip.
 VIDEO_FPS_SAMPLED = 1.0
 VIDEO_MAX_FRAMES = 5

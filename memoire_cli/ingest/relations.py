@@ -1,7 +1,7 @@
 """Who is who: the relations file, and keyword hierarchies read as people, events and places.
 
 **Relations file** (``--relations FILE``), YAML or CSV, name → relation ρ_t, one of the labels of
-S1.2.1/S1.1.1 that ``synth`` and ``graph`` use (:data:`memoire_cli.synth.ontology.RELATIONS`;
+S1.2.1/S1.1.1 that ``synth`` and ``graph`` use (:data:`memoire_cli.vocabulary.RELATIONS`;
 common synonyms such as mom, dad, wife, brother, grandma are accepted)::
 
     Alice: self
@@ -22,7 +22,7 @@ face is taken from it (their named region there, else the whole photo) instead o
 * under an event root (Events, Event, Occasions): the leaf is an event's name;
 * under a place root (Places, Place, Locations, Location): the leaf is a place's name.
 
-Flat keywords (``dc:subject``, IPTC 2:25) naming one of synth's 33 event types (case-insensitive)
+Flat keywords (``dc:subject``, IPTC 2:25) naming one of the 33 event types (:data:`memoire_cli.vocabulary.EVENT_NAMES`) (case-insensitive)
 are read as that event. Everything else is left alone.
 """
 
@@ -34,6 +34,7 @@ from pathlib import Path
 
 from memoire_cli.bounded import MAX_LIST_BYTES, BoundedReadError, read_text_capped
 from memoire_cli.errors import UsageError
+from memoire_cli.vocabulary import EVENT_NAMES, RELATIONS
 
 PEOPLE_ROOTS = frozenset({"people", "persons", "person", "family", "friends", "faces"})
 EVENT_ROOTS = frozenset({"events", "event", "occasions"})
@@ -55,8 +56,6 @@ SYNONYMS = {
 
 
 def relation_labels() -> tuple[str, ...]:
-    from memoire_cli.synth.ontology import RELATIONS
-
     return RELATIONS
 
 
@@ -147,8 +146,6 @@ class KeywordMeaning:
 
 def interpret_keywords(paths: tuple[tuple[str, ...], ...], flat: tuple[str, ...]) -> KeywordMeaning:
     """Read hierarchical keyword paths (root first) and flat keywords (module docstring)."""
-    from memoire_cli.synth.ontology import EVENT_TYPES
-
     people: dict[str, str | None] = {}
     events: list[str] = []
     places: list[str] = []
@@ -167,7 +164,7 @@ def interpret_keywords(paths: tuple[tuple[str, ...], ...], flat: tuple[str, ...]
             events.append(path[-1])
         elif root in PLACE_ROOTS:
             places.append(path[-1])
-    names = {e.name.lower(): e.name for e in EVENT_TYPES}
+    names = {name.lower(): name for name in EVENT_NAMES}
     for word in flat:
         hit = names.get(word.strip().lower())
         if hit and hit not in events:

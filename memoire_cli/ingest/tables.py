@@ -9,7 +9,7 @@ Identity and order (so that re-runs are incremental and ``memoire persona update
   (compacted over removed ones) and appends new images by capture time (undated last), then path.
   A run that only adds files therefore only appends rows — the watermark ``persona update`` uses.
 * ``tag_id``: the first run numbers people (self first, then by relation in the order of
-  :data:`~memoire_cli.synth.ontology.RELATIONS`, then name; the unnamed-faces tag last), then
+  :data:`~memoire_cli.vocabulary.RELATIONS`, then name; the unnamed-faces tag last), then
   places, then events; later runs keep every surviving tag's id and number new tags after the
   largest id seen.
 
@@ -60,6 +60,7 @@ from memoire_cli.ingest.frames import Frame, scratch_array
 from memoire_cli.ingest.media import Metadata
 from memoire_cli.ingest.organise import assign_events, assign_places, place_name
 from memoire_cli.ingest.relations import Person, interpret_keywords
+from memoire_cli.vocabulary import RELATIONS
 from memoire_cli.workspace import Columns
 
 UNKNOWN_FACES = "unknown"
@@ -162,8 +163,6 @@ def build_tables(user_id: str, cfg: IngestConfig, results: list[FileResult], rel
                  old_idx: dict[str, int], register: list[dict[str, Any]], changes: list[dict[str, Any]],
                  ) -> tuple[dict[str, Columns], dict[str, np.ndarray]]:
     """Every table's rows and the arrays of one ingested user."""
-    from memoire_cli.synth.ontology import RELATIONS
-
     items = items_of(results, user_id, old_idx)
     n = len(items)
     relation, present, unnamed = _people(items, relations)

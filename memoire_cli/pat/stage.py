@@ -22,39 +22,17 @@ Otherwise nothing changes (:mod:`memoire_cli.people.tags`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
+from memoire_cli.pat.config import NO_CLIPSEG, NO_SAM, PatConfig
 from memoire_cli.pat.fusion import attention_map, quantise
 from memoire_cli.pat.grounder import GROUNDERS, Grounder, resolve_grounder
 from memoire_cli.progress import StepProgress
 from memoire_cli.stage import Stage, UserOutput
 from memoire_cli.workspace import Columns, Workspace
-
-
-@dataclass(frozen=True)
-class PatConfig:
-    """Table 1's thresholds (defaults: the spec's) and which models to use."""
-
-    theta_det: float | None = None  # None: θ_det of Table 1 (0.80) with a --faces pack, 0.50 with the packaged SCRFD
-    nms_iou: float = 0.40
-    tau_match: float = 0.35
-    clipseg: str | None = None  # a local CLIPSeg folder; None: look it up, else the spatial prior
-    sam: str | None = None  # a local SAM folder; None: look it up, else the Gaussian fallback
-    faces: str | None = None  # another insightface model pack (folder); None: the packaged SCRFD + ArcFace
-    grounder: str = "auto"  # places and events: auto or a name of GROUNDERS (clipseg, cam, prior, plugins)
-
-
-    def detection_threshold(self) -> float:
-        """θ_det in use: the flag's, else Table 1's 0.80 for a model pack (the spec's RetinaFace), else the
-        packaged SCRFD-500M's own operating point 0.50 (:data:`memoire_cli.pat.people.PACKAGED_THETA_DET`)."""
-        from memoire_cli.pat.people import PACKAGED_THETA_DET, THETA_DET
-
-        if self.theta_det is not None:
-            return self.theta_det
-        return THETA_DET if self.faces else PACKAGED_THETA_DET
 
 
 def _source(grounder: Grounder, kind: str, name: str) -> str:
@@ -87,8 +65,8 @@ class PatStage(Stage):
         self.console: Any = None  # set by prepare: per-image progress of long users
 
     def params(self) -> dict[str, Any]:
-        return {**asdict(self.cfg), "theta_det": self.cfg.detection_threshold(), "clipseg": self.clipseg_path or "none",
-                "sam": self.sam_path or "gaussian"}
+        return {**asdict(self.cfg), "theta_det": self.cfg.detection_threshold(), "clipseg": self.clipseg_path or NO_CLIPSEG,
+                "sam": self.sam_path or NO_SAM}
 
     def prepare(self, ws: Workspace, console: Any) -> None:
         from memoire_cli.faces.insightface_models import (

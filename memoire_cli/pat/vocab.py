@@ -7,7 +7,7 @@ once here and shared across users (S1.3.4, S1.3.7).
 
 ``EVENT_PROXY_CATALOGUE`` is Table 3 verbatim: every row, its event name and its phrases exactly as printed
 (curly quotes and slashes included; all phrases are used). memoire's 33 event types
-(``memoire_cli.synth.ontology.EVENT_TYPES``) map onto a Table 3 row where one corresponds
+(``memoire_cli.vocabulary.EVENT_NAMES``) map onto a Table 3 row where one corresponds
 (``CATALOGUE_ROW_FOR_TYPE``); the types with no corresponding row get a proxy set of 3–5 visual phrases
 written for this toolkit (``EXTRA_PROXIES``), in the same style (concrete, segmentable things). Those extra
 sets are memoire's, not the paper's.
@@ -120,7 +120,7 @@ EVENT_PROXIES: dict[str, tuple[str, ...]] = _type_proxies()
 def event_proxies(event_type: str) -> tuple[str, ...]:
     """K(e), the fixed proxy phrases of an event (S1.3.4, Table 3).
 
-    Accepts memoire's event-type names (``ontology.EVENT_TYPES``) and, failing that, a Table 3 row name
+    Accepts memoire's event-type names (``vocabulary.EVENT_NAMES``) and, failing that, a Table 3 row name
     (e.g. ``"Engagement"``). Raises ``ValueError`` naming the unknown event otherwise.
     """
     proxies = EVENT_PROXIES.get(event_type) or CATALOGUE.get(event_type)

@@ -21,7 +21,7 @@ import hashlib
 
 import numpy as np
 
-from memoire_cli.pat.assignment import TAU_MATCH
+from memoire_cli.pat.config import TAU_MATCH
 
 #: Default cut of the dendrogram (cosine distance): 1 − τ_match.
 CLUSTER_DISTANCE = 1.0 - TAU_MATCH

@@ -26,39 +26,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
-from memoire_cli.stage import Stage, UserOutput, canonical_json, inputs_digest
+from memoire_cli.people.config import PeopleConfig
+from memoire_cli.stage import Stage, UserOutput, inputs_digest
 from memoire_cli.workspace import Columns, Workspace
-
-
-@dataclass(frozen=True)
-class PeopleConfig:
-    """Detection, matching and clustering constants (defaults: PAT's, Table 1)."""
-
-    theta_det: float | None = None  # None: as PAT (0.50 for the packaged SCRFD, 0.80 with a --faces pack)
-    nms_iou: float = 0.40
-    tau_match: float = 0.35
-    cluster_distance: float | None = None  # None: 1 − τ_match
-    fix_names: bool = False
-    faces: str | None = None  # another insightface model pack; None: the packaged SCRFD + ArcFace
-
-    def detection_threshold(self) -> float:
-        from memoire_cli.pat.people import PACKAGED_THETA_DET, THETA_DET
-
-        if self.theta_det is not None:
-            return self.theta_det
-        return THETA_DET if self.faces else PACKAGED_THETA_DET
-
-    def distance(self) -> float:
-        return 1.0 - self.tau_match if self.cluster_distance is None else self.cluster_distance
-
-    def detector_key(self) -> str:
-        """What the found faces depend on (besides the pixels): the models and the detection constants."""
-        return canonical_json({"faces": self.faces or "packaged", "theta_det": self.detection_threshold(), "nms_iou": self.nms_iou})
 
 
 def _obj(values: list) -> np.ndarray:
@@ -98,7 +73,11 @@ class PeopleStage(Stage):
         return {u: inputs_digest([d, f"names:{names_digest(named[u])}"]) if u in named else d for u, d in base.items()}
 
     def prepare(self, ws: Workspace, console: Any) -> None:
-        from memoire_cli.faces.insightface_models import load_detector, load_recognizer, models_description
+        from memoire_cli.faces.insightface_models import (
+            load_detector,
+            load_recognizer,
+            models_description,
+        )
         from memoire_cli.pat.people import PeopleGrounder
 
         theta = self.cfg.detection_threshold()

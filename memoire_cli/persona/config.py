@@ -12,10 +12,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from memoire_cli.errors import UsageError
+from memoire_cli.recorded import FromParams
 
 
 @dataclass(frozen=True)
-class PersonaConfig:
+class PersonaConfig(FromParams):
     """Every constant of S1.2.5–S1.2.6 (defaults are the spec's); all enter the stage's fingerprint."""
 
     # Model (S1.2.5)
@@ -57,8 +58,11 @@ class PersonaConfig:
     dense_max: int = 256  # full batch up to this many nodes: the dense step of dense.py; 0 = always autograd
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        self.check()
+
     def check(self) -> None:
-        """Raise :class:`UsageError` on impossible values."""
+        """Raise :class:`UsageError` on impossible values (run on construction)."""
         problems = []
         if self.hidden < 1 or self.heads < 1 or self.hidden % self.heads:
             problems.append(f"heads ({self.heads}) must divide hidden ({self.hidden})")
@@ -66,6 +70,10 @@ class PersonaConfig:
             problems.append("layers must be at least 1")
         if self.max_epochs < 1:
             problems.append(f"--epochs must be at least 1, got {self.max_epochs}")
+        if self.steps_per_epoch < 0:
+            problems.append(f"--steps-per-epoch must be 0 (auto) or more, got {self.steps_per_epoch}")
+        if not self.lr > 0 or self.lr == float("inf"):
+            problems.append(f"--lr must be positive and finite, got {self.lr:g}")
         if self.patience < 1:
             problems.append(f"--patience must be at least 1, got {self.patience}")
         if not 0 <= self.dropout < 1 or not 0 <= self.beta < 1 or not 0 <= self.p_hard <= 1:
@@ -74,8 +82,8 @@ class PersonaConfig:
             problems.append("n_neg, neighbours, batch_nodes and full_batch_max must be at least 1")
         if self.dense_max < 0:
             problems.append(f"dense_max must be 0 (never) or more, got {self.dense_max}")
-        if self.lr <= 0 or self.delta <= 0 or self.clip <= 0:
-            problems.append("lr, delta and clip must be positive")
+        if self.delta <= 0 or self.clip <= 0:
+            problems.append("delta and clip must be positive")
         if problems:
             raise UsageError("; ".join(problems))
 

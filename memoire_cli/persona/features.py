@@ -33,14 +33,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from memoire_cli.errors import MemoireError
-from memoire_cli.synth.ontology import RELATIONS
+from memoire_cli.vocabulary import RELATIONS, TAG_TYPES
 
-#: Tag types, in the order of the type one-hot (S1.2.1: people, locations, events).
-TYPES: tuple[str, ...] = ("P", "L", "E")
 #: The z-scored scalar features of (5), as columns of ``graph_nodes``.
 SCALARS: tuple[str, ...] = ("f_z", "r_z", "v_z", "q_z", "g_z")
 #: Width of [x̃_t ‖ IPS⁰_t]: 5 scalars + 3 types + 12 relations + 1 prior.
-IN_DIM = len(SCALARS) + len(TYPES) + len(RELATIONS) + 1
+IN_DIM = len(SCALARS) + len(TAG_TYPES) + len(RELATIONS) + 1
 
 
 class GraphInputError(MemoireError):
@@ -98,13 +96,13 @@ def node_features(scalars: np.ndarray, types: Sequence[str], relations: Sequence
     bad = int((~np.isfinite(scalars)).sum() + (~np.isfinite(ips0)).sum())
     scalars = np.where(np.isfinite(scalars), scalars, 0.0)
     ips0 = np.where(np.isfinite(ips0), ips0, 0.0)
-    type_index = {t: i for i, t in enumerate(TYPES)}
+    type_index = {t: i for i, t in enumerate(TAG_TYPES)}
     rel_index = {r: i for i, r in enumerate(RELATIONS)}
-    onehot_type = np.zeros((n, len(TYPES)))
+    onehot_type = np.zeros((n, len(TAG_TYPES)))
     onehot_rel = np.zeros((n, len(RELATIONS)))
     for k, (t, rel) in enumerate(zip(types, relations)):
         if t not in type_index:
-            raise GraphInputError(f"unknown tag type {t!r} (expected one of {', '.join(TYPES)})")
+            raise GraphInputError(f"unknown tag type {t!r} (expected one of {', '.join(TAG_TYPES)})")
         onehot_type[k, type_index[t]] = 1.0
         if t == "P":
             onehot_rel[k, rel_index.get(rel if isinstance(rel, str) else "unknown", rel_index["unknown"])] = 1.0

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memoire_cli.rank.config import check_lambda
+
 EMBED_WEIGHT = 0.5  # w: share of the embedding cosine in sim (the rest: context overlap)
 
 
@@ -111,14 +113,13 @@ def relevance(scores: np.ndarray) -> np.ndarray:
 def _check(rel: np.ndarray, space: SimilaritySpace, tiebreak: np.ndarray, k: int, lam: float) -> int:
     if len(rel) != len(space) or len(tiebreak) != len(rel):
         raise ValueError("relevance, similarity space and tie-break keys must cover the same candidates")
-    if not 0.0 <= lam <= 1.0:
-        raise ValueError(f"λ must be in [0, 1], got {lam}")
+    check_lambda(lam, "λ")
     if k < 0:
         raise ValueError("k must be ≥ 0")
     return min(k, len(rel))
 
 
-def mmr_select(rel: np.ndarray, space: SimilaritySpace, k: int, lam: float = 0.4,
+def mmr_select(rel: np.ndarray, space: SimilaritySpace, k: int, lam: float,
                tiebreak: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The MMR top-k (lazy greedy, exact): indices in selection order (k,) int64 and their mmr scores (k,) float64.
 
@@ -162,7 +163,7 @@ def mmr_select(rel: np.ndarray, space: SimilaritySpace, k: int, lam: float = 0.4
     return np.array(selected, dtype=np.int64), np.array(scores, dtype=np.float64)
 
 
-def mmr_plain(rel: np.ndarray, space: SimilaritySpace, k: int, lam: float = 0.4,
+def mmr_plain(rel: np.ndarray, space: SimilaritySpace, k: int, lam: float,
               tiebreak: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The textbook MMR loop (every candidate, every step): the reference for :func:`mmr_select`."""
     rel = np.asarray(rel, dtype=np.float64)

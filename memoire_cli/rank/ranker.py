@@ -27,49 +27,15 @@ from typing import Any
 
 import numpy as np
 
+from memoire_cli.rank.config import ALPHA_MODES, TAG_TYPES, RankOptions  # noqa: F401  (re-exported)
 from memoire_cli.rank.context import UserContext
 from memoire_cli.rank.mmr import SimilaritySpace, mmr_select, relevance
 from memoire_cli.session.blend import session_alpha
 from memoire_cli.session.refusion import BLUR_SIGMA, refuse
 
-TAG_TYPES = ("P", "L", "E")
-ALPHA_MODES = ("persona", "uniform")
 #: Reasons list the tags holding at least this share of an image's fused field (at most MAX_REASONS).
 MIN_SHARE = 0.02
 MAX_REASONS = 5
-
-
-@dataclass(frozen=True)
-class RankOptions:
-    k: int = 20
-    lam: float = 0.4  # MMR λ (S2.4 A3/B1)
-    rho: float | None = None  # None = eq. (17); 0.0 = A4 No-Session; a number = B2 sweep
-    alpha: str = "persona"  # "persona" | "uniform" (A1 No-Persona)
-    tag_types: tuple[str, ...] = TAG_TYPES  # which masks enter A(I) (Table 9's people-only/event-only/location-only)
-    model: str = "default"
-    runtime: str = "torch"
-    blur_sigma: float = BLUR_SIGMA  # Table 1's σ of A*(I)'s Gaussian blur, px (S2.4 B5 scales it)
-
-    def __post_init__(self) -> None:
-        if self.k < 1:
-            raise ValueError(f"k must be at least 1, got {self.k}")
-        if not 0.0 <= self.lam <= 1.0:
-            raise ValueError(f"λ must be in [0, 1], got {self.lam}")
-        if self.rho is not None and not 0.0 <= self.rho <= 1.0:
-            raise ValueError(f"ρ must be in [0, 1], got {self.rho}")
-        if self.alpha not in ALPHA_MODES:
-            raise ValueError(f"alpha must be one of {ALPHA_MODES}, got {self.alpha!r}")
-        if not self.tag_types or any(t not in TAG_TYPES for t in self.tag_types):
-            raise ValueError(f"tag_types must be a non-empty subset of {TAG_TYPES}, got {self.tag_types}")
-        if not self.blur_sigma > 0:
-            raise ValueError(f"blur σ must be positive, got {self.blur_sigma}")
-
-    def params(self) -> dict[str, Any]:
-        out = {"k": self.k, "lam": self.lam, "rho": self.rho, "alpha": self.alpha, "tag_types": "".join(self.tag_types),
-               "model": self.model, "runtime": self.runtime}
-        if self.blur_sigma != BLUR_SIGMA:  # only when changed: default runs keep their fingerprints
-            out["blur_sigma"] = self.blur_sigma
-        return out
 
 
 @dataclass

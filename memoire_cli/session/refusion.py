@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-CLOSE_SIZE = 3  # Table 1: 3×3 morphological close, 1 iteration
-BLUR_SIGMA = 1.0  # Table 1: Gaussian blur σ, pixels
-EPSILON = 1e-6  # Table 1: min–max epsilon
+from memoire_cli.table1 import BLUR_SIGMA, CLOSE_SIZE, EPSILON
 
 
 def postprocess(field: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:

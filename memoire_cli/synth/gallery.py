@@ -15,6 +15,7 @@ import numpy as np
 
 from memoire_cli.synth import preferences as prefs_mod
 from memoire_cli.synth.calendar import Event, Gazetteer, Place, draw_events, photo_times
+from memoire_cli.synth.config import SynthConfig, parse_split  # noqa: F401  (re-exported)
 from memoire_cli.synth.ontology import SHOT_PLANS
 from memoire_cli.synth.people import KIN, Person, draw_people, draw_social_edges
 from memoire_cli.synth.preferences import Preferences
@@ -27,24 +28,6 @@ CLIP_SECONDS = 5.0
 CLIP_SIZE = (640, 360)
 FRAME_SAMPLE_FPS = 1
 MAX_PEOPLE_IN_SHOT = 6
-
-
-@dataclass(frozen=True)
-class SynthConfig:
-    """Parameters of `memoire synth` (defaults: the spec's)."""
-
-    users: int = 100
-    seed: int = 0
-    images_per_user: int | None = None  # total stills per user; None = n_e ~ U{20,40} per event
-    image_size: int = 512
-    anchor_size: int = 256  # side of enrolment portraits (capped at image_size by the command)
-    anchors_per_person: int = 3
-    max_frames_per_clip: int = 5
-    face_bank_size: int = 24
-    split: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train/val/test shares of the users (S1.1.1)
-    composition_link: float = 1.0  # ℓ_c: events, venues and people photographed ∝ (hidden affinity)^ℓ_c
-    views_link: float = 0.0  # ℓ_v: views ∝ exp(ℓ_v · z(utility)) (0 = S1.1.3, views by tag only)
-    favourite_link: float = 0.0  # ℓ_q: favourite probability ∝ exp(ℓ_q · z(utility))
 
 
 @dataclass(frozen=True)
@@ -116,19 +99,6 @@ def split_of(index: int, n_users: int, seed: int, shares: tuple[float, float, fl
         if rank < round(bound * n_users):
             return name
     return SPLITS[-1][0]
-
-
-def parse_split(text: str) -> tuple[float, float, float]:
-    """``"80/10/10"`` → (0.8, 0.1, 0.1): three non-negative numbers (any positive total), train/val/test."""
-    parts = text.split("/")
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        values = []
-    if len(values) != 3 or any(not v >= 0 or v == float("inf") for v in values) or sum(values) <= 0:
-        raise ValueError(f"--split must be three non-negative numbers train/val/test such as 80/10/10, got {text!r}")
-    total = sum(values)
-    return (values[0] / total, values[1] / total, values[2] / total)
 
 
 def _derive(seed: int, *keys: int) -> int:

@@ -1,29 +1,19 @@
-"""The fixed vocabularies of `memoire synth`: relations, event types, locations, shot plans (S1.1.1–S1.1.7).
+"""The simulator's priors over the tag vocabulary: relations, event types, locations, shot plans (S1.1.1–S1.1.7).
 
-Everything here is a constant shared by every user; per-user choices are drawn in
+The vocabulary itself (relation labels, event-type names, tag types) and its spec readings are in
+:mod:`memoire_cli.vocabulary`, shared with the real-photo path; here are only what ``memoire synth``
+draws from. Everything here is a constant shared by every user; per-user choices are drawn in
 :mod:`memoire_cli.synth.people`, :mod:`memoire_cli.synth.calendar` and :mod:`memoire_cli.synth.gallery`.
-
-Spec readings written down here (and in ``schemas/README.md``):
-
-* S1.1.2 says "32 event types" but names 33; all 33 named types are kept.
-* S1.1.1 draws the social graph from {father, mother, spouse/partner, son, daughter, sibling, friend,
-  colleague, grandparent, cousin} while S1.2.1's relation label ρ has {self, father, mother, son,
-  daughter, sibling, friend, colleague, unknown}. The relation vocabulary is the union (12 labels):
-  ``spouse``, ``grandparent`` and ``cousin`` are kept as their own labels rather than folded into
-  another one.
+:data:`EVENT_TYPES` gives priors for every one of :data:`memoire_cli.vocabulary.EVENT_NAMES`, in its order
+(checked by a test).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: ρ_t: the relation vocabulary of person tags (S1.1.1 ∪ S1.2.1).
-RELATIONS: tuple[str, ...] = (
-    "self", "father", "mother", "spouse", "son", "daughter", "sibling",
-    "grandparent", "cousin", "friend", "colleague", "unknown",
-)
-
-#: The relations a social-graph node can have (S1.1.1); "self" and "unknown" are not drawn.
+#: The relations (of :data:`memoire_cli.vocabulary.RELATIONS`) a social-graph node can have (S1.1.1);
+#: "self" and "unknown" are not drawn.
 GRAPH_RELATIONS: tuple[str, ...] = (
     "father", "mother", "spouse", "son", "daughter", "sibling",
     "friend", "colleague", "grandparent", "cousin",

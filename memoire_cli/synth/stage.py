@@ -27,13 +27,16 @@ from typing import Any
 
 import numpy as np
 
+from memoire_cli.phash import hamming, phash
 from memoire_cli.stage import Selection, Stage, UserOutput
 from memoire_cli.synth.calendar import GALLERY_NOW
-from memoire_cli.synth.gallery import SynthConfig, UserPlan, plan_user, user_id_of
-from memoire_cli.synth.phash import DUPLICATE_HAMMING, hamming, phash
+from memoire_cli.synth.config import SynthConfig
+from memoire_cli.synth.gallery import UserPlan, plan_user, user_id_of
 from memoire_cli.synth.prompts import NEGATIVE_PROMPT
 from memoire_cli.workspace import Columns, Workspace
 
+#: S1.1.6: a perceptual-hash Hamming distance below this to a kept image triggers a re-render.
+DUPLICATE_HAMMING = 6
 MAX_ATTEMPTS = 3
 RESEED_STEP = 7919
 

@@ -24,88 +24,19 @@ Shapes: rgb (B, 3, S, S) float, ImageNet-normalised; attention (B, 1, S, S) floa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from memoire_cli.train.backbones import BACKBONES
-
-FUSIONS = ("early+mid", "early", "mid", "none")
-#: Backbones that can only be used frozen (their blocks are not walked for per-block FiLM).
-FROZEN_ONLY = tuple(name for name in BACKBONES if BACKBONES.get(name).extra["frozen_only"])
-#: ImageNet mean/std (S2.5 preprocessing), RGB in [0, 1].
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-#: A(I) in [0, 1] enters the stem as (A − 0.5) / 0.5, on the scale of normalised RGB.
-ATTENTION_MEAN = 0.5
-ATTENTION_STD = 0.5
-
-
-@dataclass(frozen=True)
-class PredictorConfig:
-    """Everything that defines the network's shape (stored in every checkpoint).
-
-    ``dims``/``depths``/``heads``/``windows`` override the TinyViT stage widths, block counts, heads and
-    window sizes (None = timm's ``tiny_vit_5m_224``: 64/128/160/320, 2/2/6/2, 2/4/5/10, 7/7/14/7).
-    """
-
-    backbone: str = "tiny_vit_5m_224"
-    fusion: str = "early+mid"
-    image_size: int = 224
-    head_hidden: int = 256
-    dropout: float = 0.2
-    film_hidden: int = 16
-    dims: tuple[int, ...] | None = None
-    depths: tuple[int, ...] | None = None
-    heads: tuple[int, ...] | None = None
-    windows: tuple[int, ...] | None = None
-    persona_dim: int = 0  # length of the persona vector π(I) FiLM is conditioned on; 0 = FiLM on A(I) alone
-    frozen: bool = False  # a pretrained backbone used as a fixed feature extractor (A(I) enters after it)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.fusion not in FUSIONS:
-            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
-        if self.backbone in FROZEN_ONLY and not self.frozen:
-            raise ValueError(f"backbone {self.backbone} is used frozen only (a feature extractor with pretrained weights)")
-        if self.persona_dim < 0:
-            raise ValueError(f"persona_dim must be ≥ 0, got {self.persona_dim}")
-        if self.image_size < 32 or self.image_size % 8:
-            raise ValueError(f"image size must be a multiple of 8 and at least 32, got {self.image_size}")
-
-    @property
-    def early(self) -> bool:
-        return self.fusion in ("early+mid", "early")
-
-    @property
-    def mid(self) -> bool:
-        return self.fusion in ("early+mid", "mid")
-
-    @property
-    def in_chans(self) -> int:
-        """4 with early fusion at the stem; a frozen backbone sees RGB alone (A(I) enters after it)."""
-        return 4 if self.early and not self.frozen else 3
-
-    @property
-    def conditioned(self) -> bool:
-        """Whether the network reads the persona vector π(I) (FiLM conditioned on it)."""
-        return self.persona_dim > 0 and self.mid
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k in ("dims", "depths", "heads", "windows"):
-            if d[k] is not None:
-                d[k] = list(d[k])
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> PredictorConfig:
-        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        for k in ("dims", "depths", "heads", "windows"):
-            if known.get(k) is not None:
-                known[k] = tuple(int(v) for v in known[k])
-        return cls(**known)
+# The network's description is torch-free and lives with the other train settings; network.py builds from it.
+from memoire_cli.train.config import (  # noqa: F401  (re-exported: the names this module always offered)
+    ATTENTION_MEAN,
+    ATTENTION_STD,
+    BACKBONES,
+    FROZEN_ONLY,
+    FUSIONS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PredictorConfig,
+)
 
 
 def build_backbone(config: PredictorConfig) -> Any:

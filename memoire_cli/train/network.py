@@ -12,7 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from memoire_cli.train.model import ATTENTION_MEAN, ATTENTION_STD, PredictorConfig
+from memoire_cli.train.config import (
+    ATTENTION_MEAN,
+    ATTENTION_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PredictorConfig,
+)
 
 
 class FiLM(nn.Module):
@@ -218,8 +224,6 @@ class ImpactPredictor(nn.Module):
 
 def normalise_rgb(rgb_u8: torch.Tensor) -> torch.Tensor:
     """(B, S, S, 3) uint8 → (B, 3, S, S) float32, ImageNet mean/std (S1.4.1)."""
-    from memoire_cli.train.model import IMAGENET_MEAN, IMAGENET_STD
-
     x = rgb_u8.permute(0, 3, 1, 2).float() / 255.0
     mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)

@@ -97,7 +97,7 @@ def onnx_feeds(session: Any, rgb: np.ndarray, attention: np.ndarray, persona: np
 
 def to_network_inputs(rgb: np.ndarray, attention: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N,S,S,3) uint8, (N,S,S) float → (N,3,S,S) float32 ImageNet-normalised, (N,1,S,S) float32."""
-    from memoire_cli.train.model import IMAGENET_MEAN, IMAGENET_STD
+    from memoire_cli.train.config import IMAGENET_MEAN, IMAGENET_STD
 
     x = rgb.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
     x = (x - np.array(IMAGENET_MEAN, np.float32).reshape(1, 3, 1, 1)) / np.array(IMAGENET_STD, np.float32).reshape(1, 3, 1, 1)

@@ -32,11 +32,10 @@ import numpy as np
 
 from memoire_cli.errors import MemoireError, UsageError
 from memoire_cli.global_stage import GlobalStage
+from memoire_cli.train.config import BACKBONES, FUSIONS, PredictorConfig, TrainConfig
 from memoire_cli.train.losses import LOSSES
-from memoire_cli.train.model import BACKBONES, FUSIONS, PredictorConfig
 from memoire_cli.train.persona_vector import PERSONA_DIM
 from memoire_cli.train.predictor import BEST, ONNX, model_dir, model_row, sha256_of
-from memoire_cli.train.trainer import TrainConfig
 
 #: Conventional names of the ablation variants (eval looks for them): name → (fusion, loss, persona vector).
 VARIANTS = {"default": ("early+mid", "logistic", True), "rgb-only": ("none", "logistic", False),
@@ -94,7 +93,7 @@ class TrainStage(GlobalStage):
     def __init__(self, name: str = "default", fusion: str | None = None, loss: str | None = None, preset: str = "auto",
                  backbone: str | None = None, backbone_weights: str | None = None, seed: int = 0,
                  device: str = "cpu", export: bool = True, persona: bool | None = None, frozen: bool | None = None,
-                 session_mix: float = 0.5, **overrides: Any) -> None:
+                 session_mix: float = TrainConfig.session_mix, **overrides: Any) -> None:
         default_fusion, default_loss, default_persona = VARIANTS.get(name, VARIANTS["default"])
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
             raise UsageError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (it names a folder)")
@@ -114,18 +113,11 @@ class TrainStage(GlobalStage):
         if self.backbone not in BACKBONES:
             raise UsageError(f"--backbone {self.backbone!r}: unknown (choose from {', '.join(BACKBONES)})")
         self.seed, self.device, self.export = seed, device, export
-        for key in ("epochs", "batch_size"):
-            if int(s[key]) < 1:
-                raise UsageError(f"--{key.replace('_', '-')} must be at least 1, got {s[key]}")
+        self.opt = TrainConfig(loss=self.loss, epochs=int(s["epochs"]), batch_size=int(s["batch_size"]), lr=float(s["lr"]),
+                               weight_decay=float(s["weight_decay"]), align_weight=float(s["align_weight"]), seed=seed,
+                               session_mix=float(session_mix))
         if s["max_pairs"] is not None and int(s["max_pairs"]) < 1:
             raise UsageError(f"--max-pairs must be at least 1, got {s['max_pairs']}")
-        for key in ("lr", "align_weight", "weight_decay"):
-            if not np.isfinite(float(s[key])):
-                raise UsageError(f"--{key.replace('_', '-')} must be a finite number, got {s[key]}")
-        if float(s["lr"]) <= 0 or float(s["align_weight"]) < 0 or float(s["weight_decay"]) < 0:
-            raise UsageError("--lr must be positive, --align-weight and --weight-decay non-negative")
-        if not 0.0 <= float(session_mix) <= 1.0:
-            raise UsageError(f"--session-mix must be in [0, 1], got {session_mix}")
         use_persona = default_persona if persona is None else persona
         try:
             self.net = PredictorConfig(backbone=self.backbone, fusion=self.fusion, image_size=int(s["image_size"]),
@@ -138,9 +130,6 @@ class TrainStage(GlobalStage):
         if s["frozen"] and self.weights is None:
             raise UsageError(f"a frozen backbone needs pretrained weights: --backbone-weights packaged or a file "
                              f"(or --fine-tune)")
-        self.opt = TrainConfig(loss=self.loss, epochs=int(s["epochs"]), batch_size=int(s["batch_size"]), lr=float(s["lr"]),
-                               weight_decay=float(s["weight_decay"]), align_weight=float(s["align_weight"]), seed=seed,
-                               session_mix=float(session_mix))
 
     def _weights(self, spec: str | None) -> tuple[str, str] | None:
         """(path, sha256) of the pretrained backbone weights, or None for random initialisation."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memoire_cli.errors import ParameterError
+
 #: S1.1.8 "SD3 (images)".
 SD3_SIZE = 1024
 SD3_STEPS = 35
@@ -57,6 +59,22 @@ class DiffusionConfig:
     video_steps: int = VIDEO_STEPS
     video_cfg: float = VIDEO_CFG
     max_sequence_length: int = T5_MAX_TOKENS
+
+    def __post_init__(self) -> None:
+        from memoire_cli.synth.config import check_range
+
+        check_range("--render-size", self.render_size, 16, 4096)
+        check_range("--steps", self.steps, 1, 1000)
+        check_range("--video-steps", self.video_steps, 1, 1000)
+        check_range("--cfg", self.cfg, 0.0, 100.0)
+        check_range("--video-cfg", self.video_cfg, 0.0, 100.0)
+        check_range("--lambda-id", self.lambda_id, 0.0, 1.0)
+        check_range("--lambda-pose", self.lambda_pose, 0.0, 2.0)
+        check_range("--max-text-tokens", self.max_sequence_length, 16, 512)
+        for flag, value, allowed in (("--dtype", self.dtype, DTYPES), ("--offload", self.offload, OFFLOADS),
+                                     ("--sampler", self.sampler, SAMPLERS)):
+            if value not in allowed:
+                raise ParameterError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
 
     def key(self, model_keys: dict[str, str | None]) -> dict:
         """The settings that change pixels (not the device or memory options), with the models' content keys."""

@@ -28,9 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from memoire_cli.pat.config import (
+    TAU_MATCH,  # S1.1.6 / S1.1.8: the ArcFace identity threshold of Table 1
+)
 from memoire_cli.synth.render.base import Region, ShotSpec
 
-TAU_MATCH = 0.35  # S1.1.6 / S1.1.8
 CLOSE_UP_SHOTS = ("intimate portrait", "detail close-up")
 NO_FACE_SHOTS = ("detail close-up",)
 EXPOSURE_RANGE = (0.08, 0.92)  # mean luma, fraction of full scale

@@ -1,4 +1,4 @@
-"""Perceptual hashing for duplicate control (S1.1.6: Hamming distance < 6 triggers a re-render).
+"""Perceptual hashing of images: the ``items.phash`` column, and synth's duplicate control (S1.1.6).
 
 The classic DCT hash: greyscale, 32×32, 2-D DCT-II, the 8×8 lowest frequencies against their median.
 """
@@ -6,8 +6,6 @@ The classic DCT hash: greyscale, 32×32, 2-D DCT-II, the 8×8 lowest frequencies
 from __future__ import annotations
 
 import numpy as np
-
-DUPLICATE_HAMMING = 6
 
 
 def phash(image: np.ndarray) -> int:

@@ -135,7 +135,7 @@ PIPELINE: dict[str, list[str]] = {
     "persona": ["--epochs", "2", "--steps-per-epoch", "2", "--device", "cpu"],
     "pat": [],
     "label": ["--max-pairs", "40", "--seed", "3"],
-    "train": ["--preset", "smoke", "--image-size", "32", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16"],
+    "train": ["--preset", "smoke", "--input-size", "32", "--epochs", "1", "--batch-size", "8", "--max-pairs", "16"],
     "rank": ["--show", "2"],
 }
 

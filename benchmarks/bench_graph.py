@@ -69,7 +69,8 @@ def bench(name: str, root: Path, user_id: str, repeat: int) -> dict[str, float]:
     from memoire_cli.graph.config import GraphConfig
     from memoire_cli.graph.load import load_user
     from memoire_cli.graph.stage import GraphStage
-    from memoire_cli.stage import Selection, run_stage
+    from memoire_cli.runner import run_stage
+    from memoire_cli.stage import Selection
     from memoire_cli.workspace import Workspace
     from test_graph_reference import assert_same_graph, naive_graph
 

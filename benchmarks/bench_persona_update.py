@@ -132,7 +132,8 @@ def main() -> None:
     from memoire_cli.persona.stage import PersonaStage, read_graph
     from memoire_cli.persona.train import PersonaConfig
     from memoire_cli.persona.update import UpdateConfig, load_model, run_update
-    from memoire_cli.stage import Selection, run_stage
+    from memoire_cli.runner import run_stage
+    from memoire_cli.stage import Selection
     from memoire_cli.workspace import Workspace
 
     print(f"torch threads: {torch.get_num_threads()}")

@@ -49,7 +49,11 @@ def build_app() -> Any:
 
     from memoire_cli.cli import MemoireGroup
 
-    app = typer.Typer(cls=MemoireGroup, help=HELP, epilog=EPILOG, no_args_is_help=True, add_completion=False,
+    class Memoire(MemoireGroup):
+        build = staticmethod(build_command)
+        help_of = staticmethod(command_help)
+
+    app = typer.Typer(cls=Memoire, help=HELP, epilog=EPILOG, no_args_is_help=True, add_completion=False,
                       pretty_exceptions_enable=False, rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]})
     app.callback()(_no_options)
     return app

@@ -27,8 +27,7 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="Torch device: cpu, cud
 JobsOpt = Annotated[str, typer.Option("--jobs", "-j", metavar="N|auto", help="Run the users in N worker processes on this workspace (auto: one per CPU, at most one per user to compute); the result is the same as with 1.")]
 
 #: Set in the environment of the worker processes of ``--jobs``: ``j/J`` and the worker's users.
-JOB_ENV = "MEMOIRE_JOB"
-JOB_USERS_ENV = "MEMOIRE_JOB_USERS"
+from memoire_cli.workers import JOB_ENV, JOB_USERS_ENV, available_cpus, is_job_worker  # noqa: F401  (commands import them from here)
 #: Key of the command line of this invocation (after ``memoire``) in the click context's ``meta``,
 #: put there by :class:`MemoireGroup` so that ``--jobs`` can start workers with the same options.
 ARGV_KEY = "memoire.argv"
@@ -215,29 +214,30 @@ def old_action(function: Any, old: str, new: str) -> Any:
 class MemoireGroup(GroupParts, typer.core.TyperGroup):
     """The ``memoire`` command group: every failure is one line on stderr and a documented exit code."""
 
-    def list_commands(self, ctx: Any) -> list[str]:
-        from memoire_cli.app import STAGE_NAMES, TOOL_NAMES
+    #: ``build(name)``: the click command of a subcommand, built from its module; ``help_of(name)``: its
+    #: help text without building it. Set by :func:`memoire_cli.app.build_app` (the application knows the modules).
+    build: ClassVar[Any] = None
+    help_of: ClassVar[Any] = None
 
-        return [*STAGE_NAMES, *TOOL_NAMES]
+    def list_commands(self, ctx: Any) -> list[str]:
+        from memoire_cli.pipeline import PIPELINE, TOOL_NAMES
+
+        return [*PIPELINE, *TOOL_NAMES]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         """The command ``cmd_name``, built on first use (its module is imported then)."""
         if cmd_name not in self.commands and cmd_name in self.list_commands(ctx):
-            from memoire_cli.app import build_command
-
-            self.commands[cmd_name] = build_command(cmd_name)
+            self.commands[cmd_name] = type(self).build(cmd_name)
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The commands and the first words of their help, from their modules (none is built)."""
         from typer._click.utils import make_default_short_help
 
-        from memoire_cli.app import command_help
-
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(map(len, names))
         with formatter.section("Commands"):
-            formatter.write_dl([(name, make_default_short_help(command_help(name), limit)) for name in names])
+            formatter.write_dl([(name, make_default_short_help(type(self).help_of(name), limit)) for name in names])
 
     def command_path_of(self, argv: list[str]) -> list[str]:
         """The subcommand (and sub-action) ``argv`` names, for messages: ``["people", "name"]``."""
@@ -357,20 +357,6 @@ def parse_jobs(value: str | int) -> int:
     if not 1 <= n <= 1024:
         raise UsageError(f"--jobs must be a positive number of processes or auto, got {value!r}")
     return n
-
-
-def is_job_worker() -> bool:
-    """Whether this process is a worker of another process's ``--jobs`` (it then leaves work that
-    concerns the whole run, such as ``pat --overlay``, to its parent)."""
-    return bool(os.environ.get(JOB_ENV))
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, else the machine's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def run_global(stage_factory: Any, workspace: Path | None, force: bool = False, check: Any = None) -> Any:

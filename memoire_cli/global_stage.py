@@ -76,9 +76,3 @@ def last_done_fingerprints(ws: Workspace, stage: str) -> set[str]:
     """Fingerprints of the stage's runs that ended ``done``."""
     return {fp for (fp,) in ws.query("SELECT fingerprint FROM runs WHERE stage = ? AND status = 'done'", [stage]) if fp}
 
-
-def run_global_stage(ws: Workspace, stage: GlobalStage, force: bool, console: Any) -> dict[str, Any]:
-    """Run a global stage (or skip it when cached); returns the manifest (:func:`memoire_cli.runner.run_stage`)."""
-    from memoire_cli.runner import run_stage
-
-    return run_stage(ws, stage, None, force, console)

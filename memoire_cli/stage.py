@@ -291,8 +291,6 @@ class Stage(ABC):
 
     def manifest(self, ws: Workspace, run: dict[str, Any], skipped: bool) -> dict[str, Any]:
         """The manifest line of the finished run."""
-        from memoire_cli.runner.records import manifest_of
-
         return manifest_of(ws, self.name, run, skipped)
 
 
@@ -356,9 +354,21 @@ def check_gallery(ws: Workspace, stage: Stage, users: list[str]) -> None:
                            f"cannot write over it (choose another user id, or use another workspace)")
 
 
-def run_stage(ws: Workspace, stage: Stage, selection: Selection, force: bool, console: Any,
-              progress: str = "bar") -> dict[str, Any]:
-    """Run ``stage`` for the selected users; returns the manifest (:func:`memoire_cli.runner.run_stage`)."""
-    from memoire_cli.runner import run_stage as run
-
-    return run(ws, stage, selection, force, console, progress=progress)
+def manifest_of(ws: Workspace, stage: str, run: dict[str, Any], skipped: bool) -> dict[str, Any]:
+    """The manifest line of a finished run (memoire_cli/manifest.py validates its shape)."""
+    return {
+        "memoire": __version__,
+        "stage": stage,
+        "workspace": str(ws.root),
+        "run_id": run["run_id"],
+        "skipped": skipped,
+        "shard": run["shard"],
+        "users": run["users"],
+        "computed": run["computed"],
+        "cached": run["users"] - run["computed"],
+        "wrote": {
+            "tables": [t.name for t in ws.schema.tables_of(stage) if not t.hidden],
+            "hidden_tables": [t.name for t in ws.schema.tables_of(stage) if t.hidden],
+            "arrays": [a.path for a in ws.schema.arrays_of(stage)],
+        },
+    }

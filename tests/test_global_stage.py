@@ -9,7 +9,8 @@ import pytest
 
 from conftest import TINY, rows
 from memoire_cli.errors import MemoireError
-from memoire_cli.global_stage import GlobalStage, run_global_stage
+from memoire_cli.global_stage import GlobalStage
+from memoire_cli.runner import run_stage
 from memoire_cli.manifest import manifest_problems
 from memoire_cli.workspace import Workspace
 
@@ -57,14 +58,14 @@ def gallery(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_runs_then_caches_then_reruns_on_change(gallery: Path) -> None:
     ws = Workspace.open(gallery, "eval")
     stage = Counting()
-    first = run_global_stage(ws, stage, False, Quiet())
+    first = run_stage(ws, stage, None, False, Quiet())
     assert manifest_problems(first) == [] and not first["skipped"] and first["images"] > 0
     assert first["users"] == len(rows(gallery, "SELECT user_id FROM users"))
-    again = run_global_stage(ws, stage, False, Quiet())
+    again = run_stage(ws, stage, None, False, Quiet())
     assert again["skipped"] and stage.calls == 1 and manifest_problems(again) == []
-    assert run_global_stage(ws, Counting(k=2), False, Quiet())["skipped"] is False  # parameters changed
-    assert run_global_stage(ws, Counting(extra="model-b"), False, Quiet())["skipped"] is False  # extra digest changed
-    assert run_global_stage(ws, stage, True, Quiet())["skipped"] is False  # --force
+    assert run_stage(ws, Counting(k=2), None, False, Quiet())["skipped"] is False  # parameters changed
+    assert run_stage(ws, Counting(extra="model-b"), None, False, Quiet())["skipped"] is False  # extra digest changed
+    assert run_stage(ws, stage, None, True, Quiet())["skipped"] is False  # --force
     statuses = [s for (s,) in ws.query("SELECT status FROM runs WHERE stage = 'eval' ORDER BY started_at")]
     assert statuses == ["done", "skipped", "done", "done", "done"]
 
@@ -72,11 +73,11 @@ def test_runs_then_caches_then_reruns_on_change(gallery: Path) -> None:
 def test_failure_is_recorded_with_its_first_line(gallery: Path) -> None:
     ws = Workspace.open(gallery, "eval")
     with pytest.raises(MemoireError):
-        run_global_stage(ws, Counting(k=3, fail=True), False, Quiet())
+        run_stage(ws, Counting(k=3, fail=True), None, False, Quiet())
     status, message = ws.query("SELECT status, message FROM runs WHERE stage = 'eval' ORDER BY started_at DESC LIMIT 1")[0]
     assert (status, message) == ("failed", "boom")
     # a failed run is not a cache hit
-    assert run_global_stage(ws, Counting(k=3), False, Quiet())["skipped"] is False
+    assert run_stage(ws, Counting(k=3), None, False, Quiet())["skipped"] is False
 
 
 def test_missing_inputs_name_the_stage(gallery: Path) -> None:
@@ -85,7 +86,7 @@ def test_missing_inputs_name_the_stage(gallery: Path) -> None:
 
     ws = Workspace.open(gallery, "eval")
     with pytest.raises(MemoireError, match="needs the outputs of synth or ingest and label"):
-        run_global_stage(ws, NeedsLabels(), False, Quiet())
+        run_stage(ws, NeedsLabels(), None, False, Quiet())
 
 
 def test_workspace_id_is_stable_and_distinct(gallery: Path, tmp_path: Path) -> None:

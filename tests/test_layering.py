@@ -49,6 +49,16 @@ def imported_modules(source: str, module: str, is_package: bool = False) -> list
     return out
 
 
+def type_only_lines(source: str) -> set[int]:
+    """Lines inside ``if TYPE_CHECKING:`` blocks: imports for annotations, which never run."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING":
+            for child in node.body:
+                lines.update(range(child.lineno, (child.end_lineno or child.lineno) + 1))
+    return lines
+
+
 def simulator_imports(source: str, module: str, is_package: bool = False) -> list[tuple[int, str]]:
     return [(line, name) for line, name in imported_modules(source, module, is_package)
             if name == SIMULATOR or name.startswith(SIMULATOR + ".")]
@@ -103,19 +113,24 @@ def test_the_simulator_has_priors_for_every_event_type_of_the_vocabulary() -> No
 
 
 # --- import cycles ----------------------------------------------------------------------------------------
-#: Cycles that predate issue 17's clean-up (owned elsewhere): the runner and the workspace, and two packages whose
+#: Cycles that predate issue 17's clean-up: what a stage is and the workspace, and two packages whose
 #: ``__init__`` re-exports modules that import it back. Any other cycle fails.
 KNOWN_CYCLES = ({"memoire_cli.stage", "memoire_cli.workspace"}, "memoire_cli.embed", "memoire_cli.synth.render.procedural")
 
 
 def import_graph() -> dict[str, set[str]]:
-    """Module → the package's modules it imports (anywhere in it, functions included)."""
+    """Module → the package's modules it imports at run time (anywhere in it, functions included; not the
+    imports of ``if TYPE_CHECKING:`` blocks, which only annotations read)."""
     files = [f for f in sorted((ROOT / "memoire_cli").rglob("*.py")) if f.relative_to(ROOT / "memoire_cli").parts[0] != "commands"]
     modules = {module_name(f): f for f in files}
     graph: dict[str, set[str]] = {}
     for name, f in modules.items():
         targets = set()
-        for _, target in imported_modules(f.read_text(encoding="utf-8"), name, f.name == "__init__.py"):
+        source = f.read_text(encoding="utf-8")
+        typing_only = type_only_lines(source)
+        for line, target in imported_modules(source, name, f.name == "__init__.py"):
+            if line in typing_only:
+                continue
             while target and target not in modules:
                 target = target.rpartition(".")[0]
             if target and target not in (name, "memoire_cli"):
@@ -169,6 +184,11 @@ def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
 def _known(component: set[str]) -> bool:
     return any(component <= known if isinstance(known, set) else all(m == known or m.startswith(known + ".") for m in component)
                for known in KNOWN_CYCLES)
+
+
+def test_imports_for_annotations_only_are_told_apart() -> None:
+    source = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from a import b\nimport c\n"
+    assert type_only_lines(source) == {3}
 
 
 def test_the_cycle_finder_finds_cycles() -> None:

@@ -198,7 +198,8 @@ def test_alpha_does_not_depend_on_the_machines_thread_count(tmp_path: Path, monk
 
     from memoire_cli.persona.stage import PersonaStage
     from memoire_cli.persona.train import PersonaConfig
-    from memoire_cli.stage import Selection, run_stage
+    from memoire_cli.runner import run_stage
+    from memoire_cli.stage import Selection
     from memoire_cli.threads import ENV
 
     g, _ = gallery_graph(n_images=60, seed=1)

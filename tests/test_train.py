@@ -142,13 +142,13 @@ def _stage(**kw):
 def test_short_training_beats_untrained_model(label_ws: Path, tmp_path: Path) -> None:
     """On the tiny synthetic set a short run lowers the loss and beats the untrained network on val SRCC."""
     from memoire_cli.console import stderr_console
-    from memoire_cli.global_stage import run_global_stage
+    from memoire_cli.runner import run_stage
 
     copy = tmp_path / "w"
     shutil.copytree(label_ws, copy)
     ws = Workspace.open(copy, "train")
     stage = _stage(preset="smoke", epochs=8, batch_size=16, lr=3e-3, export=False, max_pairs=None)
-    out = run_global_stage(ws, stage, False, stderr_console())
+    out = run_stage(ws, stage, None, False, stderr_console())
     (untrained, best, loss0, loss_end) = rows(copy, """
         SELECT (SELECT val_srcc FROM train_epochs WHERE epoch = -1), (SELECT val_srcc FROM models),
                (SELECT loss FROM train_epochs WHERE epoch = 0), (SELECT loss FROM train_epochs WHERE epoch = 7)""")[0]

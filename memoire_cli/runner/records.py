@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from memoire_cli import __version__
-from memoire_cli.stage import canonical_json, sha16
+from memoire_cli.stage import canonical_json, manifest_of, sha16  # noqa: F401  (manifest_of re-exported)
 from memoire_cli.workspace import Workspace, utcnow
 
 
@@ -74,23 +74,3 @@ def end_run(ws: Workspace, run: dict[str, Any], status: str, message: str | None
     if message is not None:
         run["message"] = message
     record_run(ws, run)
-
-
-def manifest_of(ws: Workspace, stage: str, run: dict[str, Any], skipped: bool) -> dict[str, Any]:
-    """The manifest line of a finished run (memoire_cli/manifest.py validates its shape)."""
-    return {
-        "memoire": __version__,
-        "stage": stage,
-        "workspace": str(ws.root),
-        "run_id": run["run_id"],
-        "skipped": skipped,
-        "shard": run["shard"],
-        "users": run["users"],
-        "computed": run["computed"],
-        "cached": run["users"] - run["computed"],
-        "wrote": {
-            "tables": [t.name for t in ws.schema.tables_of(stage) if not t.hidden],
-            "hidden_tables": [t.name for t in ws.schema.tables_of(stage) if t.hidden],
-            "arrays": [a.path for a in ws.schema.arrays_of(stage)],
-        },
-    }

@@ -19,7 +19,7 @@ from memoire_cli.registry import Registry
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from memoire_cli.train.model import PredictorConfig
+    from memoire_cli.train.config import PredictorConfig
 
 
 class Backbone(Protocol):

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from memoire_cli.errors import ParameterError
+from memoire_cli.train.backbones import BACKBONES  # the registry of backbones (light: factories import lazily)
 
 FUSIONS = ("early+mid", "early", "mid", "none")
-BACKBONES = ("tiny_vit_5m_224", "efficientnet_lite0", "mobilenet_v2")
 #: Backbones that can only be used frozen (their blocks are not walked for per-block FiLM).
-FROZEN_ONLY = ("mobilenet_v2",)
+FROZEN_ONLY = tuple(name for name in BACKBONES if BACKBONES.get(name).extra["frozen_only"])
 #: ImageNet mean/std (S2.5 preprocessing), RGB in [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

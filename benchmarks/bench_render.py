@@ -22,9 +22,9 @@ from PIL import Image, ImageDraw
 
 from memoire_cli.faces.bank import FaceBank
 from memoire_cli.synth.ontology import EVENT_TYPES, LANDMARKS, LIGHTING, LOCATION_KINDS, SHOT_PLANS
-from memoire_cli.vocabulary import RELATIONS
 from memoire_cli.synth.render.base import PersonSpec, ShotSpec
 from memoire_cli.synth.render.procedural import ProceduralRenderer
+from memoire_cli.vocabulary import RELATIONS
 
 SHAPE_METHODS = ("ellipse", "rectangle", "rounded_rectangle", "polygon", "line", "pieslice", "chord", "arc")
 PEOPLE_BY_PLAN = {"intimate portrait": (1, 3), "medium group": (2, 6), "wide establishing": (3, 7),

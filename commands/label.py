@@ -37,7 +37,6 @@ def command(
     LabelConfig(max_pairs=max_pairs, seed=seed, judge=judge)  # the checks
     JUDGES.check(judge, auto=False)
     from memoire_cli.label.stage import LabelStage
-
     from memoire_cli.threads import pin_torch_threads
 
     pin_torch_threads(force_import=judge != "offline")  # a model judge: the same labels on every machine

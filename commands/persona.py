@@ -55,8 +55,8 @@ def command(
     pin_torch_threads(force_import=False)  # a bad $MEMOIRE_TORCH_THREADS is a usage error before any work
     cfg = PersonaConfig(max_epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, seed=seed)
 
-    from memoire_cli.persona.stage import PersonaStage
     from memoire_cli.persona.config import resolve_device
+    from memoire_cli.persona.stage import PersonaStage
 
     dev = resolve_device(device)
     pin_torch_threads()  # α must not depend on the machine's thread count ($MEMOIRE_TORCH_THREADS overrides)

@@ -90,8 +90,8 @@ def run_rank(workspace: Path | None, session: Any, options: Any, *, embedder: st
         read_rankings,
         write_contact_sheet,
     )
-    from memoire_cli.session.selection import check_session
     from memoire_cli.rank.stage import RankStage, model_row
+    from memoire_cli.session.selection import check_session
     from memoire_cli.stage import parse_selection
 
     if device == "auto":

@@ -23,8 +23,8 @@ CheckOpt = Annotated[bool, typer.Option("--check", help="Verify committed rows a
 
 def command(workspace: WorkspaceOpt = None, check: CheckOpt = False) -> None:
     from memoire_cli.console import emit_json, stderr_console
-    from memoire_cli.manifest import resolve_workspace
     from memoire_cli.errors import MemoireError
+    from memoire_cli.manifest import resolve_workspace
     from memoire_cli.status import check_workspace, render_status, workspace_status
     from memoire_cli.workspace import Workspace
 

@@ -9,8 +9,8 @@ import typer
 
 from memoire_cli.cli import ForceOpt, JobsOpt, ShardOpt, WorkspaceOpt, run
 from memoire_cli.errors import UsageError
-from memoire_cli.synth.render import RENDERERS, VIDEO_RENDERERS
 from memoire_cli.synth.config import SynthConfig, split_text  # light: dataclasses only, the defaults' one source
+from memoire_cli.synth.render import RENDERERS, VIDEO_RENDERERS
 from memoire_cli.synth.render.diffusion.config import DiffusionConfig  # light too
 
 HELP = """Synthesise virtual users' galleries: people, events, calendar, usage, images, hidden truth (S1.1).

@@ -28,6 +28,7 @@ JobsOpt = Annotated[str, typer.Option("--jobs", "-j", metavar="N|auto", help="Ru
 
 #: Set in the environment of the worker processes of ``--jobs``: ``j/J`` and the worker's users.
 from memoire_cli.workers import JOB_ENV, JOB_USERS_ENV, available_cpus, is_job_worker  # noqa: F401  (commands import them from here)
+
 #: Key of the command line of this invocation (after ``memoire``) in the click context's ``meta``,
 #: put there by :class:`MemoireGroup` so that ``--jobs`` can start workers with the same options.
 ARGV_KEY = "memoire.argv"

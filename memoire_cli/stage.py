@@ -45,7 +45,6 @@ from memoire_cli.workspace import (
     Workspace,
 )
 
-
 #: Users computed within this many seconds are committed in one transaction (fast stages would
 #: otherwise spend most of their time opening the database); slow stages commit every user.
 COMMIT_EVERY_S = 1.0

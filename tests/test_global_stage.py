@@ -10,8 +10,8 @@ import pytest
 from conftest import TINY, rows
 from memoire_cli.errors import MemoireError
 from memoire_cli.global_stage import GlobalStage
-from memoire_cli.runner import run_stage
 from memoire_cli.manifest import manifest_problems
+from memoire_cli.runner import run_stage
 from memoire_cli.workspace import Workspace
 
 

@@ -90,11 +90,11 @@ class EvalStage(GlobalStage):
         return any((report_folder(ws, r[0]) / "index.html").exists() for r in runs)
 
     def run(self, ws: Any, users: list[str], run_id: str, fingerprint: str, console: Any) -> dict[str, Any]:
-        from memoire_cli.eval.report import row_dict, write_report
-        from memoire_cli.eval.suite import run_suite
         from rich.markup import escape
 
         from memoire_cli.eval.leaks import apply_flags, find_leaks
+        from memoire_cli.eval.report import row_dict, write_report
+        from memoire_cli.eval.suite import run_suite
         from memoire_cli.eval.truth import OPTIMISTIC, load_ground_truth
         from memoire_cli.threads import pin_torch_threads
 
@@ -220,11 +220,10 @@ def goals(summary: dict[str, Any]) -> list[str]:
 
 def print_summary(console: Any, summary: dict[str, Any]) -> None:
     """Memoire vs baselines and Table 9 on stderr (compact: the full tables are in the report)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from memoire_cli.eval.report import fmt
-
-    from rich.markup import escape
 
     for section, title in (("comparison", "Memoire vs baselines"), ("A", "Ablations (Table 9)")):
         table = Table(title=f"{title}: k = {summary['k']}, {len(summary['users'])} user(s)")

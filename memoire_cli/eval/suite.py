@@ -53,7 +53,6 @@ from typing import Any
 import numpy as np
 
 from memoire_cli.errors import MemoireError, UsageError
-from memoire_cli.eval.config import SUITES
 from memoire_cli.eval import metrics
 from memoire_cli.eval.baselines import (
     BASELINES,
@@ -62,6 +61,7 @@ from memoire_cli.eval.baselines import (
     baseline_scores,
     ranking_of,
 )
+from memoire_cli.eval.config import SUITES
 from memoire_cli.eval.truth import GroundTruth
 from memoire_cli.rank.config import RankOptions
 from memoire_cli.table1 import BLUR_SIGMA

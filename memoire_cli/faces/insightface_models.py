@@ -28,10 +28,11 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -25,7 +25,6 @@ from typing import Any
 from memoire_cli.errors import UsageError
 from memoire_cli.recorded import FromParams
 
-
 #: Upper bound of --knn and the --max-* node counts (far above any gallery's tags; bigger values overflow).
 MAX_NODES = 1_000_000
 

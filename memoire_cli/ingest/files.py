@@ -29,6 +29,8 @@ import numpy as np
 
 from memoire_cli.bounded import MAX_SIDECAR_BYTES, MAX_TAKEOUT_BYTES, BoundedReadError, read_capped
 from memoire_cli.errors import first_line
+from memoire_cli.ingest.enrol import FaceCandidate, face_candidates
+from memoire_cli.ingest.frames import Frame, FrameStore
 from memoire_cli.ingest.media import (
     MediaError,
     Metadata,
@@ -38,8 +40,6 @@ from memoire_cli.ingest.media import (
     read_video_metadata,
     sample_video,
 )
-from memoire_cli.ingest.enrol import FaceCandidate, face_candidates
-from memoire_cli.ingest.frames import Frame, FrameStore
 from memoire_cli.ingest.scan import Found, current_stat_key, sha256_file
 from memoire_cli.phash import phash
 

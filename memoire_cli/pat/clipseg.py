@@ -88,7 +88,7 @@ class ClipSegGrounder:
         self.name = name
 
     @classmethod
-    def from_pretrained(cls, path_or_name: str) -> "ClipSegGrounder":
+    def from_pretrained(cls, path_or_name: str) -> ClipSegGrounder:
         """Load from a local folder (or a cached hub name) with ``local_files_only=True``; never downloads."""
         from transformers import CLIPSegForImageSegmentation, CLIPSegProcessor
 

@@ -16,7 +16,6 @@ from typing import Any, Self
 
 from memoire_cli.errors import ParameterError
 from memoire_cli.recorded import FromParams
-
 from memoire_cli.table1 import (  # noqa: F401  (Table 1, re-exported beside the config)
     BLUR_SIGMA,
     CLOSE_SIZE,

@@ -121,7 +121,6 @@ class PersonaStage(Stage):
         elif graph.n_edges == 0:
             self._warn(f"user {user_id}: no co-occurring tags: α follows the prior IPS⁰ (no context loss)")
         from memoire_cli.persona.train import train_persona  # torch-geometric: only where a user is trained
-
         from memoire_cli.progress import StepProgress
 
         with StepProgress(self.console, f"persona: user {user_id} (epochs, early stop may end sooner)", self.cfg.max_epochs) as progress:

@@ -20,11 +20,11 @@ import sys
 import time
 from typing import Any
 
-from memoire_cli.workers import JOB_ENV, JOB_USERS_ENV, available_cpus
 from memoire_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, MemoireError
 from memoire_cli.runner.records import end_run, new_run, recorded
 from memoire_cli.runner.users import PROGRESS_PREFIX, run_users
 from memoire_cli.stage import Selection, Stage, check_gallery
+from memoire_cli.workers import JOB_ENV, JOB_USERS_ENV, available_cpus
 from memoire_cli.workspace import ENV_VAR, Workspace
 
 

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from memoire_cli import __version__
 from memoire_cli.stage import canonical_json, manifest_of, sha16  # noqa: F401  (manifest_of re-exported)
 from memoire_cli.workspace import Workspace, utcnow
 

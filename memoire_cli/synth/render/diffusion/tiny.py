@@ -139,8 +139,12 @@ def build_tiny_sd3_ip_adapter(folder: Path, transformer_folder: Path, seed: int 
 def build_tiny_hunyuan(folder: Path, seed: int = 0) -> Path:
     """A tiny HunyuanVideoPipeline folder: 1 dual + 1 single stream block, VAE 8× spatial / 4× temporal."""
     import torch
-    from diffusers import (AutoencoderKLHunyuanVideo, FlowMatchEulerDiscreteScheduler, HunyuanVideoPipeline,
-                           HunyuanVideoTransformer3DModel)
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        FlowMatchEulerDiscreteScheduler,
+        HunyuanVideoPipeline,
+        HunyuanVideoTransformer3DModel,
+    )
     from transformers import LlamaConfig, LlamaModel
 
     torch.manual_seed(seed)

@@ -10,7 +10,7 @@ case or surrounding spaces); only when the name is not a known landmark does the
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PIL import ImageDraw

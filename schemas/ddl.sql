@@ -534,7 +534,7 @@ CREATE TABLE IF NOT EXISTS pat_references (
   PRIMARY KEY (user_id, row)
 );
 
--- pat_sessions: `memoire pat --session`: the images of the user's last session and how α was blended (S1.2.8); A*(I) is pat/{user_id}/session[row]. A new session replaces the user's rows; a re-run of `memoire pat` drops them.
+-- pat_sessions: `memoire pat session`: the images of the user's last session and how α was blended (S1.2.8); A*(I) is pat/{user_id}/session[row]. A new session replaces the user's rows; a re-run of `memoire pat` drops them.
 -- producer: pat; consumers: people inspecting a session, overlays
 CREATE TABLE IF NOT EXISTS pat_sessions (
   user_id VARCHAR,

@@ -16,18 +16,31 @@ import typer
 
 from memoire_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, MemoireError, UsageError, describe_library_error
 
+# JOB_ENV, JOB_USERS_ENV: set in the environment of the worker processes of ``--jobs`` (``j/J`` and the worker's users).
+from memoire_cli.workers import JOB_ENV, JOB_USERS_ENV, available_cpus, is_job_worker  # noqa: F401  (commands import them from here)
+
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option("--workspace", "-w", help="Workspace folder. Default: $MEMOIRE_WORKSPACE, else a manifest line on stdin.", show_default=False),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Redo the stage even where inputs and parameters are unchanged.")]
 UsersOpt = Annotated[str | None, typer.Option("--users", help="Comma-separated user ids to run on (default: all).", show_default=False)]
-ShardOpt = Annotated[str | None, typer.Option("--shard", help="i/n: run on the i-th of n disjoint shards of the users (0-based).", show_default=False)]
+ShardOpt = Annotated[
+    str | None, typer.Option("--shard", help="i/n: run on the i-th of n disjoint shards of the users (0-based).", show_default=False)
+]
 DeviceOpt = Annotated[str, typer.Option("--device", help="Torch device: cpu, cuda, cuda:1 … (auto: cuda when present).")]
-JobsOpt = Annotated[str, typer.Option("--jobs", "-j", metavar="N|auto", help="Run the users in N worker processes on this workspace (auto: one per CPU, at most one per user to compute); the result is the same as with 1.")]
-
-#: Set in the environment of the worker processes of ``--jobs``: ``j/J`` and the worker's users.
-from memoire_cli.workers import JOB_ENV, JOB_USERS_ENV, available_cpus, is_job_worker  # noqa: F401  (commands import them from here)
+JobsOpt = Annotated[
+    str,
+    typer.Option(
+        "--jobs",
+        "-j",
+        metavar="N|auto",
+        help=(
+            "Run the users in N worker processes on this workspace (auto: one per CPU, at most one per user to compute);"
+            " the result is the same as with 1."
+        ),
+    ),
+]
 
 #: Key of the command line of this invocation (after ``memoire``) in the click context's ``meta``,
 #: put there by :class:`MemoireGroup` so that ``--jobs`` can start workers with the same options.

@@ -73,7 +73,8 @@ def render_status(status: dict[str, Any], console: Any) -> None:
         tags = ", ".join(f"{k} {v}" for k, v in sorted(g["tags"].items()))
         top = ", ".join(f"{k} ×{v}" for k, v in g["top_event_types"].items())
         console.print(f"gallery: {g['users']} users ({splits}); {g['stills']} stills and {g['video_frames']} video frames "
-                      f"from {g['events']} events; tags {tags}; favourites {'—' if g['favourite_rate'] is None else format(g['favourite_rate'], '.0%')}, "
+                      f"from {g['events']} events; tags {tags}; "
+                      f"favourites {'—' if g['favourite_rate'] is None else format(g['favourite_rate'], '.0%')}, "
                       f"mean views {g['mean_views']}; most common events: {top}")
 
 
@@ -126,7 +127,9 @@ def check_workspace(ws: Workspace) -> list[str]:
         for folder in sorted((ws.zarr_path / head).glob(f"*{tail}")):
             user_id = folder.relative_to(ws.zarr_path / head).parts[0]
             if (folder / "zarr.json").exists() and user_id not in owners:
-                problems.append(f"user {user_id}: array {spec.path.format(user_id=user_id)} exists but no {' or '.join(producers)} output is committed")
+                problems.append(
+                    f"user {user_id}: array {spec.path.format(user_id=user_id)} exists but no {' or '.join(producers)} output is committed"
+                )
     return problems
 
 

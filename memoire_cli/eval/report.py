@@ -47,7 +47,8 @@ def row_dict(row: Any) -> dict[str, Any]:
     """A row as stored and shown; a flag (:mod:`memoire_cli.eval.leaks`) leads its note."""
     flag = getattr(row, "flag", "")
     return {"section": row.section, "variant": row.variant, "setting": row.setting, "status": row.status,
-            "note": "; ".join(x for x in (flag, row.note) if x), "flag": flag, "n_users": row.n_users, **{k: row.summary.get(k) for k in ("srcc", "srcc_lo", "srcc_hi", *[c for c, _ in COLUMNS[1:]])},
+            "note": "; ".join(x for x in (flag, row.note) if x), "flag": flag, "n_users": row.n_users,
+            **{k: row.summary.get(k) for k in ("srcc", "srcc_lo", "srcc_hi", *[c for c, _ in COLUMNS[1:]])},
             **{c: row.summary.get(c) for c, _ in SECTION_COLUMNS.get(row.section, ())}}
 
 

@@ -130,7 +130,8 @@ def build_album(dest: Path, entries: list[Entry], copy: bool, gallery_html: str 
         done = True
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
-        hint = "; this file system may not take symbolic links: try --copy" if not copy and exc.errno in (errno.EPERM, errno.ENOSYS, errno.EOPNOTSUPP) else ""
+        symlinks_refused = not copy and exc.errno in (errno.EPERM, errno.ENOSYS, errno.EOPNOTSUPP)
+        hint = "; this file system may not take symbolic links: try --copy" if symlinks_refused else ""
         raise MemoireError(f"cannot write the album {dest}: {exc.strerror or type(exc).__name__}{where}{hint}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)

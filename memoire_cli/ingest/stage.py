@@ -28,7 +28,9 @@ from memoire_cli.workspace import Workspace
 
 class IngestStage(Stage):
     name = "ingest"
-    code_version = "3"  # 2: favourites from explicit marks only; reject flags recorded as −1 ratings; 3: unnamed events named by their date range, Pet regions, colour labels read, the stated time-zone offset kept (taken_tz)
+    # 2: favourites from explicit marks only; reject flags recorded as −1 ratings; 3: unnamed events named by their date range,
+    # Pet regions, colour labels read, the stated time-zone offset kept (taken_tz)
+    code_version = "3"
 
     def __init__(self, folder: Path, user_id: str, cfg: IngestConfig, relations_file: Path | None = None,
                  relations: dict | None = None, reread: bool = False):

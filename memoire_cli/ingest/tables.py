@@ -228,11 +228,13 @@ def build_tables(user_id: str, cfg: IngestConfig, results: list[FileResult], rel
     people = [(t, k[1]) for k, t in tag_rows if k[0] == "P"]
     none = _obj([None] * len(people))
     tables["people"] = {"user_id": uid(len(people)), "tag_id": _i32([t for t, _ in people]), "name": _obj([nm for _, nm in people]),
-                        "relation": _obj([relation[nm] for _, nm in people]), "in_graph": np.array([relation[nm] != "unknown" for _, nm in people], bool),
+                        "relation": _obj([relation[nm] for _, nm in people]),
+                        "in_graph": np.array([relation[nm] != "unknown" for _, nm in people], bool),
                         "age": none, "age_band": none, "height_cm": none, "weight_kg": none, "body_type": none, "build": none}
     tables["social_edges"] = _social_edges(user_id, pairs, {t for t, nm in people if relation[nm] != "unknown"})
     loc_rows = [(t, k[1]) for k, t in tag_rows if k[0] == "L"]
-    tables["locations"] = {"user_id": uid(len(loc_rows)), "tag_id": _i32([t for t, _ in loc_rows]), "kind": _obj([place_kind[nm] for _, nm in loc_rows]),
+    tables["locations"] = {"user_id": uid(len(loc_rows)), "tag_id": _i32([t for t, _ in loc_rows]),
+                           "kind": _obj([place_kind[nm] for _, nm in loc_rows]),
                            "phrase": _obj([nm for _, nm in loc_rows]), "visual_anchor": _obj([None] * len(loc_rows))}
     ev_loc, ev_end, ev_stills = [], [], []
     for key in order:

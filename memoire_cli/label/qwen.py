@@ -89,7 +89,7 @@ Input Structure (Per Candidate):
 Output Requirement:
 
 - Your response must be exactly one line: Image1 or Image2.
-- No explanations or justifications are to be included."""
+- No explanations or justifications are to be included."""  # noqa: E501  (verbatim text: its long lines are the spec's)
 
 # The "null rationale sentence" of variant 2: content-free, it favours neither candidate.
 NULL_RATIONALE = "Consider both candidates carefully before answering."

@@ -89,7 +89,8 @@ class PatStage(Stage):
         why = ("--theta-det" if self.cfg.theta_det is not None else
                "Table 1, for a model pack" if self.cfg.faces else "the packaged SCRFD-500M's operating point; Table 1's 0.80 is RetinaFace's")
         console.print(f"pat: θ_det = {theta_det:.2f} ({why}), NMS IoU {self.cfg.nms_iou:.2f}, τ_match = {self.cfg.tau_match:.2f}")
-        console.print(f"pat: people masks: {'SAM from ' + self.sam_path if self.sam_path else 'SAM weights not found locally: Gaussian fallback of S1.3.2(3)'}")
+        masks = "SAM from " + self.sam_path if self.sam_path else "SAM weights not found locally: Gaussian fallback of S1.3.2(3)"
+        console.print(f"pat: people masks: {masks}")
         for name in self.grounder_names(ws):
             console.print(f"pat: locations and events ({self.grounder_scope(name)}): {self._grounder(name).describe()}")
 

@@ -186,7 +186,8 @@ class PeopleStage(Stage):
             cluster_rows.append((cid, len(group), len({r[1] for r in group}), best[0]))
         cluster_rows.sort()
         n_found = sum(1 for p in pair_rows if p[2] == "face")
-        summary = (gallery, self.cfg.detector_key(), len(rows), len(face_rows), len(face_rows) - len(unknown), n_found, len(cluster_rows), len(flag_rows))
+        summary = (gallery, self.cfg.detector_key(), len(rows), len(face_rows), len(face_rows) - len(unknown), n_found,
+                   len(cluster_rows), len(flag_rows))
         tables = _tables(user_id, summary, face_rows, pair_rows, cluster_rows, flag_rows, named)
         return UserOutput(tables=tables, arrays={
             "people_faces": np.stack(embeddings).astype(np.float32) if embeddings else np.zeros((0, 512), np.float32)})
@@ -243,7 +244,8 @@ def _tables(user_id: str, summary: tuple, faces: list[list], pairs: list[tuple],
 
     return {
         "people_users": {"user_id": users(1), "gallery_digest": _obj([summary[0]]), "detector": _obj([summary[1]]),
-                         **{k: np.array([summary[2 + j]], np.int32) for j, k in enumerate(("images", "faces", "matched", "found", "clusters", "flagged"))}},
+                         **{k: np.array([summary[2 + j]], np.int32)
+                            for j, k in enumerate(("images", "faces", "matched", "found", "clusters", "flagged"))}},
         "people_faces": {"user_id": users(len(faces)), "face_idx": col(faces, 0, np.int32), "image_id": col(faces, 1), "k": col(faces, 2, np.int32),
                          **{k: col(faces, 3 + j, np.float64) for j, k in enumerate(("x0", "y0", "x1", "y1", "det_score"))},
                          "tag_id": col(faces, 8), "cos": col(faces, 9), "cluster_id": col(faces, 10)},

@@ -74,7 +74,9 @@ def read_state(ws: Workspace, user_id: str) -> tuple[UserState, NewImages, dict[
         delta = gallery_delta(con, user_id, marks["graph"], gparams)
         if delta.full_reason is not None:  # nothing to read: only a full run can follow
             return None, None, gparams, pparams, delta  # type: ignore[return-value]
-        urow = con.execute("SELECT n_images, epoch_us(now), lambda_s, lambda_c, lambda_r, lambda_rel, lambda_f FROM graph_users WHERE user_id = ?", [user_id]).fetchall()
+        urow = con.execute(
+            "SELECT n_images, epoch_us(now), lambda_s, lambda_c, lambda_r, lambda_rel, lambda_f FROM graph_users WHERE user_id = ?", [user_id]
+        ).fetchall()
         users_all = con.execute("SELECT * FROM graph_users WHERE user_id = ?", [user_id]).fetchnumpy()
         nodes = con.execute("SELECT * FROM graph_nodes WHERE user_id = ? ORDER BY node", [user_id]).fetchnumpy()
         edges = con.execute("SELECT * FROM graph_edges WHERE user_id = ? ORDER BY src, dst", [user_id]).fetchnumpy()
@@ -105,7 +107,8 @@ def read_state(ws: Workspace, user_id: str) -> tuple[UserState, NewImages, dict[
     last_us = np.asarray(last, dtype="datetime64[us]").astype(np.int64)  # NaT → int64 min = NO_TIME
     row = {k: (v[0].item() if hasattr(v[0], "item") else v[0]) for k, v in users_all.items()}
     st = UserState(
-        tag_id=np.asarray(nodes["tag_id"], np.int64), type=object_array(_col(nodes, "type", None)), relation=object_array(_col(nodes, "relation", None)),
+        tag_id=np.asarray(nodes["tag_id"], np.int64), type=object_array(_col(nodes, "type", None)),
+        relation=object_array(_col(nodes, "relation", None)),
         count=np.asarray(nodes["count"], np.int64), last=last_us,
         raw={k: np.asarray(_col(nodes, k, np.nan), np.float64).copy() for k in RAW},
         z={k: np.asarray(_col(nodes, f"{k}_z", np.nan), np.float64).copy() for k in RAW},

@@ -107,7 +107,9 @@ class UpdateStage(Stage):
         universe = [u for (u,) in ws.query(
             "SELECT user_id FROM stage_users WHERE stage IN ('graph', 'persona') GROUP BY user_id HAVING count(*) = 2 ORDER BY user_id")]
         if not universe:
-            raise MemoireError(f"`memoire persona update` needs the outputs of persona in {ws.root}, and there are none yet: run `memoire persona` first")
+            raise MemoireError(
+                f"`memoire persona update` needs the outputs of persona in {ws.root}, and there are none yet: run `memoire persona` first"
+            )
         users = selection.apply(universe)
         return Plan(users, self.params(), {}, {}, [(u, "") for u in users])
 
@@ -202,7 +204,9 @@ def full_rerun(ws: Workspace, users: list[str], console: Any) -> None:
     with ws.connect(read_only=True) as con:
         origins = {}
         for user_id in users:
-            runs = dict(con.execute("SELECT stage, run_id FROM stage_users WHERE stage IN ('graph', 'persona') AND user_id = ?", [user_id]).fetchall())
+            runs = dict(
+                con.execute("SELECT stage, run_id FROM stage_users WHERE stage IN ('graph', 'persona') AND user_id = ?", [user_id]).fetchall()
+            )
             origins[user_id] = tuple(origin_params(con, runs[k], k, user_id)[0] for k in ("graph", "persona"))
     groups: dict[str, list[str]] = {}
     for user_id, params in origins.items():  # users that share parameters rebuild together

@@ -300,7 +300,7 @@ class SynthStage(Stage):
             pixels, qc = done["pixels"], done["meta"]["qc"]
         faces: dict[int, list] = {}
         references: dict[int, tuple] = {}
-        for i, (p, k) in enumerate(rows):
+        for i, (p, _k) in enumerate(rows):
             _, face = self.qc.check_anchor(pixels[i])
             faces.setdefault(p.tag_id, []).append(face)
             if face is not None and p.tag_id not in references:
@@ -387,7 +387,8 @@ class SynthStage(Stage):
                        "negative_prompt": _obj([NEGATIVE_PROMPT] * n), "seed": np.array([i.seed for i in plan.images], np.int64),
                        "renderer": _obj([self._renderer_label(i.kind) for i in plan.images]),
                        "phash": _obj([f"{h:016x}" for h in hashes]), "attempts": np.array(attempts, np.int32)},
-            "image_tags": {"user_id": users(len(pairs)), "image_id": _obj([p[0] for p in pairs]), "tag_id": np.array([p[1] for p in pairs], np.int32)},
+            "image_tags": {"user_id": users(len(pairs)), "image_id": _obj([p[0] for p in pairs]),
+                           "tag_id": np.array([p[1] for p in pairs], np.int32)},
             "usage": {"user_id": users(n), "image_id": image_ids, "views": plan.views.astype(np.int32),
                       "views_norm": plan.views_norm, "favourite": plan.favourite.astype(bool)},
             "clips": {"user_id": users(len(plan.clips)), "clip_id": _obj([c.clip_id for c in plan.clips]),
@@ -398,7 +399,8 @@ class SynthStage(Stage):
                       "prompt": _obj([c.prompt for c in plan.clips])},
             "anchors": {"user_id": users(len(anchor_rows)), "idx": np.arange(len(anchor_rows), dtype=np.int32),
                         "tag_id": np.array([a[0] for a in anchor_rows], np.int32), "k": np.array([a[1] for a in anchor_rows], np.int32)},
-            "qc": {"user_id": users(len(qc)), "image_id": _obj([q["image_id"] for q in qc]), "attempt": np.array([q["attempt"] for q in qc], np.int32),
+            "qc": {"user_id": users(len(qc)), "image_id": _obj([q["image_id"] for q in qc]),
+                   "attempt": np.array([q["attempt"] for q in qc], np.int32),
                    "check_name": _obj([q["check_name"] for q in qc]), "passed": np.array([q["passed"] for q in qc], bool),
                    "detail": _obj([q["detail"] for q in qc])},
             "truth.users": {"user_id": users(1), "archetype": _obj([plan.preferences.archetype]),

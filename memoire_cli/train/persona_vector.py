@@ -8,8 +8,8 @@ from the same inputs PAT fuses — the per-tag masks M_t of the image and the pe
 session-blended α* of S1.2.8 at ranking time) — and nothing else (never hidden truth).
 
 With α̃_t the importance of tag t relative to the user's other tags — the percentile rank of α_t among
-the α of the user's graph nodes, in [0, 1] (ties averaged; :func:`relative_importance`) — m_t = mean(M_t) over the image (the share of the frame the tag's
-mask covers) and ω_p the tie of person p to the user — the social weight of equation (2) for the pair
+the α of the user's graph nodes, in [0, 1] (ties averaged; :func:`relative_importance`) — m_t = mean(M_t) over the
+image (the share of the frame the tag's mask covers) and ω_p the tie of person p to the user — the social weight of equation (2) for the pair
 (self, p): ω_kin for close family, ω_friend for wider family and friends, ω_work for colleagues, ω_unk
 for strangers (the persona's relation structure, S1.2.2) — π(I) ∈ R^10 is:
 

@@ -80,7 +80,8 @@ class DiffusionConfig:
         """The settings that change pixels (not the device or memory options), with the models' content keys."""
         return {
             "models": model_keys, "dtype": self.dtype, "render_size": self.render_size, "steps": self.steps, "cfg": self.cfg,
-            "sampler": self.sampler, "lambda_id": self.lambda_id, "lambda_pose": self.lambda_pose, "video_size": [self.video_width, self.video_height],
+            "sampler": self.sampler, "lambda_id": self.lambda_id, "lambda_pose": self.lambda_pose,
+            "video_size": [self.video_width, self.video_height],
             "video_steps": self.video_steps, "video_cfg": self.video_cfg, "max_sequence_length": self.max_sequence_length,
         }
 

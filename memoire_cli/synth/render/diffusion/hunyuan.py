@@ -1,9 +1,10 @@
 """``hunyuan``: event clips with HunyuanVideo, sampled at 1 fps (S1.1.5, S1.1.8).
 
 :class:`HunyuanVideoRenderer` renders the clip of a video-frame shot once — the clip's storyboard
-prompt, 640×360 (rendered at 640×368, the next multiple of 16 the model takes, and resized), ``num_frames`` = 4⌈fps·seconds/4⌉ + 1 = 41 (HunyuanVideo's VAE compresses time 4×,
-so clip lengths are 4k + 1; frame 40 is dropped to keep exactly 5 s at 8 fps), 36 steps, guidance
-3.5, seeded by the clip's seed (a CPU generator) — keeps the generated frames, and returns the frame
+prompt, 640×360 (rendered at 640×368, the next multiple of 16 the model takes, and resized),
+``num_frames`` = 4⌈fps·seconds/4⌉ + 1 = 41 (HunyuanVideo's VAE compresses time 4×, so clip lengths are 4k + 1;
+frame 40 is dropped to keep exactly 5 s at 8 fps), 36 steps, guidance 3.5,
+seeded by the clip's seed (a CPU generator) — keeps the generated frames, and returns the frame
 ``shot.frame_index`` of it for each of the clip's kept frames (sampled at 1 fps, at most 5; the plan
 decides which). Guidance: the community HunyuanVideo checkpoint is guidance-distilled, so S1.1.8's
 ``cfg = 3.5`` is its embedded ``guidance_scale`` (``true_cfg_scale`` stays 1: no second pass).

@@ -209,7 +209,7 @@ def _bg_mountain(d, w, h, hy, rng, light):
 
 
 def _bg_highway(d, w, h, hy, rng, light):
-    for i in range(3):
+    for _ in range(3):
         x = rng.uniform(0, w)
         d.ellipse((x - 0.4 * w, hy - 0.1 * h, x + 0.4 * w, hy + 0.1 * h), fill=(176, 140, 110))
     d.rectangle((0, hy, w, h), fill=(200, 170, 120))

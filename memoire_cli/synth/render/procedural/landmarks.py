@@ -116,7 +116,7 @@ def _lm_bridge(d, w, h, hy, rng):  # Golden Gate Bridge
 def _lm_opera(d, w, h, hy, rng):  # Sydney Opera House
     c = (246, 244, 238)
     d.rectangle((0.1 * w, hy - 0.08 * h, 0.9 * w, hy), fill=(200, 180, 150))
-    for i, (x, s) in enumerate(((0.2, 0.26), (0.34, 0.34), (0.5, 0.3), (0.63, 0.24), (0.74, 0.2))):
+    for _i, (x, s) in enumerate(((0.2, 0.26), (0.34, 0.34), (0.5, 0.3), (0.63, 0.24), (0.74, 0.2))):
         x0 = x * w
         d.polygon([(x0, hy - 0.08 * h), (x0 + 0.06 * w, hy - (0.08 + s) * h), (x0 + 0.16 * w, hy - 0.08 * h)], fill=c)
         d.line((x0 + 0.06 * w, hy - (0.08 + s) * h, x0 + 0.1 * w, hy - 0.08 * h), fill=(200, 200, 196), width=2)

@@ -60,7 +60,7 @@ def draw_balloons(pen, b, rng):
 
 def draw_gifts(pen, b, rng):
     x0, y0, x1, y1, w, h = box_dims(b)
-    for i, (fx, fw, fh) in enumerate(((0.0, 0.55, 0.75), (0.45, 0.55, 1.0))):
+    for _i, (fx, fw, fh) in enumerate(((0.0, 0.55, 0.75), (0.45, 0.55, 1.0))):
         bx0, bx1 = x0 + fx * w, x0 + (fx + fw) * w
         by0 = y1 - fh * h
         col = [(200, 40, 60), (40, 110, 200), (60, 160, 80), (230, 170, 40)][int(rng.integers(4))]
@@ -284,7 +284,7 @@ def draw_christmas_tree(pen, b, rng):
     x0, y0, x1, y1, w, h = box_dims(b)
     cx = x0 + w / 2
     pen.rect((cx - 0.07 * w, y1 - 0.12 * h, cx + 0.07 * w, y1), (100, 60, 30))
-    for k, (t0, t1, half) in enumerate(((0.08, 0.42, 0.28), (0.28, 0.66, 0.4), (0.5, 0.9, 0.5))):
+    for _k, (t0, t1, half) in enumerate(((0.08, 0.42, 0.28), (0.28, 0.66, 0.4), (0.5, 0.9, 0.5))):
         pen.polygon([(cx, y0 + t0 * h), (cx + half * w, y0 + t1 * h), (cx - half * w, y0 + t1 * h)], (30, 110, 50))
     for _ in range(12):
         t = rng.uniform(0.25, 0.85)

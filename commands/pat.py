@@ -78,7 +78,7 @@ def command(
 
     check = None if image is None else (lambda ws: check_image(ws, image))
     ws = run(lambda: PatStage(cfg), workspace, users=users, shard=shard, force=force, check=check, jobs=jobs)
-    if overlay is not None and not is_job_worker():  # with --jobs, the parent draws it
+    if overlay is not None and image is not None and not is_job_worker():  # with --jobs, the parent draws it
         write_overlay(ws, image, overlay)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -80,7 +81,7 @@ SUBCOMMANDS = {"update": (update, "Fold new images into the graph and persona (S
            "_train": (old_action(command, "persona train", "persona"), "Old spelling of `memoire persona`.")}
 
 
-def _update(workspace: object, users: str | None, full: bool) -> None:
+def _update(workspace: Path | None, users: str | None, full: bool) -> None:
     from memoire_cli.persona.update import UpdateConfig, UpdateStage
 
     run(lambda: UpdateStage(UpdateConfig(), full=full), workspace, users=users)

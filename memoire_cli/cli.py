@@ -148,7 +148,7 @@ class CommandParts:
     def format_options(self, ctx: Any, formatter: Any) -> None:
         arguments: list[Any] = []
         panels: dict[str, list[Any]] = {"Options": []}
-        for param in self.get_params(ctx):  # type: ignore[attr-defined]
+        for param in self.get_params(ctx):
             record = param.get_help_record(ctx)
             if record is None:
                 continue
@@ -270,7 +270,7 @@ class MemoireGroup(GroupParts, typer.core.TyperGroup):
         return ctx
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         from typer._click import exceptions as click  # typer vendors its own click
         from typer.exceptions import Abort
 
@@ -280,7 +280,8 @@ class MemoireGroup(GroupParts, typer.core.TyperGroup):
         previous_hook, sys.unraisablehook = sys.unraisablehook, _interrupt_later(sys.unraisablehook)
         try:
             check_argv(argv)
-            rv = super().main(argv, prog_name or "memoire", complete_var, standalone_mode=False, **extra)
+            rv = super().main(argv, prog_name or "memoire", complete_var, standalone_mode=False,
+                              windows_expand_args=windows_expand_args, **extra)
             code = rv if isinstance(rv, int) else 0
             if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into exit code 130
                 sys.stderr.write(f"{where}: interrupted\n")

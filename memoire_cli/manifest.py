@@ -22,7 +22,7 @@ from memoire_cli.errors import UsageError
 from memoire_cli.workspace import ENV_VAR
 
 #: Required keys of a stage manifest and their JSON types.
-MANIFEST_FIELDS: dict[str, type | tuple[type, ...]] = {
+MANIFEST_FIELDS: dict[str, type] = {
     "memoire": str, "stage": str, "workspace": str, "run_id": str, "skipped": bool, "shard": str,
     "users": int, "computed": int, "cached": int, "wrote": dict,
 }

@@ -118,17 +118,17 @@ def check_workspace(ws: Workspace) -> list[str]:
         for user_id, n in sorted(count(spec.name).items()):
             if user_id not in owners:
                 problems.append(f"user {user_id}: table {spec.name} holds {n} rows but no {' or '.join(producers)} output is committed")
-    for spec in ws.schema.arrays.values():
-        producers = [p for p in spec.producers if p in PIPELINE]
-        if spec.hidden or not producers:
+    for aspec in ws.schema.arrays.values():
+        producers = [p for p in aspec.producers if p in PIPELINE]
+        if aspec.hidden or not producers:
             continue
         owners = set().union(*(holders[p] for p in producers))
-        head, _, tail = spec.path.partition("{user_id}")
+        head, _, tail = aspec.path.partition("{user_id}")
         for folder in sorted((ws.zarr_path / head).glob(f"*{tail}")):
             user_id = folder.relative_to(ws.zarr_path / head).parts[0]
             if (folder / "zarr.json").exists() and user_id not in owners:
                 problems.append(
-                    f"user {user_id}: array {spec.path.format(user_id=user_id)} exists but no {' or '.join(producers)} output is committed"
+                    f"user {user_id}: array {aspec.path.format(user_id=user_id)} exists but no {' or '.join(producers)} output is committed"
                 )
     return problems
 

@@ -50,7 +50,8 @@ class EvalStage(GlobalStage):
     def __init__(self, k: int = EvalConfig.k, suite: str = EvalConfig.suite, runtime: str = EvalConfig.runtime,
                  users: list[str] | None = None, sheets: int = EvalConfig.sheets) -> None:
         self.k, self.suite, self.runtime, self.only, self.sheets = k, suite, runtime, users, sheets
-        self.users_note, self.trained_on = "", []
+        self.users_note = ""
+        self.trained_on: list[str] = []
 
     def params(self) -> dict[str, Any]:
         return {"k": self.k, "suite": self.suite, "runtime": self.runtime, "users": self.only, "sheets": self.sheets}

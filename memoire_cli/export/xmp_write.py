@@ -306,7 +306,8 @@ def serialise(tree: Any, original: bytes) -> bytes:
     if encoding not in ("UTF-8", "UTF8", "ASCII", "US-ASCII"):
         return etree.tostring(tree, encoding=encoding, xml_declaration=True)
     root = tree.getroot()
-    before, after = [], []
+    before: list[Any] = []
+    after: list[Any] = []
     node = root.getprevious()
     while node is not None:
         before.insert(0, node)

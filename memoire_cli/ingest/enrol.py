@@ -101,7 +101,7 @@ def face_candidates(pixels: np.ndarray, regions: list[tuple], anchor_size: int) 
     for name, *box in regions:
         if not name:
             continue
-        q = face_quality(pixels, tuple(box))  # type: ignore[arg-type]
+        q = face_quality(pixels, tuple(box))
         if q is not None:
-            out.append(FaceCandidate(name, q[0], q[1], q[2], portrait(pixels, tuple(box), anchor_size)))  # type: ignore[arg-type]
+            out.append(FaceCandidate(name, q[0], q[1], q[2], portrait(pixels, tuple(box), anchor_size)))
     return out

@@ -38,7 +38,7 @@ def display_path(rel: str) -> str:
 def heif_available() -> bool:
     """Whether HEIC/HEIF stills can be read (``pillow-heif`` registered as a Pillow opener)."""
     try:
-        from pillow_heif import register_heif_opener  # type: ignore[import-not-found]
+        from pillow_heif import register_heif_opener
     except ImportError:
         return False
     register_heif_opener()

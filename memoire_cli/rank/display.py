@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from memoire_cli.errors import MemoireError
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 TILE = 160  # contact-sheet tile side, pixels
 LINE = 13  # caption line height, pixels
@@ -89,8 +92,9 @@ def print_table(console: Any, ranked: dict[str, Any], show: int = 3) -> None:
     title = (f"rank: {ranked['user_id']}, session {ranked['session']} ({ranked['n_images']} images), "
              f"ρ = {ranked['rho']:.3f}, λ = {ranked['lam']}, top {ranked['n_selected']}")
     table = Table(title=escape(title), title_justify="left")
-    for col, just in (("#", "right"), ("photo", "left"), ("taken", "left"), ("impact", "right"), ("score", "right"),
-                      ("reasons (tag α* share of A*)", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("#", "right"), ("photo", "left"), ("taken", "left"), ("impact", "right"),
+                                                      ("score", "right"), ("reasons (tag α* share of A*)", "left"))
+    for col, just in columns:
         table.add_column(col, justify=just)
     for p in ranked["selected"]:
         reasons = "; ".join(describe_reason(r) for r in p["reasons"][:show]) or "no tagged region"

@@ -124,7 +124,7 @@ def full_order(image_ids: list[str], scores: np.ndarray) -> np.ndarray:
 
 def reasons_for(ctx: UserContext, share: dict[int, float], alpha_of: dict[int, float]) -> list[dict]:
     """The tags that carried an image's attention, largest share first."""
-    out = []
+    out: list[dict] = []
     for t, s in sorted(share.items(), key=lambda kv: (-kv[1], kv[0])):
         if s < MIN_SHARE or len(out) >= MAX_REASONS:
             break

@@ -18,7 +18,7 @@ numpy (and scipy.sparse) only; no workspace, no torch. The blend with the global
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -91,7 +91,8 @@ def session_prior(membership: np.ndarray, types: np.ndarray, relations: np.ndarr
     if types.shape != (k,) or relations.shape != (k,):
         raise ValueError(f"types and relations must have one entry per tag ({k})")
     times_us, dated = _to_us(taken_at, n)
-    now_us = int(np.datetime64(now, "us").astype(np.int64)) if now is not None else (int(times_us[dated].max()) if dated.any() else None)
+    # numpy's stubs lack datetime64(datetime64, unit), which converts at run time
+    now_us = int(np.datetime64(cast(Any, now), "us").astype(np.int64)) if now is not None else (int(times_us[dated].max()) if dated.any() else None)
     mt = sp.csr_matrix(member.T.astype(np.int32))  # Mᵀ (K, N)
     counts = np.diff(mt.indptr)
     person = types == "P"
@@ -102,7 +103,8 @@ def session_prior(membership: np.ndarray, types: np.ndarray, relations: np.ndarr
     v, q = ft.usage_rates(mt, usage(views), usage(favourite))
     src, dst, c_uv = co.pair_counts(mt) if n else (np.zeros(0, np.int64),) * 3
     cooc = co.cooccurrence(c_uv, counts[src], counts[dst])
-    rel = relation_index(np.where(person, relations, None))
+    no_relation: Any = None  # numpy's stubs do not take None as where()'s third argument
+    rel = relation_index(np.where(person, relations, no_relation))
     pp = person[src] & person[dst]
     social = social_boost(rel[src], rel[dst], pp, cfg.omegas)
     p_pp = float(np.count_nonzero(pp)) / len(src) if len(src) else 0.0
@@ -118,5 +120,5 @@ def session_prior(membership: np.ndarray, types: np.ndarray, relations: np.ndarr
     z = {name: ft.zscore(x) for name, x in raw.items()}
     burst, longevity = prior.regime(times_us, dated, now_us, cfg.tau_b, cfg.tau_l)
     weights = prior.regime_weights(burst, p_pp, longevity, cfg)
-    ips = prior.ips0(z, ft.onehot(types, np.where(person, relations, None)), weights, cfg)
+    ips = prior.ips0(z, ft.onehot(types, np.where(person, relations, no_relation)), weights, cfg)
     return SessionPrior(ips=ips, present=counts > 0, n_images=n, raw=raw, z=z, weights=weights, p_pp=p_pp, lambda_s=lambda_s)

@@ -112,7 +112,9 @@ def session_indices(ws: Any, user_id: str, session: Session) -> np.ndarray:
 
         idx = dict(ws.query("SELECT image_id, idx FROM images WHERE user_id = ?", [user_id]))
         days = {i: n.taken.date() for i, n in image_names(ws, [user_id]).items() if n.taken is not None}
-        return np.array(sorted(idx[i] for i, d in days.items() if session.start <= d <= session.end), dtype=np.int64)
+        start, end = session.start, session.end
+        assert start is not None and end is not None  # a "dates" session always has both (parse_session)
+        return np.array(sorted(idx[i] for i, d in days.items() if start <= d <= end), dtype=np.int64)
     elif session.kind == "ids":
         ids, _ = resolve_images(ws, session.image_ids)
         marks = ", ".join("?" * len(ids))

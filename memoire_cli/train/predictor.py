@@ -60,8 +60,8 @@ def preprocess(image: np.ndarray, attention: np.ndarray, size: int) -> tuple[np.
     nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
     top, left = (nh - size) // 2, (nw - size) // 2
     box = (left, top, left + size, top + size)
-    rgb = np.asarray(Image.fromarray(image).resize((nw, nh), Image.BILINEAR).crop(box), np.uint8)
-    att = np.asarray(Image.fromarray(a, mode="F").resize((nw, nh), Image.BILINEAR).crop(box), np.float32)
+    rgb = np.asarray(Image.fromarray(image).resize((nw, nh), Image.Resampling.BILINEAR).crop(box), np.uint8)
+    att = np.asarray(Image.fromarray(a, mode="F").resize((nw, nh), Image.Resampling.BILINEAR).crop(box), np.float32)
     lo, hi = float(att.min()), float(att.max())
     att = (att - lo) / (hi - lo) if hi - lo > 1e-6 else np.zeros_like(att)
     return rgb, np.clip(att, 0.0, 1.0).astype(np.float32)

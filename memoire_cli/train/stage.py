@@ -194,11 +194,12 @@ class TrainStage(GlobalStage):
         init_name = "random"
         init = None
         if self.weights:
-            init_name = f"{Path(self.weights[0]).name}@{self.weights[1][:12]}"
+            weights_path = self.weights[0]
+            init_name = f"{Path(weights_path).name}@{self.weights[1][:12]}"
 
             def init(model: Any) -> None:
                 try:
-                    counts = load_backbone_weights(model, self.weights[0])
+                    counts = load_backbone_weights(model, weights_path)
                 except ValueError as exc:
                     raise MemoireError(f"--backbone-weights: {exc}") from None
                 console.print(f"train: backbone initialised from {init_name} ({counts['loaded']} tensors; "

@@ -401,9 +401,9 @@ def lighting_changes_backdrop(kind: str) -> bool:
 def defocus(img: Image.Image) -> Image.Image:
     """A strong background blur, cheaply: Gaussian blur at quarter size, then back up."""
     w, h = img.size
-    small = img.resize((max(1, w // 4), max(1, h // 4)), Image.BILINEAR)
+    small = img.resize((max(1, w // 4), max(1, h // 4)), Image.Resampling.BILINEAR)
     small = small.filter(ImageFilter.GaussianBlur(radius=0.003 * (w + h)))
-    return small.resize((w, h), Image.BILINEAR)
+    return small.resize((w, h), Image.Resampling.BILINEAR)
 
 
 #: Backdrops are painted at this height (their shape constants are in these pixels), then resized.
@@ -439,7 +439,7 @@ def paint_backdrop(kind: str, location_tag: int, location_name: str, lighting: s
     else:
         PAINTERS.get(kind, _bg_home if spec.indoor else _bg_park)(d, pw, ph, hy, rng, lighting)
     if (pw, ph) != (width, height):
-        img = img.resize((width, height), Image.BILINEAR)
+        img = img.resize((width, height), Image.Resampling.BILINEAR)
     noise = rng.integers(-4, 5, size=(height, width, 1), dtype=np.int16)
     return Image.fromarray(np.clip(np.asarray(img, np.int16) + noise, 0, 255).astype(np.uint8))
 

@@ -170,13 +170,13 @@ class FaceHeads:
         scale = side / crop.width
         ox = int(round(cx - (x0 + x1) / 2 * scale))
         oy = int(round(cy - (y0 + y1) / 2 * scale))
-        head = crop.resize((side, side), Image.BILINEAR)
+        head = crop.resize((side, side), Image.Resampling.BILINEAR)
         if abs(bright - 1.0) > 1e-3:
             lut = [int(min(255, v * bright)) for v in range(256)] * 3
             head = head.point(lut)
-        img.paste(head, (ox, oy), soft.resize((side, side), Image.BILINEAR))
+        img.paste(head, (ox, oy), soft.resize((side, side), Image.Resampling.BILINEAR))
         if labels is not None:
-            labels.paste(label, (ox, oy, ox + side, oy + side), hard.resize((side, side), Image.NEAREST))
+            labels.paste(label, (ox, oy, ox + side, oy + side), hard.resize((side, side), Image.Resampling.NEAREST))
         return (ox + x0 * scale, oy + y0 * scale, ox + x1 * scale, oy + y1 * scale)
 
 

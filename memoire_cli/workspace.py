@@ -25,6 +25,7 @@ Contracts (DESIGN.md, "Contracts"; prose in ``schemas/README.md``):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -335,7 +336,7 @@ class Workspace:
                 f"stage {self.stage!r} may not read hidden ground truth (truth.*): only {sorted(TRUTH_READERS)} may"
             )
 
-    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[tuple]:
         """Rows of a read-only query."""
         self._guard(sql)
         with self.connect(read_only=True) as con:
@@ -537,9 +538,9 @@ class Workspace:
                 shutil.rmtree(old, ignore_errors=True)
                 if live.exists():
                     os.rename(live, old)
-                    undo.append(lambda live=live, old=old: (shutil.rmtree(live, ignore_errors=True), os.rename(old, live)))
+                    undo.append(functools.partial(_restore_array, live, old))
                 else:
-                    undo.append(lambda live=live: shutil.rmtree(live, ignore_errors=True))
+                    undo.append(functools.partial(shutil.rmtree, live, ignore_errors=True))
                 os.rename(new, live)
 
     # ----------------------------------------------------------------------------------- arrays
@@ -669,6 +670,14 @@ def missing_chunks(folder: Path, arr: Any) -> int:
     expected = math.prod(math.ceil(n / c) for n, c in zip(arr.shape, arr.chunks))
     found = sum(len(files) for _, _, files in os.walk(folder / "c"))
     return max(0, expected - found)
+
+
+def _restore_array(live: Path, old: Path) -> None:
+    """Undo of an array's swap: drop the new ``live`` folder and put the ``old`` one back."""
+    import shutil
+
+    shutil.rmtree(live, ignore_errors=True)
+    os.rename(old, live)
 
 
 def pid_alive(pid: int) -> bool:

@@ -9,6 +9,8 @@ mean/std. The embedding is ``image_embeds`` (the projected pooled output), L2-no
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
 from memoire_cli.embed import check_images, l2_normalise
@@ -41,7 +43,8 @@ class ClipEmbedder:
                 vision = config.vision_config
                 vision.projection_dim = config.projection_dim
                 config = vision
-            self.model = CLIPVisionModelWithProjection.from_pretrained(folder, config=config).to(device).eval()
+            # transformers' stubs type .to() as the model's own wrapped method; it takes a device at run time
+            self.model = cast(Any, CLIPVisionModelWithProjection.from_pretrained(folder, config=config)).to(device).eval()
         except (OSError, ValueError) as exc:
             raise MemoireError(f"cannot load CLIP from {folder}: {str(exc).splitlines()[0]}") from None
         finally:

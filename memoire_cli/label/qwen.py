@@ -42,7 +42,7 @@ import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, overload
 
 import numpy as np
 
@@ -123,6 +123,10 @@ def parse_answer(text: str | None) -> str | None:
     return s if s in LABELS else None
 
 
+@overload
+def swap_label(label: str) -> str: ...
+@overload
+def swap_label(label: None) -> None: ...
 def swap_label(label: str | None) -> str | None:
     """Image1 ↔ Image2 (None stays None): maps a swapped-order answer back to the original order."""
     if label is None:
@@ -221,7 +225,7 @@ class QwenJudge:
             processor = AutoProcessor.from_pretrained(model_dir, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise MemoireError(f"cannot load Qwen2.5-VL from {model_dir}: {exc}") from exc
-        self.model = model.to(device).eval()
+        self.model = cast(Any, model).to(device).eval()  # transformers' stubs: .to() takes a device at run time
         self.processor = processor
         self.device = device
         self.batch_size = batch_size

@@ -45,6 +45,7 @@ class VlmJudge:
 
     def _pixels(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         g = self.gallery
+        assert g is not None, "bind() a gallery first"
         h, w = g.height[row], g.width[row]
         return np.asarray(g.images[row])[:h, :w], np.asarray(g.attention[row])[:h, :w]
 
@@ -53,6 +54,7 @@ class VlmJudge:
         from memoire_cli.label.qwen import parse_answer, swap_label
 
         g = self.gallery
+        assert g is not None, "bind() a gallery first"
         inputs = []
         for pair in pairs:
             (img_a, att_a), (img_b, att_b) = self._pixels(pair.a), self._pixels(pair.b)

@@ -29,9 +29,9 @@ def write_overlay(ws, image: str, path) -> None:  # noqa: ANN001 - Workspace, Pa
     image_id, user_id, idx, width, height = check_image(ws, image)
     if not ws.query("SELECT 1 FROM pat_images WHERE image_id = ?", [image_id]):
         raise MemoireError(f"{image_name(ws, image_id).label} has no attention map yet: run `memoire pat` for {user_id}")
-    image = np.asarray(ws.read_array("images", user_id)[idx])[:height, :width]
+    pixels = np.asarray(ws.read_array("images", user_id)[idx])[:height, :width]
     attention = np.asarray(ws.read_array("pat_attention", user_id)[idx])[:height, :width]
     try:
-        Image.fromarray(overlay_panel(image, attention)).save(path)
+        Image.fromarray(overlay_panel(pixels, attention)).save(path)
     except (OSError, ValueError) as exc:
         raise MemoireError(f"cannot write {path}: {exc}") from None

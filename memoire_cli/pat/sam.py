@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -83,7 +84,8 @@ class SamSegmenter:
         if not Path(self.path).is_dir():
             raise FileNotFoundError(f"SAM checkpoint folder {self.path} does not exist")
         self.device = device
-        self.model = SamModel.from_pretrained(self.path, local_files_only=True).to(device).eval()
+        # transformers' stubs type .to() as the model's own wrapped method; it takes a device at run time
+        self.model = cast(Any, SamModel.from_pretrained(self.path, local_files_only=True)).to(device).eval()
         self.processor = SamProcessor.from_pretrained(self.path, local_files_only=True)
 
     def describe(self) -> str:

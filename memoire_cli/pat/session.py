@@ -127,9 +127,9 @@ def write_session_overlay(ws: Workspace, image: str, path: Any) -> None:
     found = ws.query("SELECT row FROM pat_sessions WHERE image_id = ?", [image_id])
     if not found:
         raise MemoireError(f"{image_name(ws, image_id).label} is not in the stored session of {user_id}")
-    image = np.asarray(ws.read_array("images", user_id)[idx])[:height, :width]
+    pixels = np.asarray(ws.read_array("images", user_id)[idx])[:height, :width]
     attention = np.asarray(ws.read_array("pat_session_attention", user_id)[found[0][0]])[:height, :width]
     try:
-        Image.fromarray(overlay_panel(image, attention)).save(path)
+        Image.fromarray(overlay_panel(pixels, attention)).save(path)
     except (OSError, ValueError) as exc:
         raise MemoireError(f"cannot write {path}: {exc}") from None

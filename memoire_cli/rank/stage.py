@@ -69,7 +69,7 @@ class RankStage(Stage):
         self.embedder: Any = None
         self.console: Any = None
         self.rankings: dict[str, Ranking] = {}
-        self.gallery: dict[str, str] = {}  # user → gallery digest its embeddings come from
+        self.gallery: dict[str, str | None] = {}  # user → gallery digest its embeddings come from
 
     def params(self) -> dict[str, Any]:
         clip = self.clip_folder.rstrip("/").rsplit("/", 1)[-1] if self.clip_folder else None
@@ -112,7 +112,7 @@ class RankStage(Stage):
                 return stored
         return None
 
-    def embeddings(self, ws: Workspace, user_id: str, gallery: str) -> np.ndarray:
+    def embeddings(self, ws: Workspace, user_id: str, gallery: str | None) -> np.ndarray:
         """(n_images, D) embeddings of every image of the user, row images.idx; reused from the previous
         rank run when the gallery digest and the embedder are the same."""
         from memoire_cli.embed.resize import square

@@ -27,7 +27,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from memoire_cli.errors import MemoireError
 
@@ -237,7 +237,8 @@ def load_safety_checker(folder: str, device: str) -> tuple[Any, Any]:
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
     from transformers import CLIPImageProcessor
 
-    checker = StableDiffusionSafetyChecker.from_pretrained(folder, local_files_only=True).to(device).eval()
+    # transformers' stubs type .to() as the model's own wrapped method; it takes a device at run time
+    checker = cast(Any, StableDiffusionSafetyChecker.from_pretrained(folder, local_files_only=True)).to(device).eval()
     return checker, CLIPImageProcessor.from_pretrained(folder, local_files_only=True)
 
 

@@ -17,6 +17,7 @@ u < v, self-loops excluded: w_vv = 1 is implicit and enters nothing below).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ import numpy as np
 from memoire_cli.vocabulary import TAG_TYPES as TYPES  # noqa: F401
 
 
-def incidence(pair_image: np.ndarray, pair_tag: np.ndarray, n_images: int, n_tags: int) -> object:
+def incidence(pair_image: np.ndarray, pair_tag: np.ndarray, n_images: int, n_tags: int) -> Any:
     """Transposed image × tag incidence Mᵀ: scipy.sparse CSR (T, N) int32, one row per tag.
 
     pair_image, pair_tag: (P,) int, the (image, tag) pairs, each at most once (``image_tags``' primary
@@ -54,7 +55,7 @@ def prune(counts: np.ndarray, type_codes: np.ndarray, quotas: tuple[int, int, in
     return np.sort(order[rank < limit]).astype(np.int64)
 
 
-def pair_counts(mt: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pair_counts(mt: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs that co-occur in at least one image, from the (K, N) incidence rows of the kept tags.
 
     One sparse product C = Mᵀ M (K, K); its diagonal must equal the tags' image counts (a repeated

@@ -20,6 +20,8 @@ std; a feature that is constant across nodes (or a single node) has z = 0.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from memoire_cli.vocabulary import RELATIONS, TAG_TYPES
@@ -44,7 +46,7 @@ def frequency(counts: np.ndarray, n_images: int) -> np.ndarray:
     return counts / n_images if n_images else np.zeros(len(counts))
 
 
-def last_seen(mt: object, times_us: np.ndarray, dated: np.ndarray) -> np.ndarray:
+def last_seen(mt: Any, times_us: np.ndarray, dated: np.ndarray) -> np.ndarray:
     """Latest capture time per tag, (T,) int64 µs since the epoch, :data:`NO_TIME` if none is dated.
 
     mt: transposed incidence Mᵀ (T, N); times_us, dated: (N,) capture time and whether it is known.
@@ -71,7 +73,7 @@ def recency(last_us: np.ndarray, now_us: int | None, tau_r_days: float) -> np.nd
     return r
 
 
-def usage_rates(mt: object, views: np.ndarray, favourite: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def usage_rates(mt: Any, views: np.ndarray, favourite: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(v_t, q_t), each (T,): mean known views_norm and favourite share of each tag's images.
 
     mt: transposed incidence Mᵀ (T, N); views, favourite: (N,) float64 with NaN where unknown.

@@ -125,6 +125,7 @@ def read_exif(im: Any) -> ExifData:
         from memoire_cli.ingest.xmp import percent_to_stars
 
         rating, source = percent_to_stars(exif.get(_RATING_PERCENT)), "exif:RatingPercent"
+    keywords: tuple[str, ...]
     location, keywords = None, ()
     if im.format in ("JPEG", "MPO", "TIFF"):
         try:

@@ -138,10 +138,10 @@ class ClipSegGrounder:
         import torch
 
         height, width = image_rgb.shape[:2]
-        proxies = list(event_phrases(event_type) if proxies is None else proxies)
-        if not proxies:  # an unnamed event (time cluster only): nothing to ground, no contribution (S1.3.6)
+        phrases = list(event_phrases(event_type) if proxies is None else proxies)
+        if not phrases:  # an unnamed event (time cluster only): nothing to ground, no contribution (S1.3.6)
             return np.zeros((height, width), np.float32)
-        per_proxy = torch.from_numpy(soft_masks(self.logits(image_rgb, proxies), height, width))  # (|K|, H, W)
+        per_proxy = torch.from_numpy(soft_masks(self.logits(image_rgb, phrases), height, width))  # (|K|, H, W)
         return _keep(per_proxy.mean(dim=0)).numpy().astype(np.float32)
 
 

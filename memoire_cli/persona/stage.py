@@ -36,7 +36,7 @@ _EDGES = "SELECT src, dst, weight FROM graph_edges WHERE user_id = ? ORDER BY sr
 def _plain(col: np.ndarray, fill: Any) -> np.ndarray:
     """A DuckDB column with NULLs (a masked array) as a plain array, NULL → ``fill``."""
     if np.ma.isMaskedArray(col):
-        return col.astype(object).filled(fill) if fill is None else col.filled(fill)
+        return np.ma.filled(col.astype(object), fill) if fill is None else np.ma.filled(col, fill)
     return col
 
 

@@ -49,7 +49,7 @@ def origin_params(con: Any, run_id: str, key: str, user_id: str) -> tuple[dict[s
 def _col(cols: dict[str, np.ndarray], name: str, fill: Any) -> np.ndarray:
     c = cols[name]
     if np.ma.isMaskedArray(c):
-        return c.astype(object).filled(fill) if fill is None else c.filled(fill)
+        return np.ma.filled(c.astype(object), fill) if fill is None else np.ma.filled(c, fill)
     return np.asarray(c)
 
 

@@ -189,7 +189,7 @@ class DenseStep:
             n, e = self.g.n, self.g.flat.numel()
             self._noise = [(torch.empty(n, lay.d, device=self.dev), torch.empty(e, lay.heads, device=self.dev),
                             torch.zeros(lay.heads, n * n, device=self.dev)) for lay in self.layers]
-        out = []
+        out: list[tuple[Tensor | None, Tensor | None]] = []
         for lay, (nx, na_e, na) in zip(self.layers, self._noise):
             p = lay.p
             if p == 0:

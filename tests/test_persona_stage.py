@@ -229,3 +229,14 @@ def test_bad_thread_variable_is_a_usage_error(cli, tmp_path: Path, monkeypatch: 
     monkeypatch.setenv(ENV, value)
     one_line_error(cli("persona", "-w", tmp_path, *FAST), 2, f"${ENV} must be a positive whole number")
     one_line_error(cli("persona", "update", "-w", tmp_path), 2, f"${ENV} must be a positive whole number")
+
+
+def test_null_text_columns_read_as_none() -> None:
+    """A NULL relation (a place or an event) reads as None, not numpy's default fill '?' (a bug found by mypy's review)."""
+    import numpy as np
+
+    from memoire_cli.persona.stage import _plain
+
+    col = np.ma.masked_array(np.array(["spouse", "", "friend"], dtype=object), mask=[False, True, False])
+    assert list(_plain(col, None)) == ["spouse", None, "friend"]
+    assert list(_plain(np.ma.masked_array([1.0, 2.0], mask=[True, False]), np.nan))[1] == 2.0

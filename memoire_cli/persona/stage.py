@@ -36,8 +36,16 @@ _EDGES = "SELECT src, dst, weight FROM graph_edges WHERE user_id = ? ORDER BY sr
 def _plain(col: np.ndarray, fill: Any) -> np.ndarray:
     """A DuckDB column with NULLs (a masked array) as a plain array, NULL → ``fill``."""
     if np.ma.isMaskedArray(col):
-        return np.ma.filled(col.astype(object), fill) if fill is None else np.ma.filled(col, fill)
+        return masked_to_none(col) if fill is None else np.ma.filled(col, fill)
     return col
+
+
+def masked_to_none(col: np.ma.MaskedArray) -> np.ndarray:
+    """An object array of ``col``'s values with ``None`` where it is masked (``np.ma.filled(…, None)``
+    would fill numpy's default ``'?'`` instead)."""
+    out = np.asarray(col.data, dtype=object).copy()
+    out[np.ma.getmaskarray(col)] = None
+    return out
 
 
 def _obj(values: list | np.ndarray) -> np.ndarray:

@@ -49,7 +49,9 @@ def origin_params(con: Any, run_id: str, key: str, user_id: str) -> tuple[dict[s
 def _col(cols: dict[str, np.ndarray], name: str, fill: Any) -> np.ndarray:
     c = cols[name]
     if np.ma.isMaskedArray(c):
-        return np.ma.filled(c.astype(object), fill) if fill is None else np.ma.filled(c, fill)
+        from memoire_cli.persona.stage import masked_to_none
+
+        return masked_to_none(c) if fill is None else np.ma.filled(c, fill)
     return np.asarray(c)
 
 

@@ -85,3 +85,11 @@ class StepProgress:
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
+
+
+def stage_bar(name: str, console: Any, disable: bool = False) -> Any:
+    """The runner's per-user progress bar of a stage: ``name ━━━ 3/12 0:00:14 ETA 0:00:05`` (a rich ``Progress``)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn(name), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+                    TimeRemainingColumn(), console=console, transient=False, disable=disable)

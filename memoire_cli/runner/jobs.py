@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from memoire_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, MemoireError
+from memoire_cli.progress import stage_bar
 from memoire_cli.runner.records import end_run, new_run, recorded
 from memoire_cli.runner.users import PROGRESS_PREFIX, run_users
 from memoire_cli.stage import Selection, Stage, check_gallery
@@ -38,14 +39,6 @@ def run_jobs(ws: Workspace, stage: Stage, selection: Selection, force: bool, job
     import subprocess
     import threading
 
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     plan = stage.plan(ws, selection, force)
     todo = [u for u, _ in plan.todo]
@@ -69,8 +62,7 @@ def run_jobs(ws: Workspace, stage: Stage, selection: Selection, force: bool, job
                 procs.append(subprocess.Popen([sys.executable, "-m", "memoire_cli", *argv], env=env_j, stdin=subprocess.DEVNULL,
                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1))
             console.print(f"{stage.name}: {len(todo)} user(s) in {n} worker processes (pids {', '.join(str(p.pid) for p in procs)})")
-            columns = (TextColumn(stage.name), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-            with Progress(*columns, console=console, transient=False) as bar:
+            with stage_bar(stage.name, console) as bar:
                 task = bar.add_task(stage.name, total=len(todo))
 
                 def pump(j: int, stream: Any) -> None:

@@ -15,6 +15,7 @@ import json
 import time
 from typing import Any
 
+from memoire_cli.progress import stage_bar
 from memoire_cli.runner.records import end_run, new_run, recorded
 from memoire_cli.stage import (
     Plan,
@@ -62,14 +63,6 @@ def run_users(ws: Workspace, stage: Stage, selection: Selection, force: bool, co
 def compute_and_commit(ws: Workspace, stage: Stage, plan: Plan, run: dict[str, Any], console: Any, progress: str) -> None:
     """Compute every user of ``plan.todo`` and commit it; users fully computed before an interruption
     or an error are committed, arrays staged for users never committed are removed."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     replace = stage.writes(ws)
     pending: list[tuple[UserCommit, UserOutput]] = []
@@ -99,8 +92,7 @@ def compute_and_commit(ws: Workspace, stage: Stage, plan: Plan, run: dict[str, A
                     console.print(f"{PROGRESS_PREFIX} {stage.name} {user_id}", markup=False, highlight=False)
         last_flush = time.monotonic()
 
-    columns = (TextColumn(f"{stage.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False, disable=progress != "bar" or not stage.progress_bar) as bar:
+    with stage_bar(stage.name, console, disable=progress != "bar" or not stage.progress_bar) as bar:
         task = bar.add_task(stage.name, total=len(plan.todo))
         try:
             for user_id, fp in plan.todo:
